@@ -1,0 +1,57 @@
+"""The dataset plug-in kind: a registry of builders returning ``BenchmarkDataset``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from suite.config import stable_hash
+from suite.registry import Registry
+from suite.types import BenchmarkDataset, DatasetInfo
+
+log = logging.getLogger(__name__)
+
+#: A builder makes the dataset from a seed and keyword parameters.
+DatasetBuilder = Callable[..., BenchmarkDataset]
+
+DATASETS: Registry[DatasetBuilder] = Registry("dataset", entry_point_group="suite.datasets")
+
+#: Bump when generated data changes, so caches built by older code are not reused.
+DATASET_FORMAT_VERSION = 1
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset cannot be loaded here (no network and no mirror); the message is one line."""
+
+
+def register_dataset(info: DatasetInfo) -> Callable[[DatasetBuilder], DatasetBuilder]:
+    """Register a builder ``fn(seed: int, **params) -> BenchmarkDataset`` with its metadata."""
+    return DATASETS.register(info.name, info=info)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    return DATASETS.entry(name).metadata["info"]
+
+
+def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
+                 **params: Any) -> BenchmarkDataset:
+    """Build dataset ``name`` (or read it from ``cache_dir``), deterministic in ``seed``."""
+    entry = DATASETS.entry(name)
+    key = stable_hash({"name": entry.name, "seed": seed, "params": params,
+                       "format": DATASET_FORMAT_VERSION})
+    path = None if cache_dir is None else Path(cache_dir) / f"{entry.name}-{key}.pt"
+    if path is not None and path.exists():
+        try:
+            return torch.load(path, weights_only=False)
+        except Exception as exc:  # a torn or stale cache file is rebuilt, never fatal
+            log.warning("rebuilding unreadable dataset cache %s (%s)", path, exc)
+    dataset = entry.factory(seed=seed, **params)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(dataset, tmp)
+        tmp.replace(path)  # atomic: an interrupted write never leaves a torn cache
+    return dataset

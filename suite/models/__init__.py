@@ -1,0 +1,6 @@
+"""Models: GCN, GIN, GAT (and later relational and edge-aware models)."""
+
+from suite.models import gnn  # noqa: F401  (registers the models)
+from suite.models.base import MODELS, GraphModel, ModelInfo, build_model, model_info, register_model
+
+__all__ = ["MODELS", "GraphModel", "ModelInfo", "build_model", "model_info", "register_model"]

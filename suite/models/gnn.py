@@ -1,0 +1,107 @@
+"""GCN, GIN and GAT for node and graph tasks, from PyG ``MessagePassing`` layers."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.nn.conv import MessagePassing
+
+from suite.config import ConfigError
+from suite.models.base import GraphModel, ModelInfo, register_model
+from suite.types import BenchmarkDataset, TaskLevel
+
+POOLS: dict[str, Callable[..., Tensor]] = {
+    "mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool,
+}
+
+
+class MessagePassingGNN(GraphModel):
+    """``num_layers`` message-passing layers with ReLU, then a classifier.
+
+    Node tasks: the embedding is each node's last-layer state (``jk="last"``) or the
+    concatenation of all layers' states (``jk="cat"``, as in the GNNExplainer
+    paper's models); the classifier is one linear layer. Graph tasks: node states
+    are pooled per graph (``pool``) and classified by a two-layer MLP.
+    """
+
+    def __init__(self, convs: list[MessagePassing], task: TaskLevel, hidden: int,
+                 num_classes: int, jk: str = "cat", pool: str = "mean",
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if jk not in ("cat", "last"):
+            raise ConfigError(f"jk: expected 'cat' or 'last' (got {jk!r})")
+        if pool not in POOLS:
+            raise ConfigError(f"pool: expected one of {', '.join(POOLS)} (got {pool!r})")
+        self.task = task
+        self.num_layers = len(convs)
+        self.convs = nn.ModuleList(convs)
+        self.jk, self.pool, self.dropout = jk, pool, dropout
+        width = hidden * len(convs) if jk == "cat" else hidden
+        self.embedding_dim = width
+        if task == TaskLevel.NODE:
+            self.head: nn.Module = nn.Linear(width, num_classes)
+        else:
+            self.head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+    def embed(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
+              edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
+        states = []
+        for conv in self.convs:
+            x = torch.relu(conv(x, edge_index))
+            x = nn.functional.dropout(x, self.dropout, self.training)
+            states.append(x)
+        h = torch.cat(states, dim=-1) if self.jk == "cat" else states[-1]
+        if self.task == TaskLevel.GRAPH:
+            if batch is None:
+                batch = h.new_zeros(h.size(0), dtype=torch.long)
+            h = POOLS[self.pool](h, batch)
+        return h
+
+    def classify(self, z: Tensor) -> Tensor:
+        return self.head(z)
+
+
+def _check_layers(num_layers: int, hidden: int) -> None:
+    if num_layers < 1:
+        raise ConfigError(f"num_layers: must be >= 1 (got {num_layers})")
+    if hidden < 1:
+        raise ConfigError(f"hidden: must be >= 1 (got {hidden})")
+
+
+@register_model(ModelInfo(
+    name="gcn", citation="Kipf & Welling, ICLR 2017 (arXiv 1609.02907)",
+    description="graph convolution with symmetric degree normalisation and self-loops"))
+def gcn(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
+        pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+    _check_layers(num_layers, hidden)
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    convs = [GCNConv(dims[i], dims[i + 1]) for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+
+
+@register_model(ModelInfo(
+    name="gin", citation="Xu et al., ICLR 2019 (arXiv 1810.00826)",
+    description="graph isomorphism network: sum aggregation and a 2-layer MLP per layer"))
+def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: str = "cat",
+        pool: str = "sum", dropout: float = 0.0) -> MessagePassingGNN:
+    _check_layers(num_layers, hidden)
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
+             for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+
+
+@register_model(ModelInfo(
+    name="gat", citation="Velickovic et al., ICLR 2018 (arXiv 1710.10903)",
+    description="graph attention with multi-head messages (concatenated heads)"))
+def gat(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, heads: int = 4,
+        jk: str = "cat", pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+    _check_layers(num_layers, hidden)
+    if hidden % heads:
+        raise ConfigError(f"hidden: must be a multiple of heads={heads} (got {hidden})")
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    convs = [GATConv(dims[i], hidden // heads, heads=heads) for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)

@@ -1,0 +1,56 @@
+"""Where the suite reads and writes: one root directory, from an argument or ``SUITE_HOME``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The suite's directories under one root (default: ``$SUITE_HOME`` or the current directory).
+
+    - ``datasets/cache``: generated and downloaded datasets (git-ignored).
+    - ``results/cache/models``: trained models, keyed by config hash (git-ignored).
+    - ``results/``: the results store and generated leaderboards (git-ignored).
+    - ``results/reference``: small committed reference outputs.
+    """
+
+    root: Path
+
+    @classmethod
+    def from_env(cls, root: str | os.PathLike | None = None) -> "Paths":
+        return cls(Path(root or os.environ.get("SUITE_HOME") or Path.cwd()).resolve())
+
+    @property
+    def dataset_cache(self) -> Path:
+        return self.root / "datasets" / "cache"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.root / "results" / "cache" / "models"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def default_store(self) -> Path:
+        return self.results / "store.sqlite"
+
+    @property
+    def leaderboard_dir(self) -> Path:
+        return self.results / "leaderboard"
+
+    @property
+    def reference(self) -> Path:
+        return self.results / "reference"
+
+
+def data_mirror() -> Path | None:
+    """The local data mirror from ``SUITE_DATA_MIRROR``, when set and present."""
+    value = os.environ.get("SUITE_DATA_MIRROR")
+    if value and Path(value).is_dir():
+        return Path(value)
+    return None
