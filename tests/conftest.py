@@ -144,7 +144,7 @@ def tiny_gin_graph(tiny_graph_dataset):
 
 @pytest.fixture(autouse=True)
 def _fixed_threads():
-    torch.set_num_threads(int(os.environ.get("SUITE_TEST_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("SUITE_TEST_THREADS", "1")))
     yield
 
 

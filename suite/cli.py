@@ -1,0 +1,345 @@
+"""The ``suite`` command line: parsing and printing only; the work lives in the modules.
+
+Commands::
+
+    suite list datasets|models|trainings|explainers|metrics
+    suite run --matrix NAME_OR_FILE [--store PATH] [--device cpu|cuda] [--root DIR]
+    suite leaderboard [--store PATH] [--out DIR] [--root DIR]
+
+A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
+line to stderr and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from suite import __version__
+from suite.config import ConfigError
+from suite.paths import Paths
+from suite.registry import Entry, Registry, UnknownNameError
+
+PROG = "suite"
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class CliError(Exception):
+    """A user error: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one-line ``CliError``s."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+# ----------------------------------------------------------------------------- suite list
+
+
+def _yes(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def _levels(info: Any) -> str:
+    levels = getattr(info, "task_levels", None)
+    if levels is None:
+        task = getattr(info, "task", None)
+        return "any" if task is None else str(getattr(task, "value", task))
+    names = {str(getattr(level, "value", level)) for level in levels}
+    return ", ".join(sorted(names, key=lambda n: (n != "node", n)))
+
+
+def _info(entry: Entry) -> Any:
+    return entry.metadata.get("info")
+
+
+def _text(info: Any, name: str) -> str:
+    value = getattr(info, name, "")
+    return str(value) if value not in (None, "") else "-"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How ``suite list KIND`` shows one registry.
+
+    Attributes:
+        package: module whose import registers the built-in items.
+        registry: ``module:ATTRIBUTE`` of the registry.
+        headers: column names after ``name``.
+        row: the columns of one entry (after its name), from its metadata.
+    """
+
+    package: str
+    registry: str
+    headers: tuple[str, ...]
+    row: Callable[[Entry], tuple[str, ...]]
+
+    def load(self) -> Registry:
+        importlib.import_module(self.package)
+        module, attribute = self.registry.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+LISTINGS: Registry[Listing] = Registry("list kind")
+LISTINGS.add("datasets", Listing(
+    "suite.datasets", "suite.datasets.base:DATASETS",
+    ("task level", "ground truth", "family", "citation"),
+    lambda e: (_levels(_info(e)), _yes(getattr(_info(e), "has_ground_truth", False)),
+               _text(_info(e), "family"), _text(_info(e), "citation"))))
+LISTINGS.add("models", Listing(
+    "suite.models", "suite.models.base:MODELS", ("task levels", "citation"),
+    lambda e: (_levels(_info(e)), _text(_info(e), "citation"))))
+LISTINGS.add("trainings", Listing(
+    "suite.training", "suite.training.base:TRAININGS", ("task levels", "citation"),
+    lambda e: (_levels(_info(e)), _text(_info(e), "citation"))))
+LISTINGS.add("explainers", Listing(
+    "suite.explainers", "suite.explainers.base:EXPLAINERS",
+    ("task levels", "source", "amortised", "citation"),
+    lambda e: (_levels(_info(e)), _text(_info(e), "source"),
+               _yes(getattr(_info(e), "amortised", False)), _text(_info(e), "citation"))))
+LISTINGS.add("metrics", Listing(
+    "suite.metrics", "suite.metrics.base:METRICS",
+    ("task levels", "needs ground truth", "citation", "columns"),
+    lambda e: (_levels(_info(e)), _yes(getattr(_info(e), "needs_ground_truth", False)),
+               _text(_info(e), "citation"), ", ".join(getattr(_info(e), "columns", ())) or "-")))
+
+
+def _resolve_kind(kind: str) -> str:
+    if kind not in LISTINGS and f"{kind}s" in LISTINGS:  # forgive the singular
+        kind = f"{kind}s"
+    return LISTINGS.resolve(kind)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows as left-aligned text columns under a header and a rule."""
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    kind = _resolve_kind(args.kind)
+    listing = LISTINGS.get(kind)
+    registry = listing.load()
+    rows = [(entry.name, *listing.row(entry)) for entry in registry.entries()]
+    if not rows:
+        print(f"no {kind} registered")
+        return EXIT_OK
+    print(format_table(("name", *listing.headers), rows))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- suite run
+
+
+def _check_device(device: str | None) -> None:
+    if device is None or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        raise CliError(f"--device {device}: CUDA is not available on this machine ({why}, "
+                       f"torch {torch.__version__}); use --device cpu")
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    from suite.store import StoreVersionError
+
+    return (StoreVersionError, sqlite3.DatabaseError, OSError)
+
+
+def _load_matrix(name_or_path: str) -> Any:
+    from suite.matrix import load_matrix
+
+    try:
+        return load_matrix(name_or_path)
+    except (UnknownNameError, ConfigError, OSError) as exc:
+        message = str(exc)
+        prefix = "" if str(name_or_path) in message else f"--matrix {name_or_path}: "
+        raise CliError(prefix + message) from None
+
+
+def _open_store(path: Path, must_exist: bool) -> Any:
+    from suite.store import ResultsStore
+
+    if must_exist and not path.is_file():
+        raise CliError(f"no results store at {path}: run `suite run --matrix smoke` first, "
+                       "or pass --store PATH")
+    try:
+        return ResultsStore(path)
+    except _store_errors() as exc:
+        raise CliError(f"cannot open the results store {path}: {exc}") from None
+
+
+def _write_board(store: Any, out: Path) -> None:
+    from suite.leaderboard import write_leaderboard
+
+    written = write_leaderboard(store.cells_frame(), out)
+    print(f"leaderboard written to {out}:")
+    for path in written:
+        print(f"  {path}")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    config = _load_matrix(args.matrix)
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    out = Path(args.out) if args.out else paths.leaderboard_dir
+    from suite.runner import run_matrix
+
+    store = _open_store(store_path, must_exist=False)
+    try:
+        summary = run_matrix(config, store, paths, device=args.device,
+                             progress=not args.no_progress)
+        if hasattr(summary, "text"):
+            print(summary.text())
+        else:
+            counts = ", ".join(f"{getattr(summary, k, 0)} {k}"
+                               for k in ("done", "failed", "skipped"))
+            print(f"matrix {getattr(config, 'name', args.matrix)}: {counts}")
+        print(f"results in {store_path}")
+        if getattr(summary, "failed", 0):
+            print("failed cells are listed with their errors at the end of the leaderboard")
+        if not args.no_leaderboard:
+            _write_board(store, out)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; every finished cell is kept in {store_path}; "
+              "rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- suite leaderboard
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    out = Path(args.out) if args.out else paths.leaderboard_dir
+    store = _open_store(store_path, must_exist=True)
+    try:
+        _write_board(store, out)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- parser
+
+_DESCRIPTION = """\
+A benchmark suite for explaining graph neural networks: datasets x models x
+training modes x explainers, scored against ground truth, with a leaderboard.
+Files go under one root directory: --root, else $SUITE_HOME, else the current
+directory (store: results/store.sqlite, board: results/leaderboard/)."""
+
+_EXAMPLES = {
+    "main": """\
+examples:
+  suite list explainers
+  suite run --matrix smoke
+  suite leaderboard --out results/leaderboard""",
+    "list": """\
+examples:
+  suite list datasets      name, task level, ground truth yes/no, family, citation
+  suite list explainers    name, task levels, source (suite/pyg/baseline), citation
+  suite list metrics       name, whether it needs ground truth, the columns it writes""",
+    "run": """\
+examples:
+  suite run --matrix smoke                      seconds: one small dataset, a few explainers
+  suite run --matrix default                    every synthetic dataset (minutes on CPU)
+  suite run --matrix my_matrix.yaml --device cuda --store results/gpu.sqlite
+
+A rerun of the same matrix resumes: finished cells are kept and skipped.""",
+    "leaderboard": """\
+examples:
+  suite leaderboard
+  suite leaderboard --store results/gpu.sqlite --out results/gpu-board
+  suite leaderboard --out results/reference      refresh the committed reference board""",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``suite`` argument parser (subcommands list, run, leaderboard)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EXAMPLES["main"],
+                     formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser(
+        "list", help="list the registered datasets, models, trainings, explainers or metrics",
+        description="Print a registry with each entry's metadata.", epilog=_EXAMPLES["list"],
+        formatter_class=fmt)
+    p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(LISTINGS.names())}")
+    p.set_defaults(handler=_cmd_list)
+
+    p = commands.add_parser(
+        "run", help="run a benchmark matrix into the results store, then write the leaderboard",
+        description="Run every cell of a matrix (datasets x models x trainings x explainers x "
+                    "seeds), record each finished cell in the results store and write the "
+                    "leaderboard.", epilog=_EXAMPLES["run"], formatter_class=fmt)
+    p.add_argument("--matrix", required=True, metavar="NAME_OR_FILE",
+                   help="a preset name (smoke, default, ...) or the path of a YAML matrix file")
+    p.add_argument("--store", metavar="PATH",
+                   help="results store (SQLite; default: ROOT/results/store.sqlite)")
+    p.add_argument("--device", choices=("cpu", "cuda"),
+                   help="device to train and explain on (default: the matrix's device)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches and results (default: $SUITE_HOME or .)")
+    p.add_argument("--out", metavar="DIR",
+                   help="leaderboard directory (default: ROOT/results/leaderboard)")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    p.add_argument("--no-leaderboard", action="store_true",
+                   help="do not write the leaderboard after the run")
+    p.set_defaults(handler=_cmd_run)
+
+    p = commands.add_parser(
+        "leaderboard", help="write the leaderboard (Markdown, HTML, PNG plots) from a store",
+        description="Derive the leaderboard from the results store only: leaderboard.md, a "
+                    "self-contained leaderboard.html (sortable, works offline) and PNG plots.",
+        epilog=_EXAMPLES["leaderboard"], formatter_class=fmt)
+    p.add_argument("--store", metavar="PATH",
+                   help="results store to read (default: ROOT/results/store.sqlite)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: ROOT/results/leaderboard)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory (default: $SUITE_HOME or the current directory)")
+    p.set_defaults(handler=_cmd_leaderboard)
+    return parser
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``suite`` command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except (CliError, UnknownNameError, ConfigError) as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,556 @@
+"""The leaderboard: a pure function from the results store's cells frame to tables.
+
+``build_leaderboard(frame)`` aggregates the finished cells of
+``ResultsStore.cells_frame()`` (one row per cell) into one row per
+(dataset, model, training, explainer): mean and sample standard deviation over
+seeds of every score, the number of explained instances ``n`` (the minimum over
+seeds) and the number of seeds. ``to_markdown`` renders it; ``write_leaderboard``
+writes ``leaderboard.md``, ``leaderboard.html`` and the PNG plots. Nothing here
+reads in-memory run state: every number traces back to a row of the store.
+
+Ranking rule: within each (dataset, model, training), explainers are ranked by the
+mean of the first of ``RANK_METRICS`` that has a value on that dataset (edge
+ROC-AUC where the dataset has ground truth, else fidelity+ (accuracy form), else
+characterization), higher first, ties sharing the better rank, rows without a
+value unranked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+#: The headline score of the board.
+HEADLINE = "edge_auc"
+
+#: Ranking metrics in order of preference (all higher-is-better); see the module docstring.
+RANK_METRICS: tuple[str, ...] = ("edge_auc", "fid_plus_acc", "characterization")
+
+#: A cell's identity on the board (seeds are aggregated).
+KEY: tuple[str, ...] = ("dataset", "model", "training", "explainer")
+
+#: Columns the cells frame must have.
+REQUIRED_COLUMNS: tuple[str, ...] = (*KEY, "status", "seed")
+
+#: Known score columns, in display order. Other numeric columns of the frame that are
+#: not in ``META_COLUMNS`` are aggregated too (scores of plug-in metrics).
+SCORE_COLUMNS: tuple[str, ...] = (
+    "edge_auc", "edge_auc_instance", "edge_pr_auc", "node_auc",
+    "fid_plus_acc", "fid_minus_acc", "fid_plus_prob", "fid_minus_prob", "characterization",
+    "fid_plus_prob_soft", "fid_minus_prob_soft", "fid_plus_acc_soft", "fid_minus_acc_soft",
+    "sparsity", "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
+    "model_acc_test", "model_acc_val", "model_acc_train",
+    "train_items_per_s", "train_seconds",
+)
+
+#: Columns of the cells frame that describe a cell rather than score it.
+META_COLUMNS: frozenset[str] = frozenset({
+    "cell_key", "run_id", "dataset", "dataset_family", "task", "model", "training",
+    "explainer", "explainer_source", "seed", "device", "device_name", "config", "status",
+    "error", "n_instances", "suite_version", "git_commit", "git_dirty", "python", "started_at",
+    "finished_at", "below_accuracy_floor",
+})  # and every ``<package>_version`` column
+
+#: Statuses of the cells frame.
+DONE, FAILED, SKIPPED = "done", "failed", "skipped"
+
+#: The conventions every number on the board follows (the header of every rendering).
+CONVENTIONS: tuple[str, ...] = (
+    "Headline: edge ROC-AUC against the ground-truth explanation, pooled over the directed "
+    "edges of every explained target's computation subgraph (its k-hop neighbourhood, "
+    "k = model depth; all edges of the graph for graph tasks); absolute values are taken "
+    "for signed attribution methods.",
+    "Every score cell is mean +- std over seeds (sample standard deviation, ddof = 1; a "
+    "single seed shows the mean only). `n` is the number of explained instances per cell "
+    "(the minimum over seeds); `seeds` the number of finished seeds.",
+    "Secondary ground-truth scores: edge AUC averaged per instance, edge PR-AUC (average "
+    "precision), node ROC-AUC.",
+    "Fidelity+ / fidelity- use top-k hard masks, k = the number of ground-truth edges among "
+    "each instance's explained edges (an instance without any: 10% of its explained edges, "
+    "rounded up; the matrix's metric options topk / topk_share change this), against the "
+    "model's own full-graph prediction: fid+ = change of the output when the top-k edges are "
+    "removed (higher is better), fid- = change when only they are kept (lower is better); "
+    "\"prob\" is the drop of the predicted class's probability, \"acc\" the share of "
+    "predictions that change. Characterization is the harmonic mean of fid+ and 1 - fid- "
+    "(accuracy form). \"soft\" columns use the scores divided by the instance's maximum as "
+    "a soft mask instead of a top-k hard mask.",
+    "Throughput: explanations per second of the explainer's `explain` call on the named "
+    "device (an amortised explainer's training time is reported apart as fit seconds).",
+    "Model accuracy: test accuracy of the explained model, flagged \"below floor\" when "
+    "the model is under the matrix's accuracy floor (its explanations explain a model "
+    "that has not learned the task).",
+    "Ranking: within each dataset, model and training mode, by the mean edge AUC; "
+    "datasets without ground truth by fid+ (accuracy form), else by characterization; "
+    "higher first.",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one leaderboard column is shown.
+
+    Attributes:
+        key: a column of ``Leaderboard.table``; for ``kind`` ``score``/``rate``/``seconds``
+            a score name whose ``<key>_mean`` and ``<key>_std`` columns are shown.
+        label: header text.
+        kind: ``text``, ``int``, ``score`` (3 decimals), ``rate`` or ``seconds``
+            (significant digits).
+        markdown: shown in the Markdown board (the HTML page shows every column).
+        help: a tooltip in the HTML page.
+    """
+
+    key: str
+    label: str
+    kind: str
+    markdown: bool = True
+    help: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != "text"
+
+    @property
+    def aggregated(self) -> bool:
+        return self.kind in ("score", "rate", "seconds")
+
+
+#: The columns of a dataset's table, in order.
+DISPLAY_COLUMNS: tuple[Column, ...] = (
+    Column("rank", "Rank", "int", help="rank within dataset, model and training"),
+    Column("explainer", "Explainer", "text"),
+    Column("explainer_source", "Source", "text",
+           help="suite, pyg (torch_geometric.explain) or baseline"),
+    Column("model", "Model", "text"),
+    Column("training", "Training", "text"),
+    Column("edge_auc", "Edge AUC", "score", help="headline: pooled edge ROC-AUC"),
+    Column("edge_auc_instance", "Edge AUC (per inst.)", "score",
+           help="mean of per-instance edge ROC-AUC"),
+    Column("edge_pr_auc", "Edge PR-AUC", "score"),
+    Column("node_auc", "Node AUC", "score"),
+    Column("fid_plus_acc", "Fid+ acc", "score", help="top-k hard mask, higher is better"),
+    Column("fid_minus_acc", "Fid- acc", "score", help="top-k hard mask, lower is better"),
+    Column("fid_plus_prob", "Fid+ prob", "score"),
+    Column("fid_minus_prob", "Fid- prob", "score"),
+    Column("characterization", "Charact.", "score"),
+    Column("fid_plus_prob_soft", "Fid+ prob (soft)", "score"),
+    Column("fid_minus_prob_soft", "Fid- prob (soft)", "score"),
+    Column("fid_plus_acc_soft", "Fid+ acc (soft)", "score", markdown=False),
+    Column("fid_minus_acc_soft", "Fid- acc (soft)", "score", markdown=False),
+    Column("sparsity", "Sparsity", "score"),
+    Column("explanations_per_s", "Expl./s", "rate",
+           help="explanations per second on the named device"),
+    Column("explain_seconds", "Explain s", "seconds", markdown=False),
+    Column("fit_seconds", "Fit s", "seconds", markdown=False),
+    Column("seconds", "Cell s", "seconds", markdown=False, help="wall time of the whole cell"),
+    Column("model_acc_test", "Model acc (test)", "score"),
+    Column("model_acc_val", "Model acc (val)", "score", markdown=False),
+    Column("model_acc_train", "Model acc (train)", "score", markdown=False),
+    Column("train_items_per_s", "Train items/s", "rate", markdown=False),
+    Column("train_seconds", "Train s", "seconds", markdown=False),
+    Column("n", "n", "int", help="explained instances per cell (min over seeds)"),
+    Column("seeds", "Seeds", "int"),
+    Column("device", "Device", "text", markdown=False),
+)
+
+#: The columns of the failed/skipped table.
+PROBLEM_COLUMNS: tuple[Column, ...] = (
+    Column("dataset", "Dataset", "text"),
+    Column("model", "Model", "text"),
+    Column("training", "Training", "text"),
+    Column("explainer", "Explainer", "text"),
+    Column("status", "Status", "text"),
+    Column("seeds", "Seeds", "text"),
+    Column("reason", "Reason", "text"),
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the board's numbers come from (over the finished cells)."""
+
+    suite_versions: tuple[str, ...] = ()
+    git_commits: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # "torch 2.13.0", from the ``<package>_version`` columns
+    dirty: bool = False  # some cell ran from a working tree with uncommitted changes
+    run_ids: tuple[str, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of cells
+
+
+@dataclass
+class Leaderboard:
+    """The aggregated board.
+
+    Attributes:
+        table: one row per (dataset, model, training, explainer): the ``KEY`` columns,
+            ``dataset_family``, ``task``, ``explainer_source``, ``device`` (device
+            names, comma-joined), ``n``, ``seeds``, ``below_floor`` (seeds whose
+            model is below the accuracy floor), ``rank`` (float, NaN = unranked),
+            ``rank_metric``, and ``<score>_mean`` / ``<score>_std`` for every score.
+            Sorted by dataset, model, training, rank.
+        problems: failed and skipped cells (``PROBLEM_COLUMNS``), seeds grouped.
+        scores: the aggregated score names, known ones first.
+        rank_metric: dataset -> the score it is ranked by (absent: none available).
+        provenance: versions, commits and devices of the finished cells.
+    """
+
+    table: pd.DataFrame
+    problems: pd.DataFrame
+    scores: tuple[str, ...]
+    rank_metric: dict[str, str]
+    provenance: Provenance
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(self.table["dataset"].astype(str)))
+
+    def section(self, dataset: str) -> pd.DataFrame:
+        """The rows of one dataset, in rank order."""
+        return self.table[self.table["dataset"].astype(str) == dataset]
+
+    def columns(self, dataset: str, markdown: bool = False) -> list[Column]:
+        """The columns shown for ``dataset``: scores without any value there are left out."""
+        part = self.section(dataset)
+        known = {c.key for c in DISPLAY_COLUMNS}
+        extras = [Column(s, s, "score") for s in self.scores if s not in known]
+        shown = []
+        for col in (*DISPLAY_COLUMNS, *([] if markdown else extras)):
+            if markdown and not col.markdown:
+                continue
+            if col.aggregated and not part[f"{col.key}_mean"].notna().any():
+                continue
+            shown.append(col)
+        return shown
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
+    """Aggregate the cells frame of a results store into a ``Leaderboard`` (pure).
+
+    Only ``status == "done"`` cells are scored; every other cell is listed in
+    ``problems`` with its reason unless the same (dataset, model, training,
+    explainer, seed) also finished. Score columns may be missing (treated as NaN).
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the cells frame lacks column(s) {', '.join(missing)}; expected the columns of "
+            f"ResultsStore.cells_frame() (got {', '.join(map(str, frame.columns)) or 'none'})"
+        )
+    frame = frame.copy()
+    for col in KEY:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), "-").astype(str)
+    frame["status"] = frame["status"].astype(str)
+    if "cell_key" in frame.columns:  # a cell recorded twice (rerun): the last record wins
+        frame = frame.drop_duplicates("cell_key", keep="last")
+    scores = _score_names(frame)
+    for name in scores:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce") if name in frame else np.nan
+    done = frame[frame["status"] == DONE]
+    table = _aggregate(done, scores)
+    rank_metric = _rank(table)
+    return Leaderboard(table=table, problems=_problems(frame), scores=scores,
+                       rank_metric=rank_metric, provenance=_provenance(frame, done))
+
+
+def _score_names(frame: pd.DataFrame) -> tuple[str, ...]:
+    extras = sorted(
+        c for c in frame.columns
+        if c not in META_COLUMNS and c not in SCORE_COLUMNS and not str(c).endswith("_version")
+        and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    )
+    return (*SCORE_COLUMNS, *extras)
+
+
+def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
+    meta = ["dataset_family", "task", "explainer_source", "device", "n", "seeds", "below_floor"]
+    stats = [f"{s}_{kind}" for s in scores for kind in ("mean", "std")]
+    columns = [*KEY, *meta, "rank", "rank_metric", *stats]
+    if done.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in KEY else float) for c in columns})
+    grouped = done.groupby(list(KEY), sort=True)
+    mean = grouped[list(scores)].mean().add_suffix("_mean")
+    std = grouped[list(scores)].std(ddof=1).add_suffix("_std")
+    parts = {
+        "dataset_family": _first(grouped, done, "dataset_family"),
+        "task": _first(grouped, done, "task"),
+        "explainer_source": _first(grouped, done, "explainer_source"),
+        "device": _joined(grouped, done, "device_name", fallback="device"),
+        "n": grouped["n_instances"].min() if "n_instances" in done else grouped.size() * np.nan,
+        "seeds": grouped["seed"].nunique(),
+        "below_floor": (grouped["below_accuracy_floor"].agg(lambda s: int((pd.to_numeric(
+            s, errors="coerce") > 0.5).sum())) if "below_accuracy_floor" in done
+            else grouped.size() * 0),
+    }
+    table = pd.concat([pd.DataFrame(parts), mean, std], axis=1).reset_index()
+    table["rank"] = np.nan
+    table["rank_metric"] = None
+    return table[columns]
+
+
+def _first(grouped: Any, done: pd.DataFrame, col: str) -> pd.Series:
+    if col not in done:
+        return grouped.size().map(lambda _: "-")
+    return grouped[col].agg(lambda s: str(s.dropna().iloc[0]) if s.notna().any() else "-")
+
+
+def _joined(grouped: Any, done: pd.DataFrame, col: str, fallback: str) -> pd.Series:
+    use = col if col in done else fallback if fallback in done else None
+    if use is None:
+        return grouped.size().map(lambda _: "-")
+    return grouped[use].agg(lambda s: ", ".join(sorted({str(v) for v in s.dropna()})) or "-")
+
+
+def _rank(table: pd.DataFrame) -> dict[str, str]:
+    """Fill ``rank``/``rank_metric`` in place and sort; returns dataset -> rank metric."""
+    chosen: dict[str, str] = {}
+    for dataset, part in table.groupby("dataset", sort=False):
+        for metric in RANK_METRICS:
+            if part[f"{metric}_mean"].notna().any():
+                chosen[str(dataset)] = metric
+                break
+    value = pd.Series(np.nan, index=table.index)
+    for dataset, metric in chosen.items():
+        rows = table["dataset"] == dataset
+        value[rows] = table.loc[rows, f"{metric}_mean"]
+        table.loc[rows, "rank_metric"] = metric
+    if not table.empty:
+        table["rank"] = value.groupby([table[k] for k in KEY[:3]]).rank(
+            method="min", ascending=False, na_option="keep")
+    table.sort_values(["dataset", "model", "training", "rank", "explainer"],
+                      na_position="last", inplace=True, kind="stable")
+    table.reset_index(drop=True, inplace=True)
+    return chosen
+
+
+def _problems(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = [c.key for c in PROBLEM_COLUMNS]
+    seed_key = [*KEY, "seed"]
+    finished = set(map(tuple, frame.loc[frame["status"] == DONE, seed_key].astype(str).values))
+    bad = frame[frame["status"] != DONE]
+    keep = [tuple(r) not in finished for r in bad[seed_key].astype(str).values]
+    bad = bad[keep]
+    if bad.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    errors = bad["error"] if "error" in bad else pd.Series(None, index=bad.index)
+    bad = bad.assign(reason=[_reason(e) for e in errors])
+    rows = []
+    for key, part in bad.groupby([*KEY, "status", "reason"], sort=True):
+        seeds = sorted({_seed_text(s) for s in part["seed"]}, key=_natural)
+        rows.append({**dict(zip([*KEY, "status", "reason"], key)), "seeds": ", ".join(seeds)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _reason(error: Any) -> str:
+    if error is None or (isinstance(error, float) and math.isnan(error)):
+        return "(no reason recorded)"
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no reason recorded)"
+    text = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _seed_text(seed: Any) -> str:
+    if _finite(seed) and float(seed) == int(float(seed)):
+        return str(int(float(seed)))
+    return "-" if seed is None or (isinstance(seed, float) and math.isnan(seed)) else str(seed)
+
+
+def _natural(text: str) -> tuple[int, Any]:
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+def _provenance(frame: pd.DataFrame, done: pd.DataFrame) -> Provenance:
+    def unique(col: str, rows: pd.DataFrame = done) -> tuple[str, ...]:
+        if col not in rows:
+            return ()
+        return tuple(sorted({str(v) for v in rows[col].dropna() if str(v)}))
+
+    if "device" in done and "device_name" in done:
+        devices = tuple(sorted({f"{d} ({n})" if str(n) not in ("", str(d)) else str(d)
+                                for d, n in zip(done["device"].fillna("-"),
+                                                done["device_name"].fillna(""))}))
+    else:
+        devices = unique("device_name") or unique("device")
+    packages = tuple(f"{col[: -len('_version')]} {', '.join(unique(col))}"
+                     for col in sorted(done.columns, key=lambda c: str(c)[: -len("_version")])
+                     if str(col).endswith("_version") and col != "suite_version" and unique(col))
+    dirty = "git_dirty" in done and bool(done["git_dirty"].map(_truthy).any())
+    counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
+    return Provenance(suite_versions=unique("suite_version"), git_commits=unique("git_commit"),
+                      devices=devices, packages=packages, dirty=dirty,
+                      run_ids=unique("run_id", frame), counts=counts)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return _finite(value) and bool(float(value))
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def format_number(value: Any, kind: str, like: Any = None) -> str:
+    """One number as shown on the board (``-`` when missing).
+
+    ``score``: 3 decimals; ``int``: an integer; ``rate``/``seconds``: about three
+    significant digits of ``like`` (default: the value itself), so a std is printed
+    with its mean's precision.
+    """
+    if not _finite(value):
+        return "-"
+    value = float(value)
+    if kind == "int":
+        return str(int(round(value)))
+    if kind == "score":
+        return f"{value:.3f}"
+    magnitude = abs(float(like)) if _finite(like) else abs(value)
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 0.01 or magnitude == 0:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+def format_cell(row: pd.Series, column: Column, plus_minus: str = "+-") -> str:
+    """The text of ``column`` in ``row`` of ``Leaderboard.table``."""
+    if column.aggregated:
+        mean, std = row[f"{column.key}_mean"], row[f"{column.key}_std"]
+        text = format_number(mean, column.kind)
+        if text != "-" and _finite(std):
+            text += f" {plus_minus} {format_number(std, column.kind, like=mean)}"
+        if column.key == "model_acc_test":
+            text += floor_flag(row)
+        return text
+    value = row.get(column.key)
+    if column.numeric:
+        return format_number(value, column.kind)
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def sort_value(row: pd.Series, column: Column) -> str:
+    """A machine-sortable value of a cell (the mean for scores; empty when missing)."""
+    value = row.get(f"{column.key}_mean" if column.aggregated else column.key)
+    if column.numeric:
+        return repr(float(value)) if _finite(value) else ""
+    return "" if value is None else str(value)
+
+
+def floor_flag(row: pd.Series) -> str:
+    """`` (below floor)`` when the row's model is below the accuracy floor in some seed."""
+    below, seeds = int(row.get("below_floor", 0) or 0), int(row.get("seeds", 0) or 0)
+    if below <= 0:
+        return ""
+    return " (below floor)" if below >= seeds else f" (below floor in {below}/{seeds} seeds)"
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def describe_dataset(board: Leaderboard, dataset: str) -> str:
+    """One line under a dataset's heading: task, family and the rank metric."""
+    part = board.section(dataset)
+    task, family = str(part["task"].iloc[0]), str(part["dataset_family"].iloc[0])
+    metric = board.rank_metric.get(dataset)
+    ranked = f"ranked by {metric} (mean over seeds)" if metric else "not ranked (no ranking score)"
+    devices = ", ".join(sorted(set(", ".join(part["device"].astype(str)).split(", "))))
+    return f"{task}-level task, {family}; {ranked}; throughput measured on {devices}."
+
+
+def provenance_lines(board: Leaderboard) -> list[str]:
+    """``label: value`` lines saying where the numbers come from."""
+    p = board.provenance
+    counts = ", ".join(f"{v} {k}" for k, v in p.counts.items()) or "none"
+    return [
+        f"suite version: {', '.join(p.suite_versions) or 'unknown'}",
+        f"git commit: {', '.join(p.git_commits) or 'unknown'}"
+        + (" (some cells ran with uncommitted changes)" if p.dirty else ""),
+        f"device: {', '.join(p.devices) or 'unknown'}",
+        f"packages: {'; '.join(p.packages) or 'unknown'}",
+        f"runs: {len(p.run_ids)}; cells: {counts}",
+    ]
+
+
+def _md(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    headers = list(headers)
+    out = ["| " + " | ".join(_md(h) for h in headers) + " |",
+           "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """The board as Markdown: conventions, provenance, one table per dataset, problems."""
+    lines = ["# GNN explainer leaderboard", "",
+             "Derived from the results store by `suite leaderboard`; never edit it by hand.", "",
+             "## Conventions", ""]
+    lines += [f"- {c}" for c in CONVENTIONS]
+    lines += ["", "## Where the numbers come from", ""]
+    lines += [f"- {line}" for line in provenance_lines(board)]
+    if board.table.empty:
+        lines += ["", "No finished cells in the store."]
+    for dataset in board.datasets:
+        part, cols = board.section(dataset), board.columns(dataset, markdown=True)
+        lines += ["", f"## {_md(dataset)}", "", describe_dataset(board, dataset), ""]
+        lines += _md_table([c.label for c in cols],
+                           ([format_cell(row, c) for c in cols] for _, row in part.iterrows()))
+    if not board.problems.empty:
+        lines += ["", "## Failed and skipped cells", ""]
+        lines += _md_table([c.label for c in PROBLEM_COLUMNS],
+                           ([str(row[c.key]) for c in PROBLEM_COLUMNS]
+                            for _, row in board.problems.iterrows()))
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- writing
+
+MARKDOWN_FILE = "leaderboard.md"
+HTML_FILE = "leaderboard.html"
+AUC_PLOT_FILE = "auc_per_explainer.png"
+THROUGHPUT_PLOT_FILE = "auc_vs_throughput.png"
+
+
+def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:
+    """Write the Markdown board, the HTML page and the two PNG plots; return their paths."""
+    from suite.reports.html import render_html
+    from suite.reports.plots import plot_auc_per_explainer, plot_auc_vs_throughput
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    board = build_leaderboard(frame)
+    md = _write_text(out / MARKDOWN_FILE, to_markdown(board))
+    plots = [plot_auc_per_explainer(board, out / AUC_PLOT_FILE),
+             plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE)]
+    html = _write_text(out / HTML_FILE,
+                       render_html(board, images={p.name: p.read_bytes() for p in plots}))
+    return [md, html, *plots]
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees half a board
+    return path

@@ -1,0 +1,566 @@
+"""The benchmark matrix: a validated YAML config expanded into cells.
+
+A matrix crosses datasets x models x training modes x explainers x seeds. Each
+combination is a :class:`Cell`, the unit of work of the runner and the unit of
+storage of the results store. Incompatible combinations (a dataset's task
+level that a model or an explainer does not handle) are skipped with the
+reason, computed from registry metadata before any compute.
+
+YAML format (presets live in ``suite/presets/*.yaml``)::
+
+    name: smoke
+    seeds: [0]              # an integer or a list of integers
+    device: cpu             # default device; the CLI can override it
+    max_instances: 100      # explained instances per cell (a fixed seeded subset when more)
+    accuracy_floor: 0.8     # models below it are flagged on the board
+    metrics: {topk_share: 0.1}                  # options passed to every scorer
+    datasets: {ba-shapes: {}}                   # name -> builder params (or a list of names)
+    models: {gcn: {hidden: 20, num_layers: 3}}  # name -> hyper-parameters
+    trainings: {standard: {epochs: 300}}        # name -> config (default: standard)
+    explainers: {random: {}, gnnexplainer: {epochs: 100}, pyg-gnnexplainer: {max_instances: 20}}
+
+``max_instances`` inside an explainer's mapping caps that explainer's cells.
+Every error names the field path and the value: ``seeds[1]: expected an integer
+(got 'x')``; unknown names raise the registry's error (known names, closest match).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from suite.config import ConfigError, build_config, stable_hash
+from suite.registry import Registry, UnknownNameError
+
+if typing.TYPE_CHECKING:
+    import torch
+
+#: Bump when what a cell key covers changes (old store rows then no longer match).
+CELL_FORMAT = 1
+
+#: Top-level fields of a matrix file, in the order they are documented.
+MATRIX_FIELDS = ("name", "seeds", "device", "max_instances", "accuracy_floor", "metrics",
+                 "datasets", "models", "trainings", "explainers")
+
+#: The per-explainer key that caps the explained instances of that explainer's cells.
+EXPLAINER_CAP_KEY = "max_instances"
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """The four plug-in registries a matrix crosses."""
+
+    datasets: Registry
+    models: Registry
+    trainings: Registry
+    explainers: Registry
+
+
+def plugins() -> Plugins:
+    """The registries, imported on first use: importing this module (and the results
+    store, which reads cells) stays light, without torch or any plug-in."""
+    from suite.datasets import DATASETS
+    from suite.explainers.base import EXPLAINERS
+    from suite.models import MODELS
+    from suite.training import TRAININGS
+
+    return Plugins(datasets=DATASETS, models=MODELS, trainings=TRAININGS, explainers=EXPLAINERS)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of the matrix: everything that defines one row of results.
+
+    The parameter dicts hold *resolved* values (defaults filled in), so a cell is
+    self-describing and a changed default changes its key. Treat them as read-only.
+
+    Attributes:
+        dataset, dataset_params: registered dataset name and builder parameters
+            (the dataset seed is ``seed``).
+        model, model_hparams: registered model name and hyper-parameters.
+        training, training_config: registered training mode and its full config.
+        explainer, explainer_hparams: registered explainer and its full config.
+        seed: seeds the dataset, the model's training and the explainer.
+        max_instances: cap on explained instances (a fixed seeded subset when more).
+        device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+        accuracy_floor: models below this test accuracy are flagged.
+        metric_options: options passed to every scorer.
+    """
+
+    dataset: str
+    dataset_params: Params
+    model: str
+    model_hparams: Params
+    training: str
+    training_config: Params
+    explainer: str
+    explainer_hparams: Params
+    seed: int
+    max_instances: int
+    device: str
+    accuracy_floor: float
+    metric_options: Params
+
+    def __hash__(self) -> int:  # the dict fields are unhashable; the key identifies the cell
+        return hash(self.key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``Cell.from_dict(cell.to_dict()) == cell``."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "Cell":
+        """Inverse of :meth:`to_dict`; missing, unknown or mistyped fields raise ``ConfigError``."""
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]
+        if missing:
+            raise ConfigError(f"cell.{missing[0]}: required field missing")
+        return build_config(cls, values, where="cell")
+
+    @property
+    def key(self) -> str:
+        """``stable_hash`` of every field (device included): the cell's identity in the store."""
+        return stable_hash({"format": CELL_FORMAT, **self.to_dict()})
+
+    @property
+    def dataset_key(self) -> str:
+        """Identity of the dataset this cell uses (cells with equal keys share it)."""
+        return stable_hash({"dataset": self.dataset, "params": self.dataset_params,
+                            "seed": self.seed})
+
+    @property
+    def model_key(self) -> str:
+        """Identity of the trained model this cell explains (cells with equal keys share it)."""
+        return stable_hash({
+            "dataset": self.dataset, "dataset_params": self.dataset_params, "model": self.model,
+            "model_hparams": self.model_hparams, "training": self.training,
+            "training_config": self.training_config, "seed": self.seed, "device": self.device,
+        })
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name: ``dataset/model/training/explainer/seed``."""
+        return f"{self.dataset}/{self.model}/{self.training}/{self.explainer}/seed{self.seed}"
+
+
+class CellStatus(str, enum.Enum):
+    """How a cell ended: scored, raised, or refused before any compute."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CellOutcome:
+    """What running one cell produced (picklable; the store records it in one transaction).
+
+    Attributes:
+        cell: the cell.
+        status: done, failed or skipped.
+        scores: metric name -> value (NaN where undefined); empty unless done.
+        error: the error (failed) or the reason (skipped); empty when done.
+        n_instances: number of explained instances.
+        dataset_family, task, explainer_source: registry metadata for grouping.
+        started_at, finished_at: ISO 8601 UTC timestamps.
+        seconds: wall time of the whole cell (s), loading and training included.
+    """
+
+    cell: Cell
+    status: CellStatus
+    scores: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    n_instances: int = 0
+    dataset_family: str = ""
+    task: str = ""
+    explainer_source: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    seconds: float = 0.0
+
+
+def cell_labels(cell: Cell) -> dict[str, str]:
+    """Registry metadata of a cell: ``dataset_family``, ``task``, ``explainer_source``."""
+    reg = plugins()
+    info = reg.datasets.entry(cell.dataset).metadata["info"]
+    explainer = reg.explainers.entry(cell.explainer).metadata.get("info")
+    return {"dataset_family": info.family, "task": info.task.value,
+            "explainer_source": getattr(explainer, "source", "unknown")}
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """A validated matrix. Names are canonical registry names; see the module docstring.
+
+    The section dicts hold the parameters as written in the file (defaults are
+    filled in when cells are expanded); ``explainers`` values may hold
+    ``max_instances``. ``source`` says where the config came from (not part of
+    its identity).
+    """
+
+    name: str
+    datasets: dict[str, Params]
+    models: dict[str, Params]
+    explainers: dict[str, Params]
+    trainings: dict[str, Params] = field(default_factory=lambda: {"standard": {}})
+    seeds: tuple[int, ...] = (0,)
+    device: str = "cpu"
+    max_instances: int = 100
+    accuracy_floor: float = 0.8
+    metrics: Params = field(default_factory=dict)
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict in the YAML format (``parse_matrix`` reads it back)."""
+        out = {name: getattr(self, name) for name in MATRIX_FIELDS}
+        out["seeds"] = list(self.seeds)
+        return out
+
+    def with_device(self, device: str | torch.device) -> "MatrixConfig":
+        """The same matrix on another device (cells, and so their keys, change)."""
+        return dataclasses.replace(self, device=_device(str(device), "device"))
+
+
+def _int(value: Any, where: str, minimum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an integer (got {value!r})")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where}: must be >= {minimum} (got {value!r})")
+    return value
+
+
+def _device(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a device name such as cpu or cuda (got {value!r})")
+    import torch
+
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ConfigError(
+            f"{where}: expected a device name such as cpu, cuda or cuda:1 (got {value!r})") from None
+    return value
+
+
+def _string_keys(value: Any, where: str) -> Params:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of parameters (got {value!r})")
+    for key in value:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}: parameter names must be strings (got {key!r})")
+    return dict(value)
+
+
+def _section(raw: Mapping[str, Any], name: str, registry: Registry) -> dict[str, Params]:
+    """A registry section: a list of names or a mapping name -> params, names resolved."""
+    value = raw.get(name)
+    if value is None:
+        raise ConfigError(f"{name}: required; list at least one {registry.kind} "
+                          f"(known: {', '.join(registry.names()) or '(none)'})")
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, (list, tuple)):
+        items = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise ConfigError(f"{name}[{i}]: expected a {registry.kind} name (got {item!r})")
+            items.append((item, {}, f"{name}[{i}]"))
+    elif isinstance(value, Mapping):
+        items = []
+        for key, params in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"{name}: expected {registry.kind} names as keys (got {key!r})")
+            items.append((key, _string_keys(params, f"{name}.{key}"), f"{name}.{key}"))
+    else:
+        raise ConfigError(f"{name}: expected a list of names or a mapping name -> parameters "
+                          f"(got {value!r})")
+    if not items:
+        raise ConfigError(f"{name}: list at least one {registry.kind} (got {value!r})")
+    out: dict[str, Params] = {}
+    written: dict[str, str] = {}
+    for given, params, where in items:
+        try:
+            canonical = registry.resolve(given)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{where}: {exc}") from None
+        if canonical in out:
+            raise ConfigError(f"{where}: {registry.kind} {canonical!r} is listed twice "
+                              f"(as {written[canonical]!r} and {given!r})")
+        out[canonical], written[canonical] = params, given
+    return out
+
+
+def parse_matrix(raw: Any, source: str = "", default_name: str = "") -> MatrixConfig:
+    """Validate a matrix given as plain data (a parsed YAML document) into a ``MatrixConfig``.
+
+    Every name is checked against its registry and every parameter set is
+    validated (explainers and training modes by building them; datasets and
+    models against their builder's signature), so a bad config fails here, before
+    any compute. Raises ``ConfigError`` (field path and value) or the registry's
+    ``UnknownNameError``.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source or 'matrix'}: expected a mapping with the fields "
+                          f"{', '.join(MATRIX_FIELDS)} (got {raw!r})")
+    unknown = [k for k in raw if k not in MATRIX_FIELDS]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(str(unknown[0]), MATRIX_FIELDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{unknown[0]}: unknown field.{hint} Known fields: {', '.join(MATRIX_FIELDS)}")
+    name = raw.get("name", default_name or "custom")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"name: expected a non-empty string (got {name!r})")
+
+    seeds_raw = raw.get("seeds", [0])
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        seeds_raw = [seeds_raw]
+    if not isinstance(seeds_raw, (list, tuple)) or not seeds_raw:
+        raise ConfigError(f"seeds: expected a non-empty list of integers (got {seeds_raw!r})")
+    seeds = tuple(_int(s, f"seeds[{i}]", minimum=0) for i, s in enumerate(seeds_raw))
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds: each seed must appear once (got {list(seeds)!r})")
+
+    device = _device(raw.get("device", "cpu"), "device")
+    max_instances = _int(raw.get("max_instances", 100), "max_instances", minimum=1)
+    floor = raw.get("accuracy_floor", 0.8)
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0.0 <= floor <= 1.0:
+        raise ConfigError(f"accuracy_floor: expected a number in [0, 1] (got {floor!r})")
+    metrics = _string_keys(raw.get("metrics"), "metrics")
+
+    reg = plugins()
+    datasets = _section(raw, "datasets", reg.datasets)
+    models = _section(raw, "models", reg.models)
+    trainings = _section({"trainings": raw.get("trainings", {"standard": {}})}, "trainings",
+                         reg.trainings)
+    explainers = _section(raw, "explainers", reg.explainers)
+    config = MatrixConfig(name=name, datasets=datasets, models=models, explainers=explainers,
+                          trainings=trainings, seeds=seeds, device=device,
+                          max_instances=max_instances, accuracy_floor=float(floor),
+                          metrics=metrics, source=source)
+    resolved_parameters(config)  # validates every parameter set
+    return config
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _function_defaults(fn: Callable[..., Any], params: Params, where: str,
+                       skip: tuple[str, ...], skip_first: bool) -> Params:
+    """Check ``params`` against ``fn``'s keyword parameters; return them with defaults filled in.
+
+    Unknown names and values of the wrong type (by the annotations, via
+    ``build_config``) raise ``ConfigError`` naming ``where.param``.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # not introspectable: accept as given
+        return dict(params)
+    parameters = list(signature.parameters.values())
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    for name in skip:
+        if name in params:
+            raise ConfigError(f"{where}.{name}: set by the matrix, not per entry "
+                              f"(got {params[name]!r})")
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return dict(params)
+    parameters = [p for p in parameters if p.name not in skip
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    spec = dataclasses.make_dataclass(
+        f"{getattr(fn, '__name__', 'params')}_params",
+        [(p.name, hints.get(p.name, Any), field(default=None)) for p in parameters])
+    checked = build_config(spec, params, where=where)  # unknown names, wrong types raise here
+    missing = [p.name for p in parameters if p.default is p.empty and p.name not in params]
+    if missing:
+        raise ConfigError(f"{where}.{missing[0]}: required parameter missing")
+    out = {p.name: p.default for p in parameters
+           if p.default is not p.empty and _plain(p.default)}
+    out.update({name: getattr(checked, name) for name in params})  # ints given for floats -> floats
+    return out
+
+
+def _plain(value: Any) -> bool:
+    """True for JSON-representable defaults (only those are recorded in a cell)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _built_config(factory: Callable[..., Any], params: Params, where: str,
+                  read: Callable[[Any], Params]) -> Params:
+    """Build ``factory(**params)`` (validating them) and return its full config via ``read``."""
+    config_cls = getattr(factory, "Config", None)
+    if config_cls is not None and dataclasses.is_dataclass(config_cls):
+        build_config(config_cls, params, where=where)  # field-path errors
+    try:
+        obj = factory(**params)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return dict(read(obj))
+
+
+@dataclass(frozen=True)
+class ResolvedParameters:
+    """Each section's parameters with defaults filled in (and explainer caps split off)."""
+
+    datasets: dict[str, Params]
+    models: dict[str, Params]
+    trainings: dict[str, Params]
+    explainers: dict[str, Params]
+    explainer_caps: dict[str, int]
+
+
+def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
+    """Validate every parameter set of ``config`` and fill in defaults."""
+    reg = plugins()
+    datasets = {name: _function_defaults(reg.datasets.get(name), params, f"datasets.{name}",
+                                         skip=("seed",), skip_first=False)
+                for name, params in config.datasets.items()}
+    models = {name: _function_defaults(reg.models.get(name), params, f"models.{name}",
+                                       skip=(), skip_first=True)
+              for name, params in config.models.items()}
+    trainings = {name: _built_config(reg.trainings.get(name), params, f"trainings.{name}",
+                                     lambda mode: mode.config())
+                 for name, params in config.trainings.items()}
+    explainers, caps = {}, {}
+    for name, params in config.explainers.items():
+        params = dict(params)
+        cap = params.pop(EXPLAINER_CAP_KEY, None)
+        if cap is not None:
+            caps[name] = _int(cap, f"explainers.{name}.{EXPLAINER_CAP_KEY}", minimum=1)
+        explainers[name] = _built_config(reg.explainers.get(name), params, f"explainers.{name}",
+                                         lambda explainer: explainer.hparams())
+    return ResolvedParameters(datasets, models, trainings, explainers, caps)
+
+
+# --------------------------------------------------------------------------- expansion
+
+
+def _incompatibility(dataset: str, model: str, explainer: str) -> str | None:
+    """Why a combination cannot run, from registry metadata alone (None when it can)."""
+    reg = plugins()
+    task = reg.datasets.entry(dataset).metadata["info"].task
+    levels = reg.models.entry(model).metadata["info"].task_levels
+    if task not in levels:
+        return f"model {model} does not support {task.value}-level tasks (dataset {dataset})"
+    info = reg.explainers.entry(explainer).metadata.get("info")
+    if info is not None and task not in info.task_levels:
+        return f"explainer {explainer} does not explain {task.value}-level tasks (dataset {dataset})"
+    return None
+
+
+def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
+    """All cells of ``config`` and the skipped ``(cell, reason)`` combinations.
+
+    Order: dataset, seed, model, training, explainer, so consecutive cells share
+    a dataset and a trained model.
+    """
+    resolved = resolved_parameters(config)
+    cells: list[Cell] = []
+    skipped: list[tuple[Cell, str]] = []
+    for dataset, dataset_params in resolved.datasets.items():
+        for seed in config.seeds:
+            for model, model_hparams in resolved.models.items():
+                for training, training_config in resolved.trainings.items():
+                    for explainer, explainer_hparams in resolved.explainers.items():
+                        cell = Cell(
+                            dataset=dataset, dataset_params=dict(dataset_params), model=model,
+                            model_hparams=dict(model_hparams), training=training,
+                            training_config=dict(training_config), explainer=explainer,
+                            explainer_hparams=dict(explainer_hparams), seed=seed,
+                            max_instances=min(config.max_instances,
+                                              resolved.explainer_caps.get(explainer,
+                                                                          config.max_instances)),
+                            device=config.device, accuracy_floor=config.accuracy_floor,
+                            metric_options=dict(config.metrics),
+                        )
+                        reason = _incompatibility(dataset, model, explainer)
+                        if reason:
+                            skipped.append((cell, reason))
+                        else:
+                            cells.append(cell)
+    return cells, skipped
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _presets() -> Any:
+    return resources.files("suite").joinpath("presets")
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled presets (``suite/presets/*.yaml``)."""
+    root = _presets()
+    if not root.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
+
+
+def _looks_like_path(value: str | os.PathLike) -> bool:
+    if not isinstance(value, str):
+        return True
+    return value.endswith((".yaml", ".yml")) or os.sep in value or "/" in value
+
+
+def load_matrix(name_or_path: str | os.PathLike) -> MatrixConfig:
+    """A bundled preset by name (``"smoke"``, ``"default"``) or a YAML file by path.
+
+    An unknown preset name lists the known presets and suggests the closest.
+    """
+    if _looks_like_path(name_or_path) or Path(name_or_path).is_file():
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"matrix file {str(path)!r} does not exist "
+                                    f"(presets: {', '.join(preset_names())})")
+        return parse_matrix(_read_yaml(path.read_text(), str(path)), source=str(path),
+                            default_name=path.stem)
+    presets: Registry[str] = Registry("matrix preset")
+    for preset in preset_names():
+        presets.add(preset, preset)
+    try:
+        name = presets.resolve(str(name_or_path))
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{exc} (or give the path of a YAML file)") from None
+    text = _presets().joinpath(f"{name}.yaml").read_text()
+    return parse_matrix(_read_yaml(text, f"preset {name}"), source=f"preset:{name}",
+                        default_name=name)

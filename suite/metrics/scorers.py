@@ -1,0 +1,254 @@
+"""Registered cell-level scorers: one cell's explanation -> named numbers.
+
+Each scorer is ``fn(ctx: MetricContext) -> dict[str, float]`` and writes exactly
+the columns its ``MetricInfo`` declares (or nothing, when it does not apply,
+e.g. no ground truth). The results store and the leaderboard rely on the column
+names; ``COLUMNS`` carries each column's description and direction.
+
+Conventions (stated on the leaderboard):
+- scores are ``attribution_scores``: absolute values for signed methods;
+- the headline ``edge_auc`` pools the explained edges of all instances;
+- hard masks keep the top ``k_b`` edges per instance, ``k_b`` = ground-truth edges
+  among the instance's explained edges when there are any, else
+  ``ceil(topk_share * n_b)`` (option ``topk_share``, default 0.1; option ``topk``
+  fixes one ``k`` for every instance);
+- soft masks are the scores divided by their instance maximum (``soft_mask``);
+- fidelity targets are the model's own full-graph predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
+                               per_instance_roc_auc, roc_auc)
+from suite.metrics.base import METRICS, MetricContext, MetricInfo, register_metric
+from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
+                                    fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
+from suite.metrics.perturb import masked_log_probs
+from suite.metrics.sparsity import mean_sparsity, soft_mask
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One score column of the store and the leaderboard."""
+
+    name: str
+    description: str
+    higher_is_better: bool
+    metric: str  # the scorer that writes it
+
+
+def _columns(metric: str, *specs: tuple[str, bool, str]) -> dict[str, ColumnInfo]:
+    return {name: ColumnInfo(name, text, better, metric) for name, better, text in specs}
+
+
+COLUMNS: dict[str, ColumnInfo] = {
+    **_columns(
+        "ground-truth-auc",
+        ("edge_auc", True, "edge ROC-AUC vs ground truth, pooled over all explained edges "
+                           "(headline; |score| for signed methods)"),
+        ("edge_auc_instance", True, "mean over instances of the per-instance edge ROC-AUC "
+                                    "(instances with both classes)"),
+        ("edge_pr_auc", True, "edge average precision vs ground truth, pooled"),
+        ("node_auc", True, "node ROC-AUC vs ground truth, pooled (node scores from the "
+                           "explainer, else the max score of a node's explained edges)"),
+    ),
+    **_columns(
+        "fidelity",
+        ("fid_plus_prob", True, "top-k: mean drop of the predicted class's probability "
+                                "when the explanation is removed"),
+        ("fid_minus_prob", False, "top-k: mean drop of the predicted class's probability "
+                                  "when only the explanation is kept"),
+        ("fid_plus_acc", True, "top-k: share of predictions that change when the "
+                               "explanation is removed"),
+        ("fid_minus_acc", False, "top-k: share of predictions that change when only the "
+                                 "explanation is kept"),
+        ("characterization", True, "harmonic mean of fid_plus_acc and 1 - fid_minus_acc "
+                                   "(GraphFramEx, equal weights)"),
+        ("fid_plus_prob_soft", True, "soft mask: probability fidelity+"),
+        ("fid_minus_prob_soft", False, "soft mask: probability fidelity-"),
+        ("fid_plus_acc_soft", True, "soft mask: accuracy fidelity+"),
+        ("fid_minus_acc_soft", False, "soft mask: accuracy fidelity-"),
+    ),
+    **_columns(
+        "sparsity",
+        ("sparsity", True, "1 - mean over edges of score / instance max score, "
+                           "averaged over instances"),
+    ),
+    **_columns(
+        "throughput",
+        ("explanations_per_s", True, "explained instances per second of explain()"),
+        ("explain_seconds", False, "wall time of explain() for the cell (s)"),
+        ("fit_seconds", False, "wall time of fit() for amortised explainers (s)"),
+    ),
+}
+
+
+def _declared(metric: str) -> tuple[str, ...]:
+    return tuple(name for name, col in COLUMNS.items() if col.metric == metric)
+
+
+def _check_alignment(ctx: MetricContext) -> None:
+    """The explanation must score exactly the batch's explainable edges, in order."""
+    expl, batch = ctx.explanation, ctx.batch
+    if not torch.equal(expl.instance_ids.cpu(), batch.instance_ids.cpu()):
+        raise ValueError("explanation and batch explain different instances")
+    batch_edges = batch.edge_ids[batch.explainable].cpu()
+    if not torch.equal(expl.edge_ids.cpu(), batch_edges) or not torch.equal(
+            expl.edge_ptr.cpu(), batch.explained_edge_ptr().cpu()):
+        raise ValueError(
+            f"explanation scores {expl.edge_ids.numel()} edges but the batch has "
+            f"{batch_edges.numel()} explainable edges (or they differ in order): every "
+            "explainer must score the explainable edges of each instance in increasing id order")
+
+
+def _gt_edge_labels(ctx: MetricContext) -> Tensor | None:
+    gt = ctx.dataset.gt_edge_mask
+    return None if gt is None else gt.cpu()[ctx.explanation.edge_ids.cpu()]
+
+
+@register_metric(MetricInfo(
+    name="ground-truth-auc",
+    description="ROC-AUC / PR-AUC of edge (and node) scores against ground-truth masks",
+    columns=_declared("ground-truth-auc"), needs_ground_truth=True,
+    citation="Ying et al., NeurIPS 2019 (GNNExplainer); Luo et al., NeurIPS 2020 (PGExplainer)"))
+def ground_truth_auc(ctx: MetricContext) -> dict[str, float]:
+    labels = _gt_edge_labels(ctx)
+    if labels is None:
+        return {}
+    expl = ctx.explanation
+    scores = attribution_scores(expl).cpu()
+    ptr = expl.edge_ptr.cpu()
+    per_instance = per_instance_roc_auc(scores, labels, ptr)
+    defined = per_instance[~torch.isnan(per_instance)]
+    return {
+        "edge_auc": roc_auc(scores, labels),
+        "edge_auc_instance": float(defined.mean()) if defined.numel() else float("nan"),
+        "edge_pr_auc": average_precision(scores, labels),
+        "node_auc": _node_auc(ctx, scores),
+    }
+
+
+def _node_auc(ctx: MetricContext, edge_scores: Tensor) -> float:
+    gt_nodes = ctx.dataset.gt_node_mask
+    if gt_nodes is None:
+        return float("nan")
+    expl = ctx.explanation
+    if expl.node_scores is not None:
+        node_ids = expl.node_ids.cpu()
+        scores = expl.node_scores.detach().cpu()
+        scores = scores.abs() if expl.signed else scores
+    else:
+        endpoints = ctx.dataset.data.edge_index.cpu()[:, expl.edge_ids.cpu()]
+        node_ids, _, scores = node_scores_from_edges(endpoints, edge_scores, expl.edge_ptr.cpu())
+    return roc_auc(scores, gt_nodes.cpu()[node_ids])
+
+
+def _option(ctx: MetricContext, name: str, default: float) -> float:
+    value = ctx.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"metrics.{name}: expected a number (got {value!r})")
+    return value
+
+
+def _hard_sizes(ctx: MetricContext) -> Tensor:
+    expl = ctx.explanation
+    counts = expl.edge_ptr.cpu().diff()
+    if "topk" in ctx.options:
+        k = _option(ctx, "topk", 0)
+        if k < 0 or int(k) != k:
+            raise ValueError(f"metrics.topk: expected a non-negative integer (got {k!r})")
+        return torch.full_like(counts, int(k))
+    labels = _gt_edge_labels(ctx)
+    gt_counts = None
+    if labels is not None:
+        inst = expl.edge_instance
+        gt_counts = torch.zeros_like(counts).index_add_(0, inst, labels.long())
+    return topk_sizes(counts, share=_option(ctx, "topk_share", 0.1), gt_counts=gt_counts)
+
+
+def _fidelities(ctx: MetricContext, log_full: Tensor, mask: Tensor) -> dict[str, float]:
+    """Probability and accuracy fidelity of ``mask`` [M] (keep) and ``1 - mask`` (remove)."""
+    log_kept = masked_log_probs(ctx.model, ctx.batch, mask)
+    log_removed = masked_log_probs(ctx.model, ctx.batch, 1.0 - mask)
+    target = log_full.argmax(-1)
+    p_full = log_full.exp()
+    return {
+        "fid_plus_prob": fidelity_plus_prob(p_full, log_removed.exp(), target),
+        "fid_minus_prob": fidelity_minus_prob(p_full, log_kept.exp(), target),
+        "fid_plus_acc": fidelity_plus_acc(target, log_removed.argmax(-1)),
+        "fid_minus_acc": fidelity_minus_acc(target, log_kept.argmax(-1)),
+    }
+
+
+@register_metric(MetricInfo(
+    name="fidelity",
+    description="fidelity+/- (probability and accuracy forms) at top-k hard masks and with "
+                "soft masks; characterization",
+    columns=_declared("fidelity"),
+    citation="Amara et al., LoG 2022 (GraphFramEx, arXiv 2206.09677)"))
+def fidelity_scorer(ctx: MetricContext) -> dict[str, float]:
+    _check_alignment(ctx)
+    expl = ctx.explanation
+    device = ctx.batch.x.device
+    scores = attribution_scores(expl).to(device)
+    ptr = expl.edge_ptr.to(device)
+    log_full = masked_log_probs(ctx.model, ctx.batch, None)
+    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device)).to(scores.dtype)
+    out = _fidelities(ctx, log_full, hard)
+    out["characterization"] = characterization(out["fid_plus_acc"], out["fid_minus_acc"])
+    soft = _fidelities(ctx, log_full, soft_mask(scores, ptr))
+    out.update({f"{name}_soft": value for name, value in soft.items()})
+    return out
+
+
+@register_metric(MetricInfo(
+    name="sparsity",
+    description="1 - mean of the normalised soft explanation, averaged over instances",
+    columns=_declared("sparsity")))
+def sparsity_scorer(ctx: MetricContext) -> dict[str, float]:
+    expl = ctx.explanation
+    return {"sparsity": mean_sparsity(attribution_scores(expl).cpu(), expl.edge_ptr.cpu())}
+
+
+@register_metric(MetricInfo(
+    name="throughput",
+    description="explanations per second and wall times of explain() and fit()",
+    columns=_declared("throughput")))
+def throughput(ctx: MetricContext) -> dict[str, float]:
+    expl = ctx.explanation
+    seconds = float(expl.seconds)
+    return {
+        "explanations_per_s": expl.num_instances / seconds if seconds > 0 else float("nan"),
+        "explain_seconds": seconds,
+        "fit_seconds": float(expl.fit_seconds),
+    }
+
+
+def score_all(ctx: MetricContext, names: list[str] | None = None) -> dict[str, float]:
+    """Run every registered scorer (or those in ``names``) and merge their columns.
+
+    The explanation is validated first (NaN/inf scores raise ``ValueError``, which
+    the runner records as the cell's error). Scorers that need ground truth are
+    skipped when the dataset has none. Two scorers writing one column raise.
+    """
+    ctx.explanation.validate()
+    out: dict[str, float] = {}
+    for name in (METRICS.names() if names is None else [METRICS.resolve(n) for n in names]):
+        info = METRICS.entry(name).metadata.get("info")
+        if info is not None and info.needs_ground_truth and ctx.dataset.gt_edge_mask is None:
+            continue
+        scores = METRICS.get(name)(ctx)
+        clash = set(scores) & set(out)
+        if clash:
+            raise ValueError(f"metric {name!r} writes columns already written: {sorted(clash)}")
+        out.update({key: float(value) for key, value in scores.items()})
+    return out
+
+
+__all__ = ["COLUMNS", "ColumnInfo", "score_all", "ground_truth_auc", "fidelity_scorer",
+           "sparsity_scorer", "throughput"]
