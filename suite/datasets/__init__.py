@@ -1,0 +1,12 @@
+"""Datasets: a registry of builders returning ``BenchmarkDataset`` (importing registers them)."""
+
+from suite.datasets import synthetic  # noqa: F401  (registers the synthetic datasets)
+from suite.datasets.base import (
+    DATASETS,
+    DatasetUnavailable,
+    dataset_info,
+    load_dataset,
+    register_dataset,
+)
+
+__all__ = ["DATASETS", "DatasetUnavailable", "dataset_info", "load_dataset", "register_dataset"]
