@@ -1,0 +1,185 @@
+"""The trained-model cache: a state dict and its ``TrainResult`` per configuration hash.
+
+Layout under the cache directory (the runner uses ``Paths.model_cache``)::
+
+    <key>.pt    the model's state dict, on CPU (``torch.save``)
+    <key>.json  {"format", "result": TrainResult fields, "meta": what the key hashes}
+
+Both files are written atomically (a temporary file in the same directory, then
+``os.replace``), the JSON last, so a reader sees either a complete entry or none.
+An unreadable or mismatching entry is reported with a :class:`CacheWarning` and
+treated as a miss; the caller retrains and overwrites it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from suite.config import stable_hash
+from suite.models import MODELS, GraphModel, build_model  # the package registers the models
+from suite.seeding import seed_everything
+from suite.training.base import TRAININGS, TrainResult, build_training
+from suite.types import BenchmarkDataset
+
+#: Bump when the cache layout or what a key covers changes.
+CACHE_FORMAT = 1
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be used and will be rebuilt."""
+
+
+class ModelCache:
+    """Trained models keyed by a hash of everything that determines them."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+
+    def key(self, dataset_name: str, dataset_params: Mapping[str, Any], model_name: str,
+            model_hparams: Mapping[str, Any], training_name: str,
+            training_config: Mapping[str, Any], seed: int,
+            suite_version: str | None = None) -> str:
+        """``stable_hash`` of the inputs (``suite_version`` defaults to ``suite.__version__``)."""
+        return stable_hash(self.key_fields(dataset_name, dataset_params, model_name, model_hparams,
+                                            training_name, training_config, seed, suite_version),
+                           length=24)
+
+    @staticmethod
+    def key_fields(dataset_name: str, dataset_params: Mapping[str, Any], model_name: str,
+                    model_hparams: Mapping[str, Any], training_name: str,
+                    training_config: Mapping[str, Any], seed: int,
+                    suite_version: str | None = None) -> dict[str, Any]:
+        """What :meth:`key` hashes, as a JSON-ready dict (stored beside each entry)."""
+        if suite_version is None:
+            from suite import __version__ as suite_version
+        return {
+            "format": CACHE_FORMAT, "dataset": dataset_name, "dataset_params": dict(dataset_params),
+            "model": model_name, "model_hparams": dict(model_hparams), "training": training_name,
+            "training_config": dict(training_config), "seed": int(seed),
+            "suite_version": suite_version,
+        }
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """(state file, result file) of ``key``."""
+        return self.directory / f"{key}.pt", self.directory / f"{key}.json"
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and all(p.exists() for p in self.paths(key))
+
+    def load(self, key: str, model: GraphModel) -> TrainResult | None:
+        """Load entry ``key`` into ``model`` (in place, on its device) and return its result.
+
+        None on a miss, or (with a :class:`CacheWarning`) when the entry is unreadable
+        or its state does not fit ``model``; ``model`` is untouched in both cases.
+        """
+        state_path, result_path = self.paths(key)
+        if not result_path.exists():
+            return None
+        try:
+            record = json.loads(result_path.read_text())
+            result = TrainResult(**record["result"])
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            problem = _mismatch(state, model)
+        except Exception as exc:  # any unreadable entry is a miss, never fatal
+            problem = f"unreadable ({type(exc).__name__}: {exc})"
+        if problem:
+            warnings.warn(f"model cache entry {key} in {self.directory} {problem}; retraining",
+                          CacheWarning, stacklevel=2)
+            return None
+        model.load_state_dict(state)
+        return result
+
+    def save(self, key: str, model: GraphModel, result: TrainResult,
+             meta: Mapping[str, Any] | None = None) -> None:
+        """Write ``model``'s state (moved to CPU) and ``result`` atomically under ``key``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state_path, result_path = self.paths(key)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _atomic_write(state_path, lambda f: torch.save(state, f))
+        record = {"format": CACHE_FORMAT, "result": dataclasses.asdict(result),
+                  "meta": dict(meta or {})}
+        text = json.dumps(record, indent=1, sort_keys=True, default=str)
+        _atomic_write(result_path, lambda f: f.write(text.encode()))
+
+
+def _mismatch(state: Any, model: GraphModel) -> str | None:
+    """Why ``state`` cannot be loaded into ``model`` (None when it can)."""
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a state dict"
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        return f"does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+    for name, value in expected.items():
+        if not isinstance(state[name], torch.Tensor) or state[name].shape != value.shape:
+            return f"does not fit the model ({name}: shape {tuple(value.shape)} expected)"
+    return None
+
+
+def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolved_hparams(model_name: str, hparams: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``hparams`` completed with the model factory's defaults (so ``{}`` and the explicit
+    defaults share a cache key)."""
+    out: dict[str, Any] = {}
+    try:
+        params = list(inspect.signature(MODELS.get(model_name)).parameters.values())[1:]
+    except (TypeError, ValueError):  # no introspectable signature: use what was given
+        params = []
+    for p in params:
+        variadic = p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if p.default is not inspect.Parameter.empty and not variadic:
+            out[p.name] = p.default
+    out.update(hparams or {})
+    return out
+
+
+def train_or_load(model_name: str, model_hparams: Mapping[str, Any] | None, training_name: str,
+                  training_config: Mapping[str, Any] | None, dataset: BenchmarkDataset,
+                  dataset_params: Mapping[str, Any] | None = None, seed: int = 0,
+                  device: torch.device | str = "cpu",
+                  cache: ModelCache | None = None) -> tuple[GraphModel, TrainResult, bool]:
+    """The trained model of a configuration: from ``cache`` when there, else trained now.
+
+    The training config is validated first; then every generator is seeded with
+    ``seed`` and the model built (so its initialisation is deterministic), then
+    loaded or trained (and saved). ``dataset_params`` default to ``dataset.params``.
+    The key hashes the canonical names, the model hyper-parameters completed with
+    the factory's defaults and the training mode's full config.
+
+    Returns ``(model in eval mode on device, result, cached)``.
+    """
+    training = build_training(training_name, **dict(training_config or {}))
+    seed_everything(seed)
+    model = build_model(model_name, dataset, **dict(model_hparams or {}))
+    key, meta = None, {}
+    if cache is not None:
+        args = (dataset.name, dataset.params if dataset_params is None else dataset_params,
+                MODELS.resolve(model_name), resolved_hparams(model_name, model_hparams),
+                TRAININGS.resolve(training_name), training.config(), seed)
+        key, meta = cache.key(*args), cache.key_fields(*args)
+        result = cache.load(key, model)
+        if result is not None:
+            return model.to(device).eval(), result, True
+    result = training.train(model, dataset, seed, torch.device(device))
+    if cache is not None and key is not None:
+        cache.save(key, model, result, meta=meta)
+    return model.to(device).eval(), result, False

@@ -1,0 +1,483 @@
+"""Shared training machinery: task data on a device, optimisation steps, evaluation, selection.
+
+Training modes (``standard``, later ``adversarial``) are thin wrappers around
+:func:`fit`, which runs Adam with validation-based model selection and early
+stopping. A mode changes what the model is trained on through an
+:data:`InputTransform` (e.g. an adversarial attack on the inputs of each step).
+
+Task levels differ only in how an epoch visits the training instances:
+
+- node tasks: one full-batch step per epoch; the loss is the mean cross-entropy
+  over the training-split nodes (the whole graph is propagated);
+- graph tasks: mini-batches of ``batch_size`` training graphs, shuffled every
+  epoch by a seeded generator, assembled directly from the dataset's
+  concatenated tensors (no per-graph ``Data`` objects).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from suite.config import ConfigError
+from suite.models.base import GraphModel
+from suite.seeding import generator as seeded_generator
+from suite.seeding import seed_everything
+from suite.training.base import TrainResult
+from suite.types import BenchmarkDataset, TaskLevel
+
+#: Graphs per forward pass when evaluating graph tasks (bounds memory, not results).
+EVAL_GRAPHS_PER_CHUNK = 1024
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class GraphInputs:
+    """The tensors of one model call: ``model(x, edge_index, **inputs.kwargs())``.
+
+    Attributes:
+        x: [n, F] node features.
+        edge_index: [2, m] edges (local to this input).
+        batch: [n] graph position of each node (graph tasks), or None.
+        edge_attr: [m, D] or None; edge_type: [m] long or None.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    batch: Tensor | None = None
+    edge_attr: Tensor | None = None
+    edge_type: Tensor | None = None
+
+    def kwargs(self) -> dict[str, Tensor]:
+        """The optional keyword arguments that are present."""
+        names = ("batch", "edge_attr", "edge_type")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+    def replace(self, **changes: Any) -> "GraphInputs":
+        """A copy with some tensors replaced (e.g. perturbed features)."""
+        return replace(self, **changes)
+
+    def to(self, device: torch.device | str) -> "GraphInputs":
+        return GraphInputs(**{k: (None if v is None else v.to(device))
+                              for k, v in self.__dict__.items()})
+
+
+def forward(model: GraphModel, inputs: GraphInputs) -> Tensor:
+    """Raw logits of ``model`` on ``inputs``: [n, C] (node task) or [G, C] (graph task)."""
+    return model(inputs.x, inputs.edge_index, **inputs.kwargs())
+
+
+#: ``transform(model, inputs, y, index) -> inputs``: changes a step's inputs before the
+#: forward pass (an adversarial attack, augmentation). ``y`` are the step's labels and
+#: ``index`` the output rows they belong to (None: all rows, in order).
+InputTransform = Callable[[GraphModel, GraphInputs, Tensor, "Tensor | None"], GraphInputs]
+
+
+def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
+    """Concatenation of ``arange(s, s + c)`` for each (s, c): [counts.sum()] long."""
+    ends = counts.cumsum(0)
+    shift = torch.repeat_interleave(starts - (ends - counts), counts)
+    return torch.arange(int(ends[-1]) if ends.numel() else 0, device=starts.device) + shift
+
+
+class GraphBatcher:
+    """Assembles mini-batches of the graphs of a graph task, on ``device``.
+
+    The dataset stores all graphs as one disjoint union with contiguous node and
+    edge ranges (``node_ptr``, ``edge_ptr``); a batch gathers those ranges and
+    renumbers the nodes, which is much faster than collating ``Data`` objects.
+    """
+
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
+        if dataset.node_ptr is None or dataset.edge_ptr is None:
+            raise ValueError(f"{dataset.name}: a graph task needs node_ptr and edge_ptr")
+        self.device = torch.device(device)
+        data = dataset.data
+        self.x = data.x.to(self.device)
+        self.edge_index = data.edge_index.to(self.device)
+        self.edge_attr = _optional(data, "edge_attr", self.device)
+        self.edge_type = _optional(data, "edge_type", self.device)
+        self.y = dataset.y.to(self.device)
+        self.node_ptr = dataset.node_ptr.to(self.device)
+        self.edge_ptr = dataset.edge_ptr.to(self.device)
+
+    def __call__(self, ids: Tensor) -> tuple[GraphInputs, Tensor]:
+        """Graphs ``ids`` [B] as one input (``batch`` = position in ``ids``) and labels [B]."""
+        ids = ids.to(self.device)
+        n0, e0 = self.node_ptr[ids], self.edge_ptr[ids]
+        n_count, e_count = self.node_ptr[ids + 1] - n0, self.edge_ptr[ids + 1] - e0
+        nodes, edges = _ranges(n0, n_count), _ranges(e0, e_count)
+        new_n0 = n_count.cumsum(0) - n_count
+        shift = torch.repeat_interleave(new_n0 - n0, e_count)
+        inputs = GraphInputs(
+            x=self.x[nodes],
+            edge_index=self.edge_index[:, edges] + shift,
+            batch=torch.repeat_interleave(torch.arange(ids.numel(), device=self.device), n_count),
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
+            edge_type=None if self.edge_type is None else self.edge_type[edges],
+        )
+        return inputs, self.y[ids]
+
+    def batches(self, ids: Tensor, batch_size: int,
+                gen: torch.Generator | None = None) -> Iterator[tuple[GraphInputs, Tensor]]:
+        """Mini-batches over ``ids``; shuffled with ``gen`` (a CPU generator) when given."""
+        ids = ids.cpu()
+        if gen is not None:
+            ids = ids[torch.randperm(ids.numel(), generator=gen)]
+        for start in range(0, ids.numel(), batch_size):
+            yield self(ids[start:start + batch_size])
+
+
+def _optional(data: Any, key: str, device: torch.device) -> Tensor | None:
+    value = getattr(data, key, None)
+    return None if value is None else value.to(device)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels on ``device`` (so wall-clock timings are honest)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_step(model: GraphModel, optimizer: torch.optim.Optimizer, inputs: GraphInputs,
+               y: Tensor, index: Tensor | None = None,
+               transform: InputTransform | None = None) -> float:
+    """One optimisation step on ``mean_i CE(model(inputs)[index_i], y_i)``; returns the loss.
+
+    ``index`` selects output rows (training nodes of a node task); None uses all
+    rows (the graphs of a mini-batch). ``transform`` runs first, in train mode.
+    """
+    model.train()
+    if transform is not None:
+        inputs = transform(model, inputs, y, index)
+    optimizer.zero_grad(set_to_none=True)
+    out = forward(model, inputs)
+    if index is not None:
+        out = out[index]
+    loss = F.cross_entropy(out, y)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def node_step(model: GraphModel, optimizer: torch.optim.Optimizer, inputs: GraphInputs,
+              ids: Tensor, y: Tensor, transform: InputTransform | None = None) -> float:
+    """A full-batch node-task step: the whole graph forward, the loss on nodes ``ids`` [k]."""
+    return train_step(model, optimizer, inputs, y[ids], ids, transform)
+
+
+def graph_step(model: GraphModel, optimizer: torch.optim.Optimizer, inputs: GraphInputs,
+               y: Tensor, transform: InputTransform | None = None) -> float:
+    """A mini-batch graph-task step: ``inputs`` holds ``B`` graphs, ``y`` [B] their labels."""
+    return train_step(model, optimizer, inputs, y, None, transform)
+
+
+@dataclass
+class EpochStats:
+    """One training epoch: mean loss, items trained on, seconds in steps (fwd+bwd+update)."""
+
+    loss: float
+    items: int
+    seconds: float
+
+
+class TaskData(ABC):
+    """A dataset's tensors on a device, with the epoch and prediction logic of its task level."""
+
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
+        self.dataset = dataset
+        self.device = torch.device(device)
+
+    @abstractmethod
+    def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
+                    gen: torch.Generator, batch_size: int,
+                    transform: InputTransform | None = None) -> EpochStats:
+        """Train one epoch on instances ``ids``."""
+
+    @abstractmethod
+    def logits(self, model: GraphModel, ids: Tensor) -> Tensor:
+        """Logits [len(ids), C] of instances ``ids`` in the model's current mode (no grad)."""
+
+    def labels(self, ids: Tensor) -> Tensor:
+        return self.dataset.y[ids.cpu()].to(self.device)
+
+
+class NodeTaskData(TaskData):
+    """Node task: the full graph on the device; one full-batch step per epoch."""
+
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
+        super().__init__(dataset, device)
+        data = dataset.data
+        self.inputs = GraphInputs(x=data.x, edge_index=data.edge_index,
+                                  edge_attr=getattr(data, "edge_attr", None),
+                                  edge_type=getattr(data, "edge_type", None)).to(self.device)
+        self.y = dataset.y.to(self.device)
+
+    def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
+                    gen: torch.Generator, batch_size: int,
+                    transform: InputTransform | None = None) -> EpochStats:
+        ids = ids.to(self.device)
+        synchronize(self.device)
+        start = time.perf_counter()
+        loss = node_step(model, optimizer, self.inputs, ids, self.y, transform)
+        synchronize(self.device)
+        return EpochStats(loss, int(ids.numel()), time.perf_counter() - start)
+
+    @torch.no_grad()
+    def logits(self, model: GraphModel, ids: Tensor) -> Tensor:
+        return forward(model, self.inputs)[ids.to(self.device)]
+
+
+class GraphTaskData(TaskData):
+    """Graph task: shuffled mini-batches of training graphs, assembled on the device."""
+
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
+        super().__init__(dataset, device)
+        self.batcher = GraphBatcher(dataset, self.device)
+
+    def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
+                    gen: torch.Generator, batch_size: int,
+                    transform: InputTransform | None = None) -> EpochStats:
+        total_loss, items, seconds = 0.0, 0, 0.0
+        for inputs, y in self.batcher.batches(ids, batch_size, gen):
+            synchronize(self.device)
+            start = time.perf_counter()
+            loss = graph_step(model, optimizer, inputs, y, transform)
+            synchronize(self.device)
+            seconds += time.perf_counter() - start
+            total_loss += loss * y.numel()
+            items += int(y.numel())
+        return EpochStats(total_loss / max(items, 1), items, seconds)
+
+    @torch.no_grad()
+    def logits(self, model: GraphModel, ids: Tensor) -> Tensor:
+        parts = [forward(model, self.batcher(ids[i:i + EVAL_GRAPHS_PER_CHUNK])[0])
+                 for i in range(0, ids.numel(), EVAL_GRAPHS_PER_CHUNK)]
+        if not parts:
+            return torch.empty(0, self.dataset.num_classes, device=self.device)
+        return torch.cat(parts)
+
+
+#: Task level -> how its data is held and visited.
+TASK_DATA: dict[TaskLevel, type[TaskData]] = {
+    TaskLevel.NODE: NodeTaskData,
+    TaskLevel.GRAPH: GraphTaskData,
+}
+
+
+def task_data(dataset: BenchmarkDataset, device: torch.device | str = "cpu") -> TaskData:
+    """The :class:`TaskData` of ``dataset``'s task level, on ``device``."""
+    return TASK_DATA[dataset.task](dataset, device)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class SplitScore:
+    """Accuracy (fraction correct, in [0, 1]) and mean cross-entropy (nats) on a split."""
+
+    accuracy: float
+    loss: float
+
+
+@contextlib.contextmanager
+def eval_mode(model: GraphModel) -> Iterator[GraphModel]:
+    """Put ``model`` in eval mode inside the block and restore its previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def score(model: GraphModel, data: TaskData, ids: Tensor) -> SplitScore:
+    """Accuracy = mean_i 1[argmax_c logits_ic = y_i] and mean CE over ``ids`` (NaN if empty)."""
+    if ids.numel() == 0:
+        return SplitScore(math.nan, math.nan)
+    with eval_mode(model):
+        out = data.logits(model, ids)
+    y = data.labels(ids)
+    acc = int((out.argmax(-1) == y).sum()) / ids.numel()
+    return SplitScore(acc, float(F.cross_entropy(out, y)))
+
+
+def evaluate(model: GraphModel, data: TaskData,
+             splits: dict[str, Tensor]) -> dict[str, SplitScore]:
+    """:func:`score` on each named split."""
+    return {name: score(model, data, ids) for name, ids in splits.items()}
+
+
+def accuracy(model: GraphModel, dataset: BenchmarkDataset, ids: Tensor,
+             device: torch.device | str | None = None) -> float:
+    """Fraction of instances ``ids`` (nodes or graphs) that ``model`` classifies correctly.
+
+    ``device`` defaults to the device of the model's parameters (the model must
+    already be there); the model's train/eval mode is restored afterwards. NaN
+    for empty ``ids``.
+    """
+    if device is None:
+        device = next(iter(model.parameters())).device
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1)
+    return score(model, task_data(dataset, device), ids).accuracy
+
+
+# --------------------------------------------------------------------------- selection
+
+
+class BestState:
+    """Keeps a copy of the model state with the best validation result seen so far.
+
+    Order: higher validation accuracy wins; at equal accuracy, lower validation
+    loss wins; at equal accuracy and loss, the earlier epoch is kept.
+    """
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.accuracy = -math.inf
+        self.loss = math.inf
+        self.state: dict[str, Tensor] | None = None
+
+    def better(self, accuracy: float, loss: float) -> bool:
+        """True if (accuracy, loss) beats the kept state (a NaN loss counts as +inf)."""
+        loss = math.inf if math.isnan(loss) else loss
+        if accuracy != self.accuracy:
+            return accuracy > self.accuracy
+        return loss < self.loss
+
+    def offer(self, epoch: int, accuracy: float, loss: float, model: GraphModel) -> bool:
+        """Record ``model``'s state (a detached copy, same device) if it is better; True if so."""
+        if not self.better(accuracy, loss):
+            return False
+        self.epoch, self.accuracy = epoch, accuracy
+        self.loss = math.inf if math.isnan(loss) else loss
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
+
+    def restore(self, model: GraphModel) -> None:
+        if self.state is None:
+            raise RuntimeError("no state was offered")
+        model.load_state_dict(self.state)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of Adam training with validation-based model selection.
+
+    Attributes:
+        lr: Adam learning rate.
+        weight_decay: L2 penalty added by Adam (coupled, as ``torch.optim.Adam``).
+        epochs: maximum number of epochs.
+        patience: stop after this many epochs without a strictly higher validation
+            accuracy (0 disables early stopping).
+        batch_size: graphs per mini-batch (graph tasks; node tasks train full batch).
+        eval_every: evaluate on the validation split every this many epochs (and
+            always after the last epoch).
+    """
+
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    epochs: int = 300
+    patience: int = 100
+    batch_size: int = 64
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        rules = {  # field -> (valid, rule shown when not)
+            "lr": (self.lr > 0, "> 0"), "weight_decay": (self.weight_decay >= 0, ">= 0"),
+            "epochs": (self.epochs >= 1, ">= 1"), "patience": (self.patience >= 0, ">= 0"),
+            "batch_size": (self.batch_size >= 1, ">= 1"),
+            "eval_every": (self.eval_every >= 1, ">= 1"),
+        }
+        for name, (valid, rule) in rules.items():
+            if not valid:
+                raise ConfigError(f"{name}: must be {rule} (got {getattr(self, name)!r})")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What an evaluated epoch produced (passed to the ``callback`` of :func:`fit`)."""
+
+    epoch: int
+    train_loss: float
+    val_accuracy: float
+    val_loss: float
+    selected: bool  # True when this epoch became the best state
+
+
+def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.device | str,
+        config: TrainConfig, transform: InputTransform | None = None,
+        callback: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+    """Train ``model`` in place with Adam and keep the best-validation-accuracy state.
+
+    Deterministic for ``seed`` on CPU: every global generator is seeded and
+    graph mini-batches are shuffled by a private generator seeded from ``seed``.
+    (Scatter-based layers are not bitwise deterministic on CUDA.)
+
+    Returns a ``TrainResult`` of the selected state, which the model holds on
+    return (in eval mode). ``items_per_second`` = training instances visited
+    (labelled nodes of the train split per epoch, or train graphs) divided by
+    the time spent in steps: forward, backward, optimiser update and the
+    ``transform``; batch assembly and evaluation are excluded.
+    """
+    device = torch.device(device)
+    for split in ("train", "val"):
+        if split not in dataset.splits or dataset.splits[split].numel() == 0:
+            raise ValueError(f"{dataset.name}: training needs a non-empty {split!r} split")
+    seed_everything(seed)
+    gen = seeded_generator(seed, 0x7A1)
+    model.to(device)
+    data = task_data(dataset, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    train_ids, val_ids = dataset.splits["train"], dataset.splits["val"]
+    best = BestState()
+    best_acc_epoch, best_acc = 0, -math.inf
+    items, step_seconds, epoch = 0, 0.0, 0
+    stopped_early = False
+    wall = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        stats = data.train_epoch(model, optimizer, train_ids, gen, config.batch_size, transform)
+        items += stats.items
+        step_seconds += stats.seconds
+        if epoch % config.eval_every and epoch != config.epochs:
+            continue
+        val = score(model, data, val_ids)
+        selected = best.offer(epoch, val.accuracy, val.loss, model)
+        if callback is not None:
+            callback(EpochRecord(epoch, stats.loss, val.accuracy, val.loss, selected))
+        if val.accuracy > best_acc:
+            best_acc, best_acc_epoch = val.accuracy, epoch
+        if config.patience and epoch - best_acc_epoch >= config.patience:
+            stopped_early = True
+            break
+    best.restore(model)
+    model.eval()
+    scores = evaluate(model, data, {k: v for k, v in dataset.splits.items()
+                                    if k in ("train", "val", "test")})
+    return TrainResult(
+        accuracy={k: s.accuracy for k, s in scores.items()},
+        best_epoch=best.epoch,
+        epochs=epoch,
+        seconds=time.perf_counter() - wall,
+        items_per_second=items / step_seconds if step_seconds > 0 else math.nan,
+        extra={"val_loss": best.loss, "train_loss": scores["train"].loss,
+               "stopped_early": float(stopped_early)},
+    )
+
