@@ -20,6 +20,11 @@ YAML format (presets live in ``suite/presets/*.yaml``)::
     explainers: {random: {}, gnnexplainer: {epochs: 100}, pyg-gnnexplainer: {max_instances: 20}}
 
 ``max_instances`` inside an explainer's mapping caps that explainer's cells.
+``by_task`` inside a model's, training mode's or explainer's mapping gives
+per-task-level overrides (one parameter set per task level)::
+
+    trainings:
+      standard: {lr: 0.01, by_task: {node: {epochs: 1000}, graph: {epochs: 150}}}
 Every error names the field path and the value: ``seeds[1]: expected an integer
 (got 'x')``; unknown names raise the registry's error (known names, closest match).
 """
@@ -54,6 +59,12 @@ MATRIX_FIELDS = ("name", "seeds", "device", "max_instances", "accuracy_floor", "
 
 #: The per-explainer key that caps the explained instances of that explainer's cells.
 EXPLAINER_CAP_KEY = "max_instances"
+
+#: The key of per-task-level overrides inside a model, training or explainer mapping.
+BY_TASK_KEY = "by_task"
+
+#: Task levels, by their config names (kept as strings so importing this module needs no torch).
+TASK_LEVELS = ("node", "graph")
 
 Params = dict[str, Any]
 
@@ -430,13 +441,34 @@ def _built_config(factory: Callable[..., Any], params: Params, where: str,
 
 @dataclass(frozen=True)
 class ResolvedParameters:
-    """Each section's parameters with defaults filled in (and explainer caps split off)."""
+    """Each section's parameters with defaults filled in (explainer caps split off).
+
+    Models, trainings and explainers map name -> task level -> parameters, after
+    merging the entry's ``by_task`` overrides for that level.
+    """
 
     datasets: dict[str, Params]
-    models: dict[str, Params]
-    trainings: dict[str, Params]
-    explainers: dict[str, Params]
+    models: dict[str, dict[str, Params]]
+    trainings: dict[str, dict[str, Params]]
+    explainers: dict[str, dict[str, Params]]
     explainer_caps: dict[str, int]
+
+
+def _per_task(params: Params, where: str,
+              resolve: Callable[[Params, str], Params]) -> dict[str, Params]:
+    """Split ``by_task`` off ``params`` and resolve the merged set for every task level."""
+    params = dict(params)
+    overrides = params.pop(BY_TASK_KEY, None) or {}
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{where}.{BY_TASK_KEY}: expected a mapping task level -> parameters "
+                          f"(got {overrides!r})")
+    for level in overrides:
+        if level not in TASK_LEVELS:
+            raise ConfigError(f"{where}.{BY_TASK_KEY}: expected task levels among "
+                              f"{', '.join(TASK_LEVELS)} (got {level!r})")
+    return {level: resolve({**params, **_string_keys(overrides.get(level), f"{where}.{BY_TASK_KEY}.{level}")},
+                           f"{where}.{BY_TASK_KEY}.{level}" if level in overrides else where)
+            for level in TASK_LEVELS}
 
 
 def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
@@ -445,11 +477,13 @@ def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
     datasets = {name: _function_defaults(reg.datasets.get(name), params, f"datasets.{name}",
                                          skip=("seed",), skip_first=False)
                 for name, params in config.datasets.items()}
-    models = {name: _function_defaults(reg.models.get(name), params, f"models.{name}",
-                                       skip=(), skip_first=True)
+    models = {name: _per_task(params, f"models.{name}",
+                              lambda p, where, f=reg.models.get(name):
+                              _function_defaults(f, p, where, skip=(), skip_first=True))
               for name, params in config.models.items()}
-    trainings = {name: _built_config(reg.trainings.get(name), params, f"trainings.{name}",
-                                     lambda mode: mode.config())
+    trainings = {name: _per_task(params, f"trainings.{name}",
+                                 lambda p, where, f=reg.trainings.get(name):
+                                 _built_config(f, p, where, lambda mode: mode.config()))
                  for name, params in config.trainings.items()}
     explainers, caps = {}, {}
     for name, params in config.explainers.items():
@@ -457,8 +491,9 @@ def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
         cap = params.pop(EXPLAINER_CAP_KEY, None)
         if cap is not None:
             caps[name] = _int(cap, f"explainers.{name}.{EXPLAINER_CAP_KEY}", minimum=1)
-        explainers[name] = _built_config(reg.explainers.get(name), params, f"explainers.{name}",
-                                         lambda explainer: explainer.hparams())
+        explainers[name] = _per_task(params, f"explainers.{name}",
+                                     lambda p, where, f=reg.explainers.get(name):
+                                     _built_config(f, p, where, lambda e: e.hparams()))
     return ResolvedParameters(datasets, models, trainings, explainers, caps)
 
 
@@ -487,11 +522,16 @@ def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     resolved = resolved_parameters(config)
     cells: list[Cell] = []
     skipped: list[tuple[Cell, str]] = []
+    reg = plugins()
     for dataset, dataset_params in resolved.datasets.items():
+        task = reg.datasets.entry(dataset).metadata["info"].task.value
         for seed in config.seeds:
-            for model, model_hparams in resolved.models.items():
-                for training, training_config in resolved.trainings.items():
-                    for explainer, explainer_hparams in resolved.explainers.items():
+            for model, model_by_task in resolved.models.items():
+                model_hparams = model_by_task[task]
+                for training, training_by_task in resolved.trainings.items():
+                    training_config = training_by_task[task]
+                    for explainer, explainer_by_task in resolved.explainers.items():
+                        explainer_hparams = explainer_by_task[task]
                         cell = Cell(
                             dataset=dataset, dataset_params=dict(dataset_params), model=model,
                             model_hparams=dict(model_hparams), training=training,

@@ -315,3 +315,18 @@ def test_with_device_changes_every_key():
     assert not {c.key for c in before} & {c.key for c in after}
     with pytest.raises(ConfigError, match="device"):
         config.with_device("gpu")
+
+
+def test_by_task_overrides_apply_per_task_level_and_are_validated():
+    config = parse_matrix(_raw(datasets=["ba-shapes", "ba-2motifs"], seeds=[0], models=["gcn"],
+                               trainings={"standard": {"lr": 0.05, "by_task": {
+                                   "node": {"epochs": 11}, "graph": {"epochs": 22}}}}))
+    cells, _ = expand(config)
+    by_dataset = {c.dataset: c.training_config for c in cells}
+    assert by_dataset["ba-shapes"]["epochs"] == 11 and by_dataset["ba-2motifs"]["epochs"] == 22
+    assert by_dataset["ba-shapes"]["lr"] == by_dataset["ba-2motifs"]["lr"] == 0.05
+    with pytest.raises(ConfigError, match=r"trainings\.standard\.by_task: expected task levels "
+                                          r"among node, graph \(got 'edge'\)"):
+        parse_matrix(_raw(trainings={"standard": {"by_task": {"edge": {}}}}))
+    with pytest.raises(ConfigError, match=r"trainings\.standard\.by_task\.graph"):
+        parse_matrix(_raw(trainings={"standard": {"by_task": {"graph": {"epochs": "x"}}}}))
