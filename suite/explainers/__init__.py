@@ -1,0 +1,18 @@
+"""Explainers: one protocol (``fit``/``explain`` -> ``Explanation``), one registry.
+
+Importing this package registers the built-in explainers: ``random``, ``saliency``,
+``integrated-gradients``, ``grad-x-input``, ``gnnexplainer`` and the PyG adapters
+``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``.
+"""
+
+from suite.explainers import gnnexplainer, gradients, pyg_adapter, random  # noqa: F401  (registers)
+from suite.explainers.base import (EXPLAINERS, Explainer, ExplainerInfo, build_explainer,
+                                   register_explainer)
+
+__all__ = ["EXPLAINERS", "Explainer", "ExplainerInfo", "build_explainer", "explainer_info",
+           "register_explainer"]
+
+
+def explainer_info(name: str) -> ExplainerInfo:
+    """Metadata of registered explainer ``name`` (forgiving lookup)."""
+    return EXPLAINERS.entry(name).metadata["info"]

@@ -1,0 +1,200 @@
+"""PyG's own explainers (``torch_geometric.explain``) on the suite's cells, for the board.
+
+Each instance gets its own ``torch_geometric.explain.Explainer`` call, on its own
+fresh deep copy of the model (several PyG algorithms leave state on the model), on
+the FULL graph for node tasks (target passed as ``index``) and on the single graph
+for graph tasks. Settings: ``explanation_type="model"`` (explain the model's own
+prediction), ``edge_mask_type="object"``, no node mask, ``model_config =
+(multiclass_classification, task_level, return_type="raw")``. The returned scores
+are PyG's mask values on the instance's explainable edges, the same edge set as
+the suite's explainers score. Global RNG draws (GNNExplainer's initialisation)
+happen inside ``torch.random.fork_rng`` seeded from ``(seed, instance id)``, so the
+caller's RNG state is untouched and a batch equals its parts.
+
+The model is called as ``model(x, edge_index, batch=..., edge_attr=..., edge_type=...)``
+with the keywords the dataset needs; Captum passes extra arguments positionally,
+so a small wrapper maps them back to keywords.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from suite.config import ConfigError
+from suite.explainers._common import full_graph_view, model_device, model_num_hops
+from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.masking import message_layers
+from suite.seeding import generator
+from suite.subgraphs import InstanceBatch
+from suite.types import BenchmarkDataset, Explanation, TaskLevel
+
+
+class _KeywordModel(nn.Module):
+    """``forward(x, edge_index, *extras)`` -> ``model(x, edge_index, **dict(zip(names, extras)))``."""
+
+    def __init__(self, model: nn.Module, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.names = names
+
+    def forward(self, x: Tensor, edge_index: Tensor, *extras: Tensor, **kwargs: Tensor) -> Tensor:
+        kwargs.update(zip(self.names, extras))
+        return self.model(x, edge_index, **kwargs)
+
+
+def _captum_available() -> bool:
+    try:
+        import captum.attr  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class PygExplainer(Explainer):
+    """Base of the adapters: one PyG ``Explainer`` call per instance on a model copy."""
+
+    @abstractmethod
+    def algorithm(self) -> Any:
+        """A fresh ``torch_geometric.explain.algorithm.ExplainerAlgorithm``."""
+
+    def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:  # type: ignore[override]
+        reason = super().supports(model, dataset)  # type: ignore[arg-type]
+        if reason is None and not message_layers(model):
+            reason = f"{type(model).__name__} has no MessagePassing layers to mask"
+        return reason
+
+    def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
+                seed: int) -> Explanation:
+        start = time.perf_counter()
+        reason = self.supports(model, dataset)
+        if reason is not None:
+            raise ValueError(reason)
+        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+        hops = model_num_hops(model)
+        device = model_device(model)
+        edge_ids, counts, scores = [], [], []
+        for instance in ids.tolist():
+            view = full_graph_view(dataset, instance, hops)
+            mask = self._explain_one(model, view.to(device), generator(seed, instance).initial_seed())
+            edge_ids.append(view.edge_ids[view.explainable])
+            scores.append(mask[view.explainable.to(mask.device)].detach().float().cpu())
+            counts.append(int(view.explainable.sum()))
+        ptr = torch.tensor([0] + counts, dtype=torch.long).cumsum(0)
+        return Explanation(
+            task=dataset.task, instance_ids=ids,
+            edge_ids=torch.cat(edge_ids) if edge_ids else torch.zeros(0, dtype=torch.long),
+            edge_ptr=ptr, edge_scores=torch.cat(scores) if scores else torch.zeros(0),
+            signed=self.info.signed, seconds=time.perf_counter() - start,
+            meta={"explainer": self.info.name, "hparams": self.hparams(), "num_hops": hops,
+                  "device": str(device), "batched": False},
+        )
+
+    def _explain_one(self, model: nn.Module, view: InstanceBatch, seed: int) -> Tensor:
+        """PyG's edge mask [E_view] for the single instance of ``view``."""
+        from torch_geometric.explain import Explainer as PygRunner
+
+        kwargs = view.model_kwargs()
+        wrapped = _KeywordModel(copy.deepcopy(model), tuple(kwargs)).eval()
+        for p in wrapped.parameters():
+            p.requires_grad_(False)
+        runner = PygRunner(
+            model=wrapped, algorithm=self.algorithm(), explanation_type="model",
+            edge_mask_type="object", node_mask_type=None,
+            model_config=dict(mode="multiclass_classification", task_level=view.task.value,
+                              return_type="raw"),
+        )
+        index = int(view.target_index[0]) if view.task == TaskLevel.NODE else None
+        devices = [view.x.device] if view.x.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            out = runner(view.x, view.edge_index, index=index, **kwargs)
+        return out.edge_mask
+
+
+@dataclass
+class PygGNNExplainerConfig:
+    """Attributes: epochs: Adam steps; lr: learning rate (PyG's defaults)."""
+
+    epochs: int = 100
+    lr: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs: must be >= 1 (got {self.epochs})")
+        if not self.lr > 0:
+            raise ConfigError(f"lr: must be > 0 (got {self.lr})")
+
+
+@register_explainer(ExplainerInfo(
+    name="pyg-gnnexplainer", source="pyg",
+    citation="Ying et al., NeurIPS 2019; implementation: torch_geometric.explain.GNNExplainer",
+    description="PyG's GNNExplainer, run one instance at a time on the full graph "
+    "(its own model copy per instance)"))
+class PygGNNExplainer(PygExplainer):
+    Config = PygGNNExplainerConfig
+
+    def algorithm(self) -> Any:
+        from torch_geometric.explain.algorithm import GNNExplainer
+
+        return GNNExplainer(epochs=self.config.epochs, lr=self.config.lr)
+
+
+class _CaptumAdapter(PygExplainer):
+    """PyG's ``CaptumExplainer`` with one Captum method (raw logit of the predicted class)."""
+
+    method: str = ""
+
+    def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:  # type: ignore[override]
+        reason = super().supports(model, dataset)
+        if reason is None and not _captum_available():
+            reason = f"{self.info.name} needs the optional package captum (pip install captum)"
+        return reason
+
+    def captum_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def algorithm(self) -> Any:
+        from torch_geometric.explain.algorithm import CaptumExplainer
+
+        return CaptumExplainer(self.method, **self.captum_kwargs())
+
+
+@register_explainer(ExplainerInfo(
+    name="pyg-saliency", source="pyg",
+    citation="Simonyan et al., 2014; implementation: torch_geometric CaptumExplainer('Saliency')",
+    description="PyG's CaptumExplainer('Saliency'): |d logit_yhat / d m_e| (raw logit), "
+    "run one instance at a time on the full graph"))
+class PygSaliency(_CaptumAdapter):
+    method = "Saliency"
+
+
+@dataclass
+class PygIntegratedGradientsConfig:
+    """Attributes: steps: Captum's ``n_steps`` (its default Gauss-Legendre rule)."""
+
+    steps: int = 50
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"steps: must be >= 1 (got {self.steps})")
+
+
+@register_explainer(ExplainerInfo(
+    name="pyg-integrated-gradients", source="pyg", signed=True,
+    citation="Sundararajan et al., ICML 2017; implementation: torch_geometric "
+    "CaptumExplainer('IntegratedGradients')",
+    description="PyG's CaptumExplainer('IntegratedGradients') on the edge mask (raw logit, "
+    "signed), run one instance at a time on the full graph"))
+class PygIntegratedGradients(_CaptumAdapter):
+    method = "IntegratedGradients"
+    Config = PygIntegratedGradientsConfig
+
+    def captum_kwargs(self) -> dict[str, Any]:
+        return {"n_steps": self.config.steps}

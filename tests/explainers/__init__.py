@@ -1,0 +1,1 @@
+"""Tests of suite.explainers (mirrors the package)."""

@@ -1,0 +1,173 @@
+"""GNNExplainer: initialisation, objective, cross-check with PyG's implementation, quality."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch_geometric.utils import k_hop_subgraph
+
+from suite.config import ConfigError
+from suite.explainers import build_explainer
+from suite.seeding import generator
+
+
+@pytest.mark.parametrize("init_nodes", ["subgraph", "graph"])
+def test_initialisation_is_per_instance_and_scaled_by_node_count(init_nodes, tiny_gcn, tiny_node_dataset):
+    """epochs=0 returns sigmoid(init): N(0, std_b) with std_b = gain * sqrt(2 / (2 n_b)),
+    n_b = nodes of the target's k-hop subgraph ("subgraph") or of the whole graph ("graph")."""
+    ids = tiny_node_dataset.explain_ids["test"]
+    exp = build_explainer("gnnexplainer", epochs=0, init_nodes=init_nodes).explain(
+        tiny_gcn, tiny_node_dataset, ids, seed=7)
+    gain = math.sqrt(2.0)  # calculate_gain("relu")
+    for b, target in enumerate(ids.tolist()):
+        subset, _, _, _ = k_hop_subgraph(target, 3, tiny_node_dataset.data.edge_index,
+                                         num_nodes=tiny_node_dataset.data.num_nodes)
+        n = subset.numel() if init_nodes == "subgraph" else tiny_node_dataset.data.num_nodes
+        _, scores = exp.instance(b)
+        std = gain * math.sqrt(2.0 / (2 * n))
+        expected = torch.sigmoid(torch.randn(scores.numel(), generator=generator(7, target)) * std)
+        torch.testing.assert_close(scores, expected)
+
+
+def _pyg_gnnexplainer(model, dataset, gid: int, seed: int, **coeffs) -> torch.Tensor:
+    from torch_geometric.explain import Explainer
+    from torch_geometric.explain.algorithm import GNNExplainer
+
+    graph = dataset.graph(gid)
+    runner = Explainer(copy.deepcopy(model), GNNExplainer(epochs=100, lr=0.01, **coeffs),
+                       explanation_type="model", edge_mask_type="object",
+                       model_config=dict(mode="multiclass_classification", task_level="graph",
+                                         return_type="raw"))
+    with torch.random.fork_rng():
+        torch.manual_seed(generator(seed, gid).initial_seed())  # the draw our init makes
+        return runner(graph.x, graph.edge_index).edge_mask.detach()
+
+
+def test_equals_pyg_gnnexplainer_without_regularisers(tiny_gin_graph, tiny_graph_dataset):
+    """Same init draw, -log p only: our batched masks equal PyG's one-graph runs."""
+    ids = tiny_graph_dataset.explain_ids["test"][:4]
+    exp = build_explainer("gnnexplainer", edge_size=0.0, edge_ent=0.0).explain(
+        tiny_gin_graph, tiny_graph_dataset, ids, seed=1)
+    for b, gid in enumerate(ids.tolist()):
+        reference = _pyg_gnnexplainer(tiny_gin_graph, tiny_graph_dataset, gid, 1, edge_size=0.0, edge_ent=0.0)
+        torch.testing.assert_close(exp.instance(b)[1], reference, atol=1e-5, rtol=1e-4)
+
+
+def test_close_to_pyg_gnnexplainer_with_default_regularisers(tiny_gin_graph, tiny_graph_dataset):
+    """PyG leaves out the regulariser in its first step only: masks stay close.
+
+    Adam's first step moves each logit by about +-lr whatever the gradient's size, so
+    the missing regulariser can flip that first step (2 lr = 0.02 in logit) for edges
+    with a small likelihood gradient; momentum carries it on for a while.
+    """
+    ids = tiny_graph_dataset.explain_ids["test"][:4]
+    exp = build_explainer("gnnexplainer").explain(tiny_gin_graph, tiny_graph_dataset, ids, seed=1)
+    for b, gid in enumerate(ids.tolist()):
+        reference = _pyg_gnnexplainer(tiny_gin_graph, tiny_graph_dataset, gid, 1)
+        assert (exp.instance(b)[1] - reference).abs().max() < 0.05
+
+
+def test_size_penalty_shrinks_masks(tiny_gcn, tiny_node_dataset):
+    ids = tiny_node_dataset.explain_ids["test"]
+    loose = build_explainer("gnnexplainer", edge_size=0.0, edge_ent=0.0).explain(tiny_gcn, tiny_node_dataset, ids, 0)
+    tight = build_explainer("gnnexplainer", edge_size=0.5, edge_ent=0.0).explain(tiny_gcn, tiny_node_dataset, ids, 0)
+    assert tight.edge_scores.mean() < loose.edge_scores.mean() - 0.1
+
+
+def test_entropy_penalty_pushes_masks_to_the_ends(tiny_gcn, tiny_node_dataset):
+    ids = tiny_node_dataset.explain_ids["test"]
+    plain = build_explainer("gnnexplainer", edge_ent=0.0, epochs=200, lr=0.05).explain(tiny_gcn, tiny_node_dataset, ids, 0)
+    sharp = build_explainer("gnnexplainer", edge_ent=5.0, epochs=200, lr=0.05).explain(tiny_gcn, tiny_node_dataset, ids, 0)
+
+    def spread(s):
+        return (s - 0.5).abs().mean()
+
+    assert spread(sharp.edge_scores) > spread(plain.edge_scores)
+
+
+def test_feature_mask_option(tiny_gcn, tiny_node_dataset):
+    ids = tiny_node_dataset.explain_ids["test"][:3]
+    batched = build_explainer("gnnexplainer", node_feat_mask=True, epochs=30).explain(tiny_gcn, tiny_node_dataset, ids, 2)
+    single = build_explainer("gnnexplainer", node_feat_mask=True, epochs=30, batched=False).explain(
+        tiny_gcn, tiny_node_dataset, ids, 2)
+    feat = batched.meta["node_feat_mask"]
+    assert feat.shape == (3, tiny_node_dataset.num_node_features)
+    assert ((feat > 0) & (feat < 1)).all()
+    torch.testing.assert_close(feat, single.meta["node_feat_mask"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(batched.edge_scores, single.edge_scores, atol=1e-5, rtol=0)
+    plain = build_explainer("gnnexplainer", epochs=30).explain(tiny_gcn, tiny_node_dataset, ids, 2)
+    assert "node_feat_mask" not in plain.meta
+
+
+def test_quality_on_houses(tiny_gcn, tiny_node_dataset):
+    """Edge ROC-AUC vs the house ground truth is above random (PyG defaults, all motif nodes).
+
+    Measured: 0.58-0.67 (random 0.52; PyG's GNNExplainer 0.51-0.67 on the same model).
+    The tiny GCN's *signed* gradients carry little ground truth (signed grad-x-input
+    AUC 0.56 vs 0.87 for |grad|) and GNNExplainer keeps edges that raise log p, so
+    the margin is small here; the slow test below checks real BA-Shapes.
+    """
+    ids = torch.nonzero(tiny_node_dataset.y > 0).view(-1)
+    gt = tiny_node_dataset.gt_edge_mask
+
+    def auc(name: str) -> float:
+        exp = build_explainer(name).explain(tiny_gcn, tiny_node_dataset, ids, seed=0)
+        return roc_auc_score(gt[exp.edge_ids].numpy(), exp.edge_scores.numpy())
+
+    ours, baseline = auc("gnnexplainer"), auc("random")
+    assert ours > 0.55 and ours > baseline + 0.04, (ours, baseline)
+
+
+@pytest.mark.slow
+def test_ba_shapes_quality_and_batching():
+    """Real BA-Shapes, GCN trained here (hidden 20, lr 0.01, weight decay 5e-3, 2000 epochs).
+
+    Measured on 2 CPU cores: test accuracy 0.87; edge AUC over the 40 test motif nodes:
+    saliency 0.96, GNNExplainer 0.78 (init_nodes="subgraph") / 0.85 ("graph");
+    PyG's GNNExplainer 0.88 on the first 20.
+    """
+    from suite.datasets import load_dataset
+    from suite.models import build_model
+
+    dataset = load_dataset("ba-shapes", seed=0)
+    torch.manual_seed(0)
+    model = build_model("gcn", dataset, hidden=20, num_layers=3, jk="last")
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-3)
+    train = dataset.splits["train"]
+    for _ in range(2000):
+        opt.zero_grad()
+        out = model(dataset.data.x, dataset.data.edge_index)
+        torch.nn.functional.cross_entropy(out[train], dataset.y[train]).backward()
+        opt.step()
+    model.eval()
+    ids = dataset.explain_ids["test"]
+    gt = dataset.gt_edge_mask
+
+    def auc(name: str, **hparams) -> float:
+        exp = build_explainer(name, **hparams).explain(model, dataset, ids, seed=0)
+        return roc_auc_score(gt[exp.edge_ids].numpy(), exp.edge_scores.abs().numpy())
+
+    assert auc("saliency") > 0.9
+    assert auc("gnnexplainer") > 0.7
+    assert auc("gnnexplainer", init_nodes="graph") > 0.78
+    few = ids[:5]
+    batched = build_explainer("gnnexplainer").explain(model, dataset, few, seed=0)
+    single = build_explainer("gnnexplainer", batched=False).explain(model, dataset, few, seed=0)
+    assert torch.equal(batched.edge_ids, single.edge_ids)
+    torch.testing.assert_close(batched.edge_scores, single.edge_scores, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("field,value", [("epochs", -1), ("lr", 0.0), ("edge_size", -0.1),
+                                         ("init_nodes", "all")])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ConfigError, match=field):
+        build_explainer("gnnexplainer", **{field: value})
+
+
+def test_unknown_field_lists_known_ones():
+    with pytest.raises(ConfigError, match="known fields: .*edge_ent"):
+        build_explainer("gnnexplainer", epoch=10)
