@@ -8,3 +8,15 @@ Public API (everything else is internal)::
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Lazy public API: ``suite.explain`` without importing torch at ``import suite``."""
+    if name == "explain":
+        from suite.api import explain
+
+        return explain
+    raise AttributeError(f"module 'suite' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "explain"]

@@ -193,6 +193,11 @@ def _write_board(store: Any, out: Path) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_device(args.device)
+    if args.threads < 1:
+        raise CliError(f"--threads: expected a positive integer (got {args.threads})")
+    import torch
+
+    torch.set_num_threads(args.threads)  # recorded with every run (environment record)
     config = _load_matrix(args.matrix)
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
@@ -302,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="root directory for caches and results (default: $SUITE_HOME or .)")
     p.add_argument("--out", metavar="DIR",
                    help="leaderboard directory (default: ROOT/results/leaderboard)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="torch CPU threads (default 1: the benchmark's graphs are small, so "
+                        "threads mostly add synchronisation, and one thread keeps throughput "
+                        "comparable across machines; recorded with the results)")
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--no-leaderboard", action="store_true",
                    help="do not write the leaderboard after the run")
