@@ -1,0 +1,62 @@
+"""Slow tier: the foundation issue's quality numbers on the real-size synthetic datasets.
+
+Runs the `default` preset's own cells (same hyper-parameters, so the same cell
+keys) restricted to what each assertion needs, and prints every number for the
+closing note. Run with ``make test-slow``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+import yaml
+
+from suite.leaderboard import build_leaderboard
+from suite.matrix import parse_matrix
+from suite.paths import Paths
+from suite.runner import run_matrix
+from suite.store import ResultsStore
+
+pytestmark = pytest.mark.slow
+
+
+def default_restricted(**sections) -> dict:
+    raw = yaml.safe_load(resources.files("suite").joinpath("presets/default.yaml").read_text())
+    for name, keep in sections.items():
+        raw[name] = {key: raw[name][key] for key in keep}
+    return raw
+
+
+@pytest.fixture(scope="module")
+def node_board(tmp_path_factory):
+    root = tmp_path_factory.mktemp("slow")
+    raw = default_restricted(datasets=["ba-shapes", "tree-cycles"], models=["gcn"],
+                             explainers=["random", "saliency", "gnnexplainer", "pyg-gnnexplainer"])
+    store = ResultsStore(root / "store.sqlite")
+    try:
+        run_matrix(parse_matrix(raw, source="default (restricted)"), store, Paths(root),
+                   progress=False)
+        frame = store.cells_frame()
+    finally:
+        store.close()
+    assert (frame["status"] == "done").all(), frame.loc[frame["status"] != "done", "error"].tolist()
+    table = build_leaderboard(frame).table
+    print("\n" + table[["dataset", "model", "explainer", "edge_auc_mean", "edge_auc_std",
+                        "model_acc_test_mean", "explanations_per_s_mean", "n"]].to_string())
+    return table.set_index(["dataset", "model", "explainer"])
+
+
+def test_ba_shapes_gcn_accuracy_and_gnnexplainer_auc(node_board):
+    row = node_board.loc[("ba-shapes", "gcn", "gnnexplainer")]
+    assert row["model_acc_test_mean"] >= 0.90
+    assert row["edge_auc_mean"] >= 0.90
+
+
+def test_tree_cycles_gnnexplainer_auc(node_board):
+    assert node_board.loc[("tree-cycles", "gcn", "gnnexplainer"), "edge_auc_mean"] >= 0.90
+
+
+def test_random_baseline_is_at_chance(node_board):
+    for dataset in ("ba-shapes", "tree-cycles"):
+        assert abs(node_board.loc[(dataset, "gcn", "random"), "edge_auc_mean"] - 0.5) < 0.1
