@@ -87,7 +87,7 @@ def test_unknown_list_kind_exits_2_with_one_line_suggestion(capsys):
 # ----------------------------------------------------------------------------- help, version
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["leaderboard"]],
+@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["leaderboard"], ["tune"]],
                          ids=lambda c: c[0] if c else "suite")
 def test_help_works_for_every_command(command, capsys):
     assert main([*command, "--help"]) == 0
@@ -230,3 +230,11 @@ def test_leaderboard_on_a_file_that_is_not_a_store_exits_2(tmp_path, capsys):
     assert main(["leaderboard", "--store", str(path), "--out", str(tmp_path / "b")]) == 2
     assert str(path) in _error_line(capsys)
     assert Path(path).read_text().startswith("not a database")
+
+
+# ----------------------------------------------------------------------------- suite tune
+
+
+def test_tune_unknown_explainer_is_one_line(capsys):
+    assert main(["tune", "--explainer", "gnnexplaner", "--task", "node"]) == 2
+    assert "gnnexplainer" in _error_line(capsys)

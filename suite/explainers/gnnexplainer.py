@@ -65,7 +65,13 @@ def segment_sum(values: Tensor, segment: Tensor, count: int) -> Tensor:
 
 @dataclass
 class GNNExplainerConfig(BatchedConfig):
-    """Hyper-parameters (defaults are PyG's).
+    """Hyper-parameters.
+
+    Defaults are PyG's except ``edge_ent=0.0`` and ``symmetric=True``, chosen by
+    ``suite tune --explainer gnnexplainer --task node`` on validation instances of
+    the default matrix's node datasets (table: results/reference/tuning-gnnexplainer-node.md;
+    grid: suite/grids/tuning.yaml). The default preset sets the graph level back to
+    PyG's values (``by_task``; results/reference/tuning-gnnexplainer-graph.md).
 
     Attributes:
         epochs: Adam steps.
@@ -79,16 +85,21 @@ class GNNExplainerConfig(BatchedConfig):
         node_feat_ent: weight of the feature mask's mean binary entropy.
         init_nodes: ``"subgraph"`` or ``"graph"``: which node count sets the
             initial std (module docstring).
+        symmetric: tie the two directions of an undirected edge: the mask of
+            ``u -> v`` is ``(sigmoid(w_uv) + sigmoid(w_vu)) / 2``, as the paper's
+            code does (it masks a dense adjacency with ``(M + M^T) / 2``); an edge
+            whose reverse is not explainable keeps its own mask.
     """
 
     epochs: int = 100
     lr: float = 0.01
     edge_size: float = 0.005
-    edge_ent: float = 1.0
+    edge_ent: float = 0.0  # chosen by `suite tune` (node level); PyG and the paper: 1.0
     node_feat_mask: bool = False
     node_feat_size: float = 1.0
     node_feat_ent: float = 0.1
     init_nodes: str = "subgraph"
+    symmetric: bool = True  # chosen by `suite tune` (node level); the paper's code ties them too
 
     def __post_init__(self) -> None:
         if self.init_nodes not in INIT_NODES:
@@ -101,6 +112,21 @@ class GNNExplainerConfig(BatchedConfig):
         for name in ("edge_size", "edge_ent", "node_feat_size", "node_feat_ent"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0 (got {getattr(self, name)})")
+
+
+def reverse_partner(view: InstanceBatch) -> Tensor:
+    """[M_v] position (among the explainable edges) of each explainable edge's reverse
+    in the same instance, or the edge's own position when its reverse is not explainable."""
+    ei = view.edge_index[:, view.explainable]
+    m = ei.size(1)
+    n = max(int(view.x.size(0)), 1)
+    key = ei[0] * n + ei[1]
+    rev = ei[1] * n + ei[0]
+    order = torch.argsort(key)
+    pos = torch.searchsorted(key[order], rev).clamp(max=max(m - 1, 0))
+    found = key[order][pos] == rev if m else torch.zeros(0, dtype=torch.bool, device=ei.device)
+    own = torch.arange(m, device=ei.device)
+    return torch.where(found, order[pos], own)
 
 
 def _subgraph_nodes(view: InstanceBatch, dataset: BenchmarkDataset) -> Tensor:
@@ -161,11 +187,14 @@ class GNNExplainer(ViewExplainer):
         edge_instance = explained_edge_instance(view)
         counts = torch.bincount(edge_instance, minlength=b).clamp(min=1).to(logits.dtype)
 
+        partner = reverse_partner(view) if cfg.symmetric else None
         target = predict(model, view)
         optimizer = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.epochs):
             optimizer.zero_grad()
             mask = logits.sigmoid()
+            if partner is not None:
+                mask = (mask + mask[partner]) / 2
             x = None
             if use_feat:
                 x = view.x * feat_logits.sigmoid()[view.node_instance]
@@ -180,4 +209,7 @@ class GNNExplainer(ViewExplainer):
             optimizer.step()
 
         extras = {"node_feat_mask": feat_logits.detach().sigmoid()} if use_feat else {}
-        return ViewResult(edge_scores=logits.detach().sigmoid(), target=target, extras=extras)
+        scores = logits.detach().sigmoid()
+        if partner is not None:
+            scores = (scores + scores[partner]) / 2
+        return ViewResult(edge_scores=scores, target=target, extras=extras)

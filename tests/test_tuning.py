@@ -1,0 +1,105 @@
+"""Tests of ``suite.tuning``: the grid table, the best setting, validation instances only."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from suite.config import ConfigError
+from suite.matrix import parse_matrix
+from suite.paths import Paths
+from suite.tuning import TuningResult, load_grid, tune, validation_auc
+
+TINY = {
+    "name": "tiny-tune", "seeds": [0], "max_instances": 8,
+    "datasets": {"ba-shapes": {"num_base": 40, "base_m": 2, "num_motifs": 12},
+                 "ba-2motifs": {"num_graphs": 40, "num_base": 8}},
+    "models": {"gcn": {"hidden": 8, "num_layers": 2, "jk": "last"}},
+    "trainings": {"standard": {"epochs": 5, "patience": 0}},
+    "explainers": {"gnnexplainer": {}},
+}
+GRID = [{"epochs": 2}, {"epochs": 3, "init_nodes": "graph"}]
+
+
+def test_best_is_highest_mean_first_on_ties():
+    result = TuningResult(explainer="x", task="node", settings=[{"a": 1}, {"a": 2}, {"a": 3}],
+                          datasets=["d1", "d2"],
+                          scores=[{"d1": 0.5, "d2": 0.7}, {"d1": 0.9, "d2": 0.5},
+                                  {"d1": 0.6, "d2": 0.8}], seconds=[0.0] * 3)
+    assert result.mean(0) == pytest.approx(0.6)
+    assert result.best == 1 and result.best_setting == {"a": 2}
+    result.scores[2] = {"d1": 0.7, "d2": 0.7}  # ties with setting 1: the earlier one wins
+    assert result.best == 1
+    table = result.markdown()
+    assert table.count("\n| ") == 4  # header + three settings
+    assert "**a=2**" in table
+
+
+def test_nan_setting_never_wins():
+    result = TuningResult(explainer="x", task="node", settings=[{}, {"a": 1}], datasets=["d"],
+                          scores=[{"d": math.nan}, {"d": 0.1}], seconds=[0.0, 0.0])
+    assert result.best == 1
+
+
+def test_tune_uses_only_validation_instances(tmp_path, monkeypatch):
+    from suite.explainers.gnnexplainer import GNNExplainer
+
+    seen: list[tuple[str, torch.Tensor, object]] = []
+    original = GNNExplainer.explain
+
+    def spy(self, model, dataset, ids, seed):
+        seen.append((dataset.name, torch.as_tensor(ids).clone(), dataset))
+        return original(self, model, dataset, ids, seed)
+
+    monkeypatch.setattr(GNNExplainer, "explain", spy)
+    config = parse_matrix(TINY)
+    result = tune("GNNExplainer", "node", GRID, config, Paths.from_env(tmp_path))
+    assert result.datasets == ["ba-shapes"]  # only the node-level dataset
+    assert len(result.scores) == len(GRID)
+    assert set(result.scores[0]) == {"ba-shapes"}
+    assert all(0.0 <= s["ba-shapes"] <= 1.0 for s in result.scores)
+    assert result.best_setting in GRID
+    assert len(seen) == len(GRID)
+    for _name, ids, dataset in seen:
+        val, test = set(dataset.explain_ids["val"].tolist()), set(dataset.explain_ids["test"].tolist())
+        assert set(ids.tolist()) <= val
+        assert not set(ids.tolist()) & test
+    # models are shared with runs: trained into the root's model cache
+    assert list((tmp_path / "results" / "cache" / "models").glob("*.pt"))
+
+
+def test_tune_graph_task(tmp_path):
+    result = tune("gnnexplainer", "graph", GRID[:1], parse_matrix(TINY), Paths.from_env(tmp_path))
+    assert result.datasets == ["ba-2motifs"] and len(result.scores) == 1
+
+
+def test_validation_auc_on_fixture(tiny_node_dataset, tiny_gcn):
+    from suite.explainers.base import build_explainer
+
+    auc, n, seconds = validation_auc(build_explainer("gnnexplainer", epochs=3), tiny_gcn,
+                                     tiny_node_dataset, seed=0, max_instances=100)
+    assert n == tiny_node_dataset.explain_ids["val"].numel()
+    assert 0.0 <= auc <= 1.0 and seconds >= 0.0
+
+
+def test_bundled_grids_are_valid():
+    from suite.explainers.base import build_explainer
+
+    for task in ("node", "graph"):
+        for setting in load_grid("gnnexplainer", task):
+            build_explainer("gnnexplainer", **setting)
+
+
+def test_bad_grid_and_task(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("gnnexplainer: {node: []}\n")
+    with pytest.raises(ConfigError, match="non-empty"):
+        load_grid("gnnexplainer", "node", path)
+    with pytest.raises(ConfigError, match="no grid for explainer"):
+        load_grid("random", "node", path)
+    with pytest.raises(ConfigError, match="task"):
+        tune("gnnexplainer", "edge", GRID, parse_matrix(TINY), Paths.from_env(tmp_path))
+    with pytest.raises(ConfigError, match="grid\\[0\\]"):
+        tune("gnnexplainer", "node", [{"epochs": -1}], parse_matrix(TINY), Paths.from_env(tmp_path))
