@@ -231,8 +231,8 @@ class ResultsStore:
             raise KeyError(f"no run {run_id!r} in {self.path}")
 
     def runs_frame(self) -> pd.DataFrame:
-        """One row per run, oldest first (matrix and environment as JSON text)."""
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at, run_id", self._conn)
+        """One row per run, oldest first (ties within a second: insertion order; matrix and environment as JSON text)."""
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at, rowid", self._conn)
 
     # ------------------------------------------------------------------ cells
 

@@ -243,3 +243,16 @@ def test_a_killed_writer_leaves_only_complete_cells(tmp_path):
     assert len(frame) > 0
     assert len(counts) == len(frame) and all(n == 25 for _, n in counts)
     assert not frame.filter(like="metric_").isna().any().any()
+
+
+def test_runs_frame_keeps_start_order_within_one_second(tmp_path, monkeypatch):
+    """Runs started in the same second come back in the order they were started."""
+    from suite import store as store_module
+
+    monkeypatch.setattr(store_module, "utc_now", lambda: "2026-01-01T00:00:00+00:00")
+    store = store_module.ResultsStore(tmp_path / "s.sqlite")
+    try:
+        ids = [store.start_run(_matrix(), {}) for _ in range(6)]
+        assert store.runs_frame()["run_id"].tolist() == ids
+    finally:
+        store.close()
