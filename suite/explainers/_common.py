@@ -224,10 +224,7 @@ class ViewExplainer(Explainer):
     """
 
     def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:
-        reason = super().supports(model, dataset)  # type: ignore[arg-type]
-        if reason is None and not message_layers(model):
-            reason = f"{type(model).__name__} has no MessagePassing layers to mask"
-        return reason
+        return super().supports(model, dataset) or mask_support_reason(model)  # type: ignore[arg-type]
 
     @abstractmethod
     def explain_view(self, model: nn.Module, view: InstanceBatch, seed: int,
@@ -237,13 +234,8 @@ class ViewExplainer(Explainer):
     def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
                 seed: int) -> Explanation:
         start = time.perf_counter()
-        reason = self.supports(model, dataset)
-        if reason is not None:
-            raise ValueError(reason)
-        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+        ids, hops, device = prepare_explain(self, model, dataset, ids)
         batched = bool(getattr(self.config, "batched", True))
-        hops = model_num_hops(model)
-        device = model_device(model)
         views = instance_views(dataset, ids, hops, batched)
         results = []
         with frozen(model):
@@ -254,6 +246,23 @@ class ViewExplainer(Explainer):
         explanation.meta.update({"explainer": self.info.name, "hparams": self.hparams(),
                                  "num_hops": hops, "device": str(device), "batched": batched})
         return explanation
+
+
+def mask_support_reason(model: nn.Module) -> str | None:
+    """Why edge-mask explainers cannot explain ``model`` (None when they can)."""
+    if not message_layers(model):
+        return f"{type(model).__name__} has no MessagePassing layers to mask"
+    return None
+
+
+def prepare_explain(explainer: Any, model: nn.Module, dataset: BenchmarkDataset,
+                    ids: Tensor) -> tuple[Tensor, int, torch.device]:
+    """Refuse unsupported cells; return (ids [B] long on CPU, num_hops, model device)."""
+    reason = explainer.supports(model, dataset)
+    if reason is not None:
+        raise ValueError(reason)
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+    return ids, model_num_hops(model), model_device(model)
 
 
 def assemble(task: TaskLevel, views: list[InstanceBatch], results: list[ViewResult],

@@ -28,9 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from suite.config import ConfigError
-from suite.explainers._common import full_graph_view, model_device, model_num_hops
+from suite.explainers._common import full_graph_view, mask_support_reason, prepare_explain
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
-from suite.masking import message_layers
 from suite.seeding import generator
 from suite.subgraphs import InstanceBatch
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
@@ -65,20 +64,12 @@ class PygExplainer(Explainer):
         """A fresh ``torch_geometric.explain.algorithm.ExplainerAlgorithm``."""
 
     def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:  # type: ignore[override]
-        reason = super().supports(model, dataset)  # type: ignore[arg-type]
-        if reason is None and not message_layers(model):
-            reason = f"{type(model).__name__} has no MessagePassing layers to mask"
-        return reason
+        return super().supports(model, dataset) or mask_support_reason(model)  # type: ignore[arg-type]
 
     def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
                 seed: int) -> Explanation:
         start = time.perf_counter()
-        reason = self.supports(model, dataset)
-        if reason is not None:
-            raise ValueError(reason)
-        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
-        hops = model_num_hops(model)
-        device = model_device(model)
+        ids, hops, device = prepare_explain(self, model, dataset, ids)
         edge_ids, counts, scores = [], [], []
         for instance in ids.tolist():
             view = full_graph_view(dataset, instance, hops)
