@@ -41,7 +41,7 @@ test-slow: venv
 	$(PY) -m pytest -q -m slow -s
 
 bench: venv
-	$(PY) -m pytest -q benchmarks/test_kernels.py --benchmark-only
+	$(PY) benchmarks/compare_pyg.py
 
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard
