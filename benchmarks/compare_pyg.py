@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import torch
-import yaml
 
-from suite.matrix import parse_matrix
+from suite.matrix import parse_matrix, preset_document
 from suite.paths import Paths
 from suite.runner import run_matrix
 from suite.store import ResultsStore
@@ -35,7 +33,7 @@ MODEL_FOR_TASK = {"ba-shapes": "gcn", "tree-cycles": "gcn", "ba-2motifs": "gin"}
 
 def comparison_matrix(datasets: list[str], explainers: list[str]) -> dict:
     """The default preset restricted to ``datasets``, with each pair at equal settings."""
-    raw = yaml.safe_load(resources.files("suite").joinpath("presets/default.yaml").read_text())
+    _, raw = preset_document("default")
     raw.update(name="compare-pyg", seeds=[0], max_instances=1000)
     raw["datasets"] = {name: raw["datasets"].get(name, {}) for name in datasets}
     raw["explainers"] = {}

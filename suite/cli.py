@@ -192,13 +192,18 @@ def _write_board(store: Any, out: Path) -> None:
         print(f"  {path}")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    _check_device(args.device)
-    if args.threads < 1:
-        raise CliError(f"--threads: expected a positive integer (got {args.threads})")
+def _set_threads(threads: int) -> None:
+    """Fix torch's CPU threads (recorded with every run by the environment record)."""
+    if threads < 1:
+        raise CliError(f"--threads: expected a positive integer (got {threads})")
     import torch
 
-    torch.set_num_threads(args.threads)  # recorded with every run (environment record)
+    torch.set_num_threads(threads)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
     config = _load_matrix(args.matrix)
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
@@ -248,11 +253,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    if args.threads < 1:
-        raise CliError(f"--threads: expected a positive integer (got {args.threads})")
-    import torch
-
-    torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     from suite.tuning import load_grid, tune
 
     config = _load_matrix(args.matrix)

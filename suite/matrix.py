@@ -594,13 +594,19 @@ def load_matrix(name_or_path: str | os.PathLike) -> MatrixConfig:
                                     f"(presets: {', '.join(preset_names())})")
         return parse_matrix(_read_yaml(path.read_text(), str(path)), source=str(path),
                             default_name=path.stem)
+    name, raw = preset_document(str(name_or_path))
+    return parse_matrix(raw, source=f"preset:{name}", default_name=name)
+
+
+def preset_document(name: str) -> tuple[str, Any]:
+    """(canonical name, parsed YAML) of a bundled preset, unvalidated, for callers that
+    derive a matrix from a preset (restrict its datasets, change its explainers)."""
     presets: Registry[str] = Registry("matrix preset")
     for preset in preset_names():
         presets.add(preset, preset)
     try:
-        name = presets.resolve(str(name_or_path))
+        name = presets.resolve(name)
     except UnknownNameError as exc:
         raise UnknownNameError(f"{exc} (or give the path of a YAML file)") from None
     text = _presets().joinpath(f"{name}.yaml").read_text()
-    return parse_matrix(_read_yaml(text, f"preset {name}"), source=f"preset:{name}",
-                        default_name=name)
+    return name, _read_yaml(text, f"preset {name}")

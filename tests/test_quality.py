@@ -7,13 +7,10 @@ closing note. Run with ``make test-slow``.
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pytest
-import yaml
 
 from suite.leaderboard import build_leaderboard
-from suite.matrix import parse_matrix
+from suite.matrix import parse_matrix, preset_document
 from suite.paths import Paths
 from suite.runner import run_matrix
 from suite.store import ResultsStore
@@ -22,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def default_restricted(**sections) -> dict:
-    raw = yaml.safe_load(resources.files("suite").joinpath("presets/default.yaml").read_text())
+    _, raw = preset_document("default")
     for name, keep in sections.items():
         raw[name] = {key: raw[name][key] for key in keep}
     return raw
