@@ -44,10 +44,13 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "edge_auc", "edge_auc_instance", "edge_pr_auc", "node_auc",
     "fid_plus_acc", "fid_minus_acc", "fid_plus_prob", "fid_minus_prob", "characterization",
     "fid_plus_prob_soft", "fid_minus_prob_soft", "fid_plus_acc_soft", "fid_minus_acc_soft",
-    "sparsity", "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
+    "sparsity", "edges_dropped_5pct", "drop_curve_area", "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
     "model_acc_test", "model_acc_val", "model_acc_train",
     "train_items_per_s", "train_seconds",
 )
+
+#: Score columns with this prefix are curve points: aggregated for plots, never tabled.
+CURVE_PREFIX = "curve_"
 
 #: Columns of the cells frame that describe a cell rather than score it.
 META_COLUMNS: frozenset[str] = frozenset({
@@ -80,6 +83,10 @@ CONVENTIONS: tuple[str, ...] = (
     "predictions that change. Characterization is the harmonic mean of fid+ and 1 - fid- "
     "(accuracy form). \"soft\" columns use the scores divided by the instance's maximum as "
     "a soft mask instead of a top-k hard mask.",
+    "Dropped @5% (GraphMask's headline number): the largest share of each instance's "
+    "explained edges that can be removed, lowest scores first, while the model's accuracy "
+    "on the explained instances stays within 5% (relative) of its unmasked accuracy at every "
+    "step of the grid 0, 0.05, ..., 1; the curves are plotted in edges_dropped.png.",
     "Throughput: explanations per second of the explainer's `explain` call on the named "
     "device (an amortised explainer's training time is reported apart as fit seconds).",
     "Model accuracy: test accuracy of the explained model, flagged \"below floor\" when "
@@ -143,6 +150,10 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("fid_plus_acc_soft", "Fid+ acc (soft)", "score", markdown=False),
     Column("fid_minus_acc_soft", "Fid- acc (soft)", "score", markdown=False),
     Column("sparsity", "Sparsity", "score"),
+    Column("edges_dropped_5pct", "Dropped @5%", "score",
+           help="share of edges removed least-important first with accuracy within 5%"),
+    Column("drop_curve_area", "Drop-curve area", "score", markdown=False,
+           help="area under accuracy vs share of edges dropped"),
     Column("explanations_per_s", "Expl./s", "rate",
            help="explanations per second on the named device"),
     Column("explain_seconds", "Explain s", "seconds", markdown=False),
@@ -218,7 +229,8 @@ class Leaderboard:
         """The columns shown for ``dataset``: scores without any value there are left out."""
         part = self.section(dataset)
         known = {c.key for c in DISPLAY_COLUMNS}
-        extras = [Column(s, s, "score") for s in self.scores if s not in known]
+        extras = [Column(s, s, "score") for s in self.scores
+                  if s not in known and not s.startswith(CURVE_PREFIX)]
         shown = []
         for col in (*DISPLAY_COLUMNS, *([] if markdown else extras)):
             if markdown and not col.markdown:
@@ -531,19 +543,22 @@ MARKDOWN_FILE = "leaderboard.md"
 HTML_FILE = "leaderboard.html"
 AUC_PLOT_FILE = "auc_per_explainer.png"
 THROUGHPUT_PLOT_FILE = "auc_vs_throughput.png"
+DROP_PLOT_FILE = "edges_dropped.png"
 
 
 def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:
-    """Write the Markdown board, the HTML page and the two PNG plots; return their paths."""
+    """Write the Markdown board, the HTML page and the PNG plots; return their paths."""
     from suite.reports.html import render_html
-    from suite.reports.plots import plot_auc_per_explainer, plot_auc_vs_throughput
+    from suite.reports.plots import (plot_auc_per_explainer, plot_auc_vs_throughput,
+                                     plot_edges_dropped)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     board = build_leaderboard(frame)
     md = _write_text(out / MARKDOWN_FILE, to_markdown(board))
     plots = [plot_auc_per_explainer(board, out / AUC_PLOT_FILE),
-             plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE)]
+             plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE),
+             plot_edges_dropped(board, out / DROP_PLOT_FILE)]
     html = _write_text(out / HTML_FILE,
                        render_html(board, images={p.name: p.read_bytes() for p in plots}))
     return [md, html, *plots]

@@ -13,8 +13,8 @@ import pytest
 from suite.cli import LISTINGS, main
 from tests.reports import EXPLAINERS, make_cells_frame
 
-BOARD_FILES = ["auc_per_explainer.png", "auc_vs_throughput.png", "leaderboard.html",
-               "leaderboard.md"]
+BOARD_FILES = ["auc_per_explainer.png", "auc_vs_throughput.png", "edges_dropped.png",
+               "leaderboard.html", "leaderboard.md"]
 
 
 def _error_line(capsys) -> str:

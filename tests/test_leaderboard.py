@@ -178,8 +178,8 @@ def test_datasets_without_ground_truth_omit_empty_auc_columns(frame):
 def test_write_leaderboard_writes_markdown_html_and_valid_pngs(frame, tmp_path):
     paths = write_leaderboard(frame, tmp_path / "board")
     names = sorted(p.name for p in paths)
-    assert names == ["auc_per_explainer.png", "auc_vs_throughput.png", "leaderboard.html",
-                     "leaderboard.md"]
+    assert names == ["auc_per_explainer.png", "auc_vs_throughput.png", "edges_dropped.png",
+                     "leaderboard.html", "leaderboard.md"]
     for path in paths:
         assert path.is_file() and path.stat().st_size > 0
         if path.suffix == ".png":
@@ -197,4 +197,4 @@ def test_a_store_without_finished_cells_still_gives_a_board(frame, tmp_path):
     assert "No finished cells" in to_markdown(board)
     paths = write_leaderboard(failed_only, tmp_path)
     assert all(p.is_file() for p in paths)
-    assert [p.read_bytes()[:8] for p in paths if p.suffix == ".png"] == [PNG_MAGIC, PNG_MAGIC]
+    assert [p.read_bytes()[:8] for p in paths if p.suffix == ".png"] == [PNG_MAGIC] * 3

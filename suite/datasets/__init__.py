@@ -1,6 +1,7 @@
 """Datasets: a registry of builders returning ``BenchmarkDataset`` (importing registers them)."""
 
 from suite.datasets import synthetic  # noqa: F401  (registers the synthetic datasets)
+from suite.datasets import graphmask_star  # noqa: F401  (registers graphmask-star)
 from suite.datasets.base import (
     DATASETS,
     DatasetUnavailable,

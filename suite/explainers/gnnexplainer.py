@@ -85,6 +85,9 @@ class GNNExplainerConfig(BatchedConfig):
         node_feat_ent: weight of the feature mask's mean binary entropy.
         init_nodes: ``"subgraph"`` or ``"graph"``: which node count sets the
             initial std (module docstring).
+        init_mean: mean of the initial edge logits: 0.0 as PyG (masks start near
+            0.5), 1.0 as the paper's code (``normal_(mask, 1.0, std)``: masks start
+            near 0.73, closer to the unmasked graph the model was trained on).
         symmetric: tie the two directions of an undirected edge: the mask of
             ``u -> v`` is ``(sigmoid(w_uv) + sigmoid(w_vu)) / 2``, as the paper's
             code does (it masks a dense adjacency with ``(M + M^T) / 2``); an edge
@@ -99,6 +102,7 @@ class GNNExplainerConfig(BatchedConfig):
     node_feat_size: float = 1.0
     node_feat_ent: float = 0.1
     init_nodes: str = "subgraph"
+    init_mean: float = 0.0
     symmetric: bool = True  # chosen by `suite tune` (node level); the paper's code ties them too
 
     def __post_init__(self) -> None:
@@ -181,7 +185,7 @@ class GNNExplainer(ViewExplainer):
         use_feat = cfg.node_feat_mask and view.x.is_floating_point()
         n_nodes = INIT_NODES[cfg.init_nodes](view, dataset)
         edge_init, feat_init = initial_logits(view, seed, n_nodes, view.x.size(1) if use_feat else 0)
-        logits = edge_init.to(device).requires_grad_(True)
+        logits = (edge_init + cfg.init_mean).to(device).requires_grad_(True)
         feat_logits = feat_init.to(device).requires_grad_(True)
         params = [logits, feat_logits] if use_feat else [logits]
         edge_instance = explained_edge_instance(view)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, global_add_pool, global_max_pool, global_mean_pool
 from torch_geometric.nn.conv import MessagePassing
 
 from suite.config import ConfigError
@@ -91,6 +91,18 @@ def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: st
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
              for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+
+
+@register_model(ModelInfo(
+    name="graphconv", citation="Morris et al., AAAI 2019 (arXiv 1810.02244); the GNNExplainer "
+    "paper's node models (Ying et al., NeurIPS 2019) use this unnormalised form",
+    description="unnormalised sum aggregation: h_v' = W1 h_v + W2 sum_u h_u (degree stays visible)"))
+def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
+              pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+    _check_layers(num_layers, hidden)
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    convs = [GraphConv(dims[i], dims[i + 1], aggr="add") for i in range(num_layers)]
     return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
 
 

@@ -139,3 +139,50 @@ def plot_auc_vs_throughput(board: "Leaderboard", path: str | Path,
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
               frameon=False)
     return _save(fig, Path(path))
+
+
+def plot_edges_dropped(board: "Leaderboard", path: str | Path) -> Path:
+    """Edges-dropped curves: accuracy (mean over seeds) vs share of explained edges removed,
+    least important first; one panel per (dataset, model, training), one line per explainer.
+
+    Reads the ``curve_drop_acc_*`` score columns (``suite.metrics.drop_curve``).
+    """
+    from suite.metrics.drop_curve import DROP_GRID, curve_column
+
+    columns = [f"{curve_column(q)}_mean" for q in DROP_GRID]
+    table = board.table
+    if not set(columns) <= set(table.columns):
+        return _empty(Path(path), "no edges-dropped curves in the store")
+    table = table[table[columns].notna().all(axis=1)]
+    if table.empty:
+        return _empty(Path(path), "no edges-dropped curves in the store")
+    setups = list(dict.fromkeys(zip(table["dataset"], table["model"], table["training"])))
+    explainers = sorted(table["explainer"].astype(str).unique())
+    colours = _colours(explainers)
+    cols = min(4, len(setups))
+    rows_n = math.ceil(len(setups) / cols)
+    fig = _figure(3.2 * cols + 2.2, 2.8 * rows_n)
+    axes = [fig.add_subplot(rows_n, cols, i + 1) for i in range(len(setups))]
+    for ax, setup in zip(axes, setups):
+        part = table[(table["dataset"] == setup[0]) & (table["model"] == setup[1])
+                     & (table["training"] == setup[2])]
+        for _, row in part.iterrows():
+            ax.plot(DROP_GRID, [row[c] for c in columns], color=colours[str(row["explainer"])],
+                    linewidth=1.2)
+        base = float(part[columns[0]].iloc[0])
+        ax.axhspan(base * 0.95, base * 1.05, color="grey", alpha=0.15, linewidth=0)
+        ax.set_title(f"{setup[0]} / {setup[1]} / {setup[2]}", fontsize="small")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[-cols:]:
+        ax.set_xlabel("share of explained edges dropped")
+    for ax in axes[::cols]:
+        ax.set_ylabel("accuracy")
+    from matplotlib.lines import Line2D
+
+    fig.legend(handles=[Line2D([], [], color=colours[e], label=e) for e in explainers],
+               loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize="small", frameon=False)
+    fig.suptitle("Edges dropped least-important first (band: within 5% of unmasked)",
+                 fontsize="medium")
+    return _save(fig, Path(path))

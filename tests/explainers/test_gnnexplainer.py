@@ -15,13 +15,15 @@ from suite.explainers import build_explainer
 from suite.seeding import generator
 
 
-@pytest.mark.parametrize("init_nodes", ["subgraph", "graph"])
-def test_initialisation_is_per_instance_and_scaled_by_node_count(init_nodes, tiny_gcn, tiny_node_dataset):
-    """epochs=0 returns sigmoid(init): N(0, std_b) with std_b = gain * sqrt(2 / (2 n_b)),
+@pytest.mark.parametrize("init_nodes,init_mean", [("subgraph", 0.0), ("graph", 0.0),
+                                                   ("subgraph", 1.0)])
+def test_initialisation_is_per_instance_and_scaled_by_node_count(init_nodes, init_mean, tiny_gcn,
+                                                                 tiny_node_dataset):
+    """epochs=0 returns sigmoid(init): N(init_mean, std_b) with std_b = gain * sqrt(2 / (2 n_b)),
     n_b = nodes of the target's k-hop subgraph ("subgraph") or of the whole graph ("graph")."""
     ids = tiny_node_dataset.explain_ids["test"]
-    exp = build_explainer("gnnexplainer", epochs=0, init_nodes=init_nodes, symmetric=False).explain(
-        tiny_gcn, tiny_node_dataset, ids, seed=7)
+    exp = build_explainer("gnnexplainer", epochs=0, init_nodes=init_nodes, symmetric=False,
+                          init_mean=init_mean).explain(tiny_gcn, tiny_node_dataset, ids, seed=7)
     gain = math.sqrt(2.0)  # calculate_gain("relu")
     for b, target in enumerate(ids.tolist()):
         subset, _, _, _ = k_hop_subgraph(target, 3, tiny_node_dataset.data.edge_index,
@@ -29,7 +31,8 @@ def test_initialisation_is_per_instance_and_scaled_by_node_count(init_nodes, tin
         n = subset.numel() if init_nodes == "subgraph" else tiny_node_dataset.data.num_nodes
         _, scores = exp.instance(b)
         std = gain * math.sqrt(2.0 / (2 * n))
-        expected = torch.sigmoid(torch.randn(scores.numel(), generator=generator(7, target)) * std)
+        draw = torch.randn(scores.numel(), generator=generator(7, target))
+        expected = torch.sigmoid(draw * std + init_mean)
         torch.testing.assert_close(scores, expected)
 
 

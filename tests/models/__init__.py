@@ -1,0 +1,1 @@
+"""Tests of suite.models (mirrors the package)."""
