@@ -136,8 +136,8 @@ class ErasureSearch(Explainer):
                 scores.append(erasure_search(model, graph, self.config.subsets_per_pass).cpu())
         ptr = torch.cat([torch.zeros(1, dtype=torch.long),
                          torch.bincount(batch.edge_instance, minlength=ids.numel()).cumsum(0)])
+        keep = torch.cat(scores) if scores else torch.zeros(0)
         return Explanation(task=TaskLevel.GRAPH, instance_ids=ids, edge_ids=batch.edge_ids,
-                           edge_ptr=ptr, edge_scores=torch.cat(scores) if scores else torch.zeros(0),
-                           seconds=time.perf_counter() - start,
+                           edge_ptr=ptr, edge_scores=keep, seconds=time.perf_counter() - start,
                            meta={"explainer": self.info.name, "hparams": self.hparams(),
-                                 "device": str(device)})
+                                 "device": str(device), "hard_gates": keep.bool().view(1, -1)})

@@ -1,9 +1,13 @@
-"""Renderings of the results store: the static HTML leaderboard page and PNG plots.
+"""Renderings of the results store (HTML page, PNG plots) and the registered studies
+(``suite report NAME``).
 
 Plotting imports matplotlib only when a plot is drawn.
 """
 
+from suite.reports import graphmask  # noqa: F401  (registers `suite report graphmask`)
+from suite.reports.base import REPORTS, ReportRequest
 from suite.reports.html import render_html
-from suite.reports.plots import plot_auc_per_explainer, plot_auc_vs_throughput
+from suite.reports.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped
 
-__all__ = ["plot_auc_per_explainer", "plot_auc_vs_throughput", "render_html"]
+__all__ = ["REPORTS", "ReportRequest", "plot_auc_per_explainer", "plot_auc_vs_throughput",
+           "plot_edges_dropped", "render_html"]

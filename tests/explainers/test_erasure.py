@@ -79,6 +79,8 @@ def test_erasure_search_equals_brute_force(subsets_per_pass):
         assert torch.equal(ids, torch.arange(int(dataset.edge_ptr[b]), int(dataset.edge_ptr[b + 1])))
         expected = _brute_force(model, dataset.graph(b))
         assert torch.equal(scores, expected), b
+        lo, hi = int(expl.edge_ptr[b]), int(expl.edge_ptr[b + 1])
+        assert torch.equal(expl.meta["hard_gates"][0, lo:hi], expected.bool())
         dropped_any |= bool((scores == 0).any())
     assert dropped_any  # the search did drop edges somewhere
 
