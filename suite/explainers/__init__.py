@@ -5,7 +5,8 @@ Importing this package registers the built-in explainers: ``random``, ``saliency
 ``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``.
 """
 
-from suite.explainers import erasure, gnnexplainer, gradients, pyg_adapter, random  # noqa: F401  (registers)
+from suite.explainers import (erasure, gnnexplainer, gradients, graphmask,  # noqa: F401  (registers)
+                              pyg_adapter, random)
 from suite.explainers.base import (EXPLAINERS, Explainer, ExplainerInfo, build_explainer,
                                    register_explainer)
 

@@ -1,0 +1,851 @@
+"""GraphMask (Schlichtkrull, De Cao, Titov; ICLR 2021; arXiv 2010.00577).
+
+Two registered explainers share the objective, the gates and the schedule:
+
+- ``graphmask``: the paper's amortised method. One gate network per message-passing
+  layer, trained on a training set, then applied to unseen instances in one
+  forward pass.
+- ``graphmask-instance``: the per-instance variant the paper compares against:
+  free gate logits per edge, layer and instance, one batched optimisation.
+
+**Gate of layer k (amortised).** For every real edge ``u -> v`` the gate network
+reads the source state ``h_u``, the message ``m_uv`` and the target state ``h_v``
+*of layer k* (``h`` = the node states the layer passes to ``propagate`` as ``x``, a
+``(source, target)`` pair where the layer uses one; trailing dimensions such as
+GAT's heads are flattened). Each input goes through its own ``Linear`` (no bias)
+and ``LayerNorm``; the three are summed with one bias vector and divided by 3;
+ReLU; ``Linear`` to one logit. Hidden size = message size. The gate inputs come
+from the *unmasked* model (one no-grad pass records them, as the reference code
+does), so explaining is one forward pass of the model.
+
+**Gates and replacement.** Logit -> hard-concrete gate ``z`` (module
+:mod:`suite.explainers.hard_concrete`: temperature 1/3, gamma -0.2, zeta 1.0, +3
+shift so gates start open, straight-through 0.5 threshold). Message of a real
+edge at a gated layer: ``m' = z m + (1 - z) b_k`` with a learned baseline vector
+``b_k`` (message shape) per layer. Self-loop messages that GCN/GAT append after
+the ``E`` real ones pass unchanged.
+
+**Objective** (per step, over a mini-batch)::
+
+    max_alpha min_{gates, baselines}
+        penalty_scaling * sum_{k enabled} mean_edges P(z_k != 0)
+        + softplus(alpha) * (D - allowance)
+
+``D`` = the mean over the batch's instances of ``KL(p_orig || p_masked)``, the
+divergence of the masked model's class distribution from the model's *own original*
+distribution (we use the KL to the full distribution, not the cross-entropy to the
+original argmax: KL is 0 for the unmasked model, so the allowance ``beta`` = 0.03 is
+a budget on the change the gates cause, whatever the model's confidence).
+``alpha`` starts at 0.55 and follows gradient *ascent* with (centered) RMSprop,
+lr 1e-2, clipped to [-2, 30]; gates and baselines follow Adam.
+
+**Schedule.** Layers are switched on from the top (last) layer down: during epoch
+``e`` (0-based) the top ``min(L, e // epochs_per_layer + 1)`` layers are gated
+(:func:`enabled_layers`); earlier-enabled layers keep training. The target model is
+frozen (eval mode, no gradients into its parameters; the reference code leaves the
+model's dropout on during probe training, here the divergence measures the gates alone).
+
+**Data (amortised).** Graph tasks: mini-batches of ``batch_size`` training graphs
+(reshuffled each epoch). Node tasks: one step per epoch on the full graph, ``D``
+averaged over the training target nodes.
+
+**Model selection** (amortised). After every ``eval_every`` epochs the gates are
+evaluated in eval mode (hard, noise-free) on the dev set, the validation instances
+(``dev_set="explain"``: ``dataset.explain_ids["val"]``, chosen like the fit
+instances; ``"split"``: ``dataset.splits["val"]``; never test instances). The kept
+state is the one with the fewest retained dev edges (summed over layers; a layer
+not yet gated retains all) whose dev accuracy (w.r.t. the dataset's labels) differs
+by less than ``dev_tolerance`` (5%) relative from the unmasked model's; when none
+qualifies, the last state (:func:`select_candidate`).
+
+**Scores.** ``edge_layer_scores[k, e]`` = ``P(z_k,e > 0.5)``, the probability that
+the training-mode gate of edge ``e`` at layer ``k`` is open (a strictly increasing
+function of the logit, in (0, 1), no ties; :func:`hard_concrete.open_probability`).
+``edge_scores[e]`` = the maximum over the gated layers (``layer_reduce="max"``: an
+edge counts as much as its most-used message; ``"mean"`` is offered).
+``meta["hard_gates"]`` [L, M] are the eval-mode hard gates. A layer the selected
+amortised probe does not gate yet (model selection picked an epoch before the
+schedule reached it) passes every message: its scores are 1 and its hard gates
+open, and it is left out of the reduction (its gate network was never trained).
+For node tasks the gates are per edge, not per target: they are computed once on
+the full graph and each target reads those of its explainable edges.
+
+Differences from PyG's ``GraphMaskExplainer`` (registered separately as
+``pyg-graphmask``): see ``../shared/REFERENCES.md``; in short PyG trains per
+instance, re-creates lambda every step, uses a scalar baseline, zeta 1.2, a
+min/max-midpoint threshold, rewrites the model's messages and adds a feature mask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from suite.config import ConfigError
+from suite.explainers import hard_concrete as hc
+from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
+                                      explained_edge_instance, frozen, mask_support_reason,
+                                      model_device, model_num_hops)
+from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.masking import MessageContext, message_hooks, message_layers
+from suite.seeding import generator
+from suite.subgraphs import InstanceBatch, graph_batch, instance_batch
+from suite.types import BenchmarkDataset, Explanation, TaskLevel
+
+#: Random stream (with the seed) of the amortised training noise and batch order.
+_TRAIN_STREAM = 7_340_033
+#: Random stream of the amortised gate network's initialisation.
+_INIT_STREAM = 7_340_034
+LAYER_REDUCE = ("max", "mean")
+DEV_SETS = ("explain", "split")
+
+
+# ------------------------------------------------------------------------ config
+
+@dataclass
+class GraphMaskObjectiveConfig:
+    """Fields shared by both variants (hard-concrete constants included).
+
+    Attributes:
+        epochs_per_layer: epochs each newly enabled layer trains before the next
+            lower one is switched on (total epochs = layers x this).
+        lr: Adam learning rate of gates and baselines (the paper: 3e-4; our
+            default 1e-3, see :class:`GraphMaskConfig`).
+        penalty_scaling: weight of the expected-L0 term (ours; not a paper value).
+        allowance: beta, the divergence the constraint allows (paper: 0.03).
+        lambda_init: initial alpha, lambda = softplus(alpha) (paper: 0.55).
+        lambda_lr: RMSprop learning rate of alpha (paper: 1e-2).
+        lambda_min, lambda_max: clip of alpha after each step (paper: -2, 30).
+        lambda_centered: centered RMSprop for alpha (as PyG's port of the reference).
+        layer_reduce: ``"max"`` or ``"mean"`` over layers for ``edge_scores``.
+        temperature, gamma, zeta, loc_bias, threshold, eps: the hard-concrete
+            constants (:class:`~suite.explainers.hard_concrete.HardConcreteConfig`).
+    """
+
+    epochs_per_layer: int = 100
+    lr: float = 1e-3  # the paper: 3e-4 (see GraphMaskConfig)
+    penalty_scaling: float = 1.0
+    allowance: float = 0.03
+    lambda_init: float = 0.55
+    lambda_lr: float = 1e-2
+    lambda_min: float = -2.0
+    lambda_max: float = 30.0
+    lambda_centered: bool = True
+    layer_reduce: str = "max"
+    temperature: float = 1.0 / 3.0
+    gamma: float = -0.2
+    zeta: float = 1.0
+    loc_bias: float = 3.0
+    threshold: float = 0.5
+    eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.epochs_per_layer < 1:
+            raise ConfigError(f"epochs_per_layer: must be >= 1 (got {self.epochs_per_layer})")
+        for name in ("lr", "lambda_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: must be > 0 (got {getattr(self, name)})")
+        for name in ("penalty_scaling", "allowance"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: must be >= 0 (got {getattr(self, name)})")
+        if not self.lambda_min <= self.lambda_init <= self.lambda_max:
+            raise ConfigError(f"lambda_init: must lie in [lambda_min, lambda_max] = "
+                              f"[{self.lambda_min}, {self.lambda_max}] (got {self.lambda_init})")
+        if self.layer_reduce not in LAYER_REDUCE:
+            raise ConfigError(f"layer_reduce: expected one of {', '.join(LAYER_REDUCE)} "
+                              f"(got {self.layer_reduce!r})")
+        hc.validate(self)
+
+    @property
+    def hard_concrete(self) -> hc.HardConcreteConfig:
+        return hc.constants(self)
+
+
+@dataclass
+class GraphMaskConfig(GraphMaskObjectiveConfig):
+    """Hyper-parameters of the amortised ``graphmask`` (plus the shared fields above).
+
+    ``lr`` defaults to 1e-3, not the paper's 3e-4: a node task trains on its one
+    graph, one step per epoch, so 100 epochs per layer are only 100 steps (the
+    paper's datasets give thousands of mini-batch steps per epoch). Measured on
+    BA-Shapes (4-layer GCN, 3 explainer seeds, edge ROC-AUC of the test motif
+    nodes): 3e-4 x 100 epochs/layer 0.95/0.90/0.89 (the gates barely move),
+    3e-4 x 300 0.997/0.988/0.988, 1e-3 x 100 0.997/0.988/0.996, 3e-3 x 100
+    0.994/0.435/0.992 (too fast: the top layer closes almost completely).
+    Graph tasks take ``len(ids) / batch_size`` steps per epoch, so far fewer
+    epochs per layer suffice there (e.g. 10).
+
+    Attributes:
+        batch_size: training graphs per step (graph tasks; node tasks train on the
+            full graph, one step per epoch).
+        eval_every: evaluate on the dev set after every this many epochs (and after
+            the last one).
+        dev_tolerance: largest relative change of dev accuracy a kept state may cause.
+        dev_set: ``"explain"`` (validation instances chosen like explained ones,
+            ``dataset.explain_ids["val"]``, falling back to the split) or ``"split"``
+            (``dataset.splits["val"]``).
+    """
+
+    batch_size: int = 32
+    eval_every: int = 1
+    dev_tolerance: float = 0.05
+    dev_set: str = "explain"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("batch_size", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1 (got {getattr(self, name)})")
+        if not 0 <= self.dev_tolerance < 1:
+            raise ConfigError(f"dev_tolerance: must lie in [0, 1) (got {self.dev_tolerance})")
+        if self.dev_set not in DEV_SETS:
+            raise ConfigError(f"dev_set: expected one of {', '.join(DEV_SETS)} (got {self.dev_set!r})")
+
+
+@dataclass
+class GraphMaskInstanceConfig(BatchedConfig, GraphMaskObjectiveConfig):
+    """Hyper-parameters of ``graphmask-instance`` (the shared fields plus ``batched``).
+
+    Free logits move by about ``lr`` per Adam step, so the paper's 3e-4 (chosen for
+    a gate *network*) would need thousands of steps to close a gate: the default
+    here is 0.1 (ours).
+    """
+
+    lr: float = 0.1
+
+
+# ------------------------------------------------------------------ pure helpers
+
+def enabled_layers(epoch: int, num_layers: int, epochs_per_layer: int) -> list[int]:
+    """Layers gated during 0-based ``epoch``: the top ``min(L, epoch // epl + 1)`` layers."""
+    count = min(num_layers, epoch // epochs_per_layer + 1)
+    return list(range(num_layers - count, num_layers))
+
+
+def divergence(original_logits: Tensor, masked_logits: Tensor) -> Tensor:
+    """[B] ``KL(p_orig || p_masked) = sum_c p_orig,c (log p_orig,c - log p_masked,c)``."""
+    log_p = torch.log_softmax(original_logits, dim=-1)
+    log_q = torch.log_softmax(masked_logits, dim=-1)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+
+
+class Lagrangian:
+    """``lambda = softplus(alpha)``, alpha [shape] updated by gradient ascent.
+
+    ``term(d)`` = ``softplus(alpha) * (d - allowance)`` goes into the loss; after the
+    loss's ``backward`` (which fills ``alpha.grad = sigmoid(alpha) (d - allowance)``),
+    :meth:`ascend` flips the gradient, takes one RMSprop step and clips alpha, so
+    lambda grows while the divergence exceeds the allowance and shrinks otherwise.
+    """
+
+    def __init__(self, cfg: GraphMaskObjectiveConfig, shape: Sequence[int] = (),
+                 device: torch.device | str = "cpu") -> None:
+        self.cfg = cfg
+        self.alpha = torch.full(tuple(shape), float(cfg.lambda_init), device=device, requires_grad=True)
+        self.optimizer = torch.optim.RMSprop([self.alpha], lr=cfg.lambda_lr, centered=cfg.lambda_centered)
+
+    @property
+    def multiplier(self) -> Tensor:
+        return F.softplus(self.alpha.detach())
+
+    def term(self, div: Tensor) -> Tensor:
+        return F.softplus(self.alpha) * (div - self.cfg.allowance)
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def ascend(self) -> None:
+        if self.alpha.grad is None:
+            return
+        self.alpha.grad.neg_()
+        self.optimizer.step()
+        with torch.no_grad():
+            self.alpha.clamp_(self.cfg.lambda_min, self.cfg.lambda_max)
+
+
+@dataclass
+class Candidate:
+    """One evaluated probe state (model selection).
+
+    Attributes:
+        epoch: 0-based epoch after which it was evaluated.
+        retained: hard-open gates on dev edges, summed over layers.
+        total: dev edges times layers.
+        dev_score: dev accuracy of the masked model.
+        layer_share: [L] retained share per layer on the dev edges.
+        state: the probe's state (gate network and baselines) or None.
+    """
+
+    epoch: int
+    retained: int
+    total: int
+    dev_score: float
+    layer_share: list[float] = field(default_factory=list)
+    state: Any = None
+
+
+def select_candidate(candidates: Sequence[Candidate], reference: float, tolerance: float) -> int:
+    """Index of the kept state: fewest ``retained`` among those whose ``dev_score``
+    differs from ``reference`` by less than ``tolerance`` relative (ties: the later
+    one); the last candidate when none qualifies. Raises on an empty list."""
+    if not candidates:
+        raise ValueError("no candidate states to select from")
+    best = None
+    for i, c in enumerate(candidates):
+        ok = abs(c.dev_score - reference) < tolerance * abs(reference) or c.dev_score == reference
+        if ok and (best is None or c.retained <= candidates[best].retained):
+            best = i
+    return len(candidates) - 1 if best is None else best
+
+
+def reduce_layers(layer_scores: Tensor, rule: str) -> Tensor:
+    """[L, M] -> [M] by ``rule`` (``"max"`` or ``"mean"``)."""
+    return layer_scores.max(dim=0).values if rule == "max" else layer_scores.mean(dim=0)
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of the model's class, state-dict names, shapes, dtypes and values."""
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------ hooks
+
+def _real_messages(ctx: MessageContext, messages: Tensor, num_edges: int) -> None:
+    """Check that the layer sent ``num_edges`` real messages plus appended self-loops."""
+    extra = messages.size(0) - num_edges
+    loops = ctx.edge_index[:, num_edges:]
+    if extra < 0 or (extra and not bool((loops[0] == loops[1]).all())):
+        raise ValueError(
+            f"layer {ctx.layer} sent {messages.size(0)} messages for {num_edges} edges: GraphMask "
+            "gates one message per edge (only appended self-loop messages may go ungated)")
+
+
+def _node_states(ctx: MessageContext) -> tuple[Tensor, Tensor]:
+    """The layer's (source, target) node states as passed to ``propagate`` (``x``)."""
+    x = ctx.propagate_kwargs.get("x")
+    if isinstance(x, (tuple, list)):
+        src, dst = x[0], x[1] if len(x) > 1 else None
+        dst = src if dst is None else dst
+    else:
+        src = dst = x
+    if not isinstance(src, Tensor) or not isinstance(dst, Tensor):
+        raise ValueError(f"layer {ctx.layer} passes no node states 'x' to propagate: "
+                         "GraphMask's gate reads (h_u, m_uv, h_v)")
+    return src, dst
+
+
+@dataclass
+class LayerInputs:
+    """What gate k reads for the ``E`` real edges: flattened ``h_u``, ``m_uv``, ``h_v``."""
+
+    src: Tensor
+    msg: Tensor
+    dst: Tensor
+    msg_shape: tuple[int, ...]
+
+
+@contextlib.contextmanager
+def record_inputs(model: nn.Module, num_edges: int) -> Iterator[dict[int, LayerInputs]]:
+    """Record every layer's gate inputs (detached) during the forward passes in the body."""
+    store: dict[int, LayerInputs] = {}
+
+    def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
+        _real_messages(ctx, messages, num_edges)
+        src, dst = _node_states(ctx)
+        ei = ctx.edge_index[:, :num_edges]
+        store[ctx.layer] = LayerInputs(
+            src=src[ei[0]].reshape(num_edges, -1).detach(),
+            msg=messages[:num_edges].reshape(num_edges, -1).detach(),
+            dst=dst[ei[1]].reshape(num_edges, -1).detach(),
+            msg_shape=tuple(messages.shape[1:]),
+        )
+        return messages
+
+    with message_hooks(model, fn):
+        yield store
+
+
+@contextlib.contextmanager
+def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
+                  baselines: dict[int, Tensor], explainable: Tensor | None = None) -> Iterator[None]:
+    """Replace messages of real edges at the layers in ``gates``: ``z m + (1 - z) b``.
+
+    ``gates[k]``: [M] gate values of the explainable edges (all ``E`` edges when
+    ``explainable`` is None); context edges and appended self-loops pass unchanged.
+    ``baselines[k]``: the message shape (one baseline) or [M, *message shape] (one
+    per explainable edge, e.g. per instance). All hooks go when the body exits.
+    """
+
+    def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
+        _real_messages(ctx, messages, num_edges)
+        if ctx.layer not in gates:
+            return messages
+        real, rest = messages[:num_edges], messages[num_edges:]
+        z, base = gates[ctx.layer].to(messages.dtype), baselines[ctx.layer].to(messages.dtype)
+        if explainable is None:
+            zz = z.view([-1] + [1] * (real.dim() - 1))
+            new = zz * real + (1 - zz) * base
+        else:
+            part = real[explainable]
+            zz = z.view([-1] + [1] * (part.dim() - 1))
+            new = real.masked_scatter(explainable.view([-1] + [1] * (real.dim() - 1)).expand_as(real),
+                                      zz * part + (1 - zz) * base)
+        return torch.cat([new, rest]) if rest.numel() else new
+
+    with message_hooks(model, fn):
+        yield
+
+
+def _run(model: nn.Module, view: InstanceBatch) -> Tensor:
+    return view.select_outputs(model(view.x, view.edge_index, **view.model_kwargs()))
+
+
+# ------------------------------------------------------------------- gate network
+
+class LayerGate(nn.Module):
+    """Gate of one layer: ``Linear(ReLU((LN(W_u h_u) + LN(W_m m) + LN(W_v h_v) + b) / 3)) -> 1``."""
+
+    def __init__(self, src_dim: int, msg_dim: int, dst_dim: int) -> None:
+        super().__init__()
+        hidden = msg_dim
+        self.proj = nn.ModuleList([nn.Linear(d, hidden, bias=False) for d in (src_dim, msg_dim, dst_dim)])
+        self.norm = nn.ModuleList([nn.LayerNorm(hidden) for _ in range(3)])
+        self.bias = nn.Parameter(torch.zeros(hidden))
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, inputs: LayerInputs) -> Tensor:
+        total = self.bias
+        for proj, norm, value in zip(self.proj, self.norm, (inputs.src, inputs.msg, inputs.dst)):
+            total = total + norm(proj(value))
+        return self.out(torch.relu(total / 3)).squeeze(-1)
+
+
+class GateNetwork(nn.Module):
+    """One :class:`LayerGate` and one baseline message ``b_k`` per layer."""
+
+    def __init__(self, shapes: Sequence[tuple[int, tuple[int, ...], int]]) -> None:
+        super().__init__()
+        self.msg_shapes = [tuple(m) for _, m, _ in shapes]
+        self.gates = nn.ModuleList([LayerGate(s, math.prod(m), d) for s, m, d in shapes])
+        bounds = [1.0 / math.sqrt(max(math.prod(m), 1)) for _, m, _ in shapes]
+        self.baselines = nn.ParameterList(
+            [nn.Parameter(torch.empty(m).uniform_(-a, a)) for (_, m, _), a in zip(shapes, bounds)])
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.gates)
+
+
+# ------------------------------------------------------------------ amortised
+
+def _full_graph(dataset: BenchmarkDataset, targets: Tensor) -> InstanceBatch:
+    """The whole graph of a node task as one view whose outputs are ``targets`` [B]."""
+    data = dataset.data
+    n, e = int(data.num_nodes), int(data.edge_index.size(1))
+    return InstanceBatch(
+        task=TaskLevel.NODE, instance_ids=targets, x=data.x, edge_index=data.edge_index,
+        node_ids=torch.arange(n), node_instance=torch.zeros(n, dtype=torch.long),
+        edge_ids=torch.arange(e), edge_instance=torch.zeros(e, dtype=torch.long),
+        explainable=torch.ones(e, dtype=torch.bool), target_index=targets,
+        edge_attr=getattr(data, "edge_attr", None), edge_type=getattr(data, "edge_type", None),
+    )
+
+
+@dataclass
+class _Record:
+    """A view with the unmasked model's gate inputs and outputs on it."""
+
+    view: InstanceBatch
+    inputs: dict[int, LayerInputs]
+    logits: Tensor
+
+
+def _record(model: nn.Module, view: InstanceBatch) -> _Record:
+    num_edges = int(view.edge_index.size(1))
+    with torch.no_grad(), record_inputs(model, num_edges) as store:
+        logits = _run(model, view)
+    return _Record(view=view, inputs=dict(store), logits=logits)
+
+
+@dataclass
+class FittedGraphMask:
+    """What ``fit`` leaves on the explainer (CPU copies of the probe state)."""
+
+    network: GateNetwork
+    fingerprint: str
+    num_layers: int
+    fit_seconds: float
+    selected_epoch: int
+    epochs: int
+    dev_layer_share: list[float]
+    dev_score_masked: float
+    dev_score_unmasked: float
+    dev_size: int
+    lambda_final: float
+    history: list[dict[str, float]]
+    gated_layers: list[int] = field(default_factory=list)
+
+
+@register_explainer(ExplainerInfo(
+    name="graphmask", amortised=True,
+    citation="Schlichtkrull, De Cao & Titov, ICLR 2021 (arXiv 2010.00577)",
+    description="amortised GraphMask: one gate network per layer on (h_u, m_uv, h_v), hard-concrete "
+    "gates, learned baseline messages, L0 + Lagrangian divergence constraint, layers enabled top-down, "
+    "dev-set model selection; scores = max over layers of P(gate open)"))
+class GraphMask(Explainer):
+    """The paper's amortised GraphMask (module docstring). ``fit`` first, then ``explain``.
+
+    ``fit`` stores the selected probe with a fingerprint of the model's parameters;
+    ``explain`` refuses another model and raises ``ValueError`` before ``fit``.
+
+    ``Explanation.meta``: ``hard_gates`` [L, M] bool; ``retained_share`` [L] (share of
+    the explained edges the hard gates keep, per layer); ``gated_layers``;
+    ``dev_retained_share`` [L], ``dev_score_masked`` / ``dev_score_unmasked`` (dev
+    accuracy with the hard gates and baselines / of the plain model), ``dev_size``,
+    ``selected_epoch``, ``epochs``, ``lambda`` (final), ``fit_seconds``, and the
+    same dev figures as ``report_*`` scalars.
+    """
+
+    Config = GraphMaskConfig
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__(**hparams)
+        self.fitted: FittedGraphMask | None = None
+
+    def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:  # type: ignore[override]
+        return super().supports(model, dataset) or mask_support_reason(model)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ fit
+
+    def _views(self, dataset: BenchmarkDataset, ids: Tensor, order: Tensor | None = None) -> list[InstanceBatch]:
+        if dataset.task == TaskLevel.NODE:
+            return [_full_graph(dataset, ids)]
+        ids = ids if order is None else ids[order]
+        size = self.config.batch_size
+        return [graph_batch(dataset, ids[i:i + size]) for i in range(0, ids.numel(), size)]
+
+    def _dev_ids(self, dataset: BenchmarkDataset) -> Tensor:
+        if self.config.dev_set == "explain":
+            ids = dataset.explain_ids.get("val")
+            if ids is not None and ids.numel():
+                return ids.long().cpu()
+        return dataset.splits["val"].long().cpu()
+
+    def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
+            seed: int) -> None:
+        start = time.perf_counter()
+        reason = self.supports(model, dataset)
+        if reason is not None:
+            raise ValueError(reason)
+        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+        if ids.numel() == 0:
+            raise ValueError("graphmask: fit needs at least one training instance")
+        self.fitted = None
+        device = model_device(model)
+        num_layers = len(message_layers(model))
+        dev_ids = self._dev_ids(dataset)
+        with frozen(model):
+            fitted = self._train(model, dataset, ids, dev_ids, seed, device, num_layers)
+        fitted.fit_seconds = time.perf_counter() - start
+        self.fitted = fitted
+
+    def _train(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, dev_ids: Tensor,
+               seed: int, device: torch.device, num_layers: int) -> FittedGraphMask:
+        cfg: GraphMaskConfig = self.config
+        hcfg = cfg.hard_concrete
+        node_task = dataset.task == TaskLevel.NODE
+        fingerprint = model_fingerprint(model)
+        gen = generator(seed, _TRAIN_STREAM)
+
+        node_record = _record(model, _full_graph(dataset, ids).to(device)) if node_task else None
+        first = node_record or _record(model, self._views(dataset, ids[:1])[0].to(device))
+        if len(first.inputs) != num_layers:
+            raise ValueError(f"graphmask: saw messages of {len(first.inputs)} of {num_layers} layers")
+        shapes = [(first.inputs[k].src.size(1), first.inputs[k].msg_shape, first.inputs[k].dst.size(1))
+                  for k in range(num_layers)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(generator(seed, _INIT_STREAM).initial_seed())
+            network = GateNetwork(shapes)
+        network = network.to(device)
+        optimizer = torch.optim.Adam(network.parameters(), lr=cfg.lr)
+        lagrangian = Lagrangian(cfg, (), device)
+
+        # dev set: the unmasked model's record, labels and the dev edges to count
+        dev_view = (_full_graph(dataset, dev_ids) if node_task else graph_batch(dataset, dev_ids)).to(device)
+        dev = _record(model, dev_view)
+        dev_labels = dataset.y[dev_ids].to(device)
+        reference = float((dev.logits.argmax(-1) == dev_labels).float().mean())
+        if node_task and dev_ids.numel():
+            dev_edges = torch.zeros(dev_view.edge_index.size(1), dtype=torch.bool)
+            within = instance_batch(dataset, dev_ids, model_num_hops(model))
+            dev_edges[within.edge_ids[within.explainable]] = True
+            dev_edges = dev_edges.to(device)
+        else:
+            dev_edges = torch.ones(dev_view.edge_index.size(1), dtype=torch.bool, device=device)
+
+        candidates: list[Candidate] = []
+        history: list[dict[str, float]] = []
+        epochs = num_layers * cfg.epochs_per_layer
+        for epoch in range(epochs):
+            layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
+            if node_task:
+                records: Iterator[_Record] = iter([node_record])  # type: ignore[list-item]
+            else:
+                order = torch.randperm(ids.numel(), generator=gen)
+                records = (_record(model, v.to(device)) for v in self._views(dataset, ids, order))
+            sum_div, sum_l0, steps = 0.0, 0.0, 0
+            for rec in records:
+                network.train()
+                gates, l0 = {}, torch.zeros((), device=device)
+                for k in layers:
+                    logits = network.gates[k](rec.inputs[k])
+                    noise = hc.uniform_noise(logits.shape, hcfg, gen, device)
+                    gates[k] = hc.sample(logits, hcfg, noise).gate
+                    l0 = l0 + hc.expected_l0(logits, hcfg).mean()
+                baselines = {k: network.baselines[k] for k in layers}
+                with gate_messages(model, int(rec.view.edge_index.size(1)), gates, baselines):
+                    masked = _run(model, rec.view)
+                div = divergence(rec.logits, masked).mean()
+                loss = cfg.penalty_scaling * l0 + lagrangian.term(div)
+                optimizer.zero_grad()
+                lagrangian.zero_grad()
+                loss.backward()
+                optimizer.step()
+                lagrangian.ascend()
+                sum_div += float(div.detach())
+                sum_l0 += float(l0.detach())
+                steps += 1
+            if (epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1:
+                cand = self._evaluate(model, network, dev, dev_labels, dev_edges, layers, epoch)
+                candidates.append(cand)
+                keep = select_candidate(candidates, reference, cfg.dev_tolerance)
+                for i, old in enumerate(candidates[:-1]):  # only the kept and the last hold a state
+                    if i != keep:
+                        old.state = None
+                history.append({"epoch": epoch, "divergence": sum_div / steps, "l0": sum_l0 / steps,
+                                "lambda": float(lagrangian.multiplier), "dev_score": cand.dev_score,
+                                "dev_retained": cand.retained / max(cand.total, 1)})
+
+        chosen = candidates[select_candidate(candidates, reference, cfg.dev_tolerance)]
+        network.load_state_dict(chosen.state)
+        network = network.cpu().eval()
+        return FittedGraphMask(
+            network=network, fingerprint=fingerprint, num_layers=num_layers, fit_seconds=0.0,
+            selected_epoch=chosen.epoch, epochs=epochs, dev_layer_share=chosen.layer_share,
+            dev_score_masked=chosen.dev_score, dev_score_unmasked=reference,
+            dev_size=int(dev_ids.numel()), lambda_final=float(lagrangian.multiplier), history=history,
+            gated_layers=enabled_layers(chosen.epoch, num_layers, cfg.epochs_per_layer))
+
+    def _evaluate(self, model: nn.Module, network: GateNetwork, dev: _Record, labels: Tensor,
+                  dev_edges: Tensor, layers: list[int], epoch: int) -> Candidate:
+        """Dev accuracy and retained dev edges of the current probe, hard eval gates."""
+        network.eval()
+        hcfg = self.config.hard_concrete
+        with torch.no_grad():
+            gates = {k: hc.deterministic(network.gates[k](dev.inputs[k]), hcfg).gate for k in layers}
+            baselines = {k: network.baselines[k] for k in layers}
+            with gate_messages(model, int(dev.view.edge_index.size(1)), gates, baselines):
+                masked = _run(model, dev.view)
+        score = float((masked.argmax(-1) == labels).float().mean()) if labels.numel() else math.nan
+        n_dev = int(dev_edges.sum())
+        share = []
+        for k in range(network.num_layers):
+            kept = int(gates[k][dev_edges].sum()) if k in gates else n_dev
+            share.append(kept / max(n_dev, 1))
+        retained = int(round(sum(s * n_dev for s in share)))
+        return Candidate(epoch=epoch, retained=retained, total=n_dev * network.num_layers,
+                         dev_score=score, layer_share=share,
+                         state={k: v.detach().clone() for k, v in network.state_dict().items()})
+
+    # -------------------------------------------------------------- explain
+
+    def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
+                seed: int) -> Explanation:
+        start = time.perf_counter()
+        reason = self.supports(model, dataset)
+        if reason is not None:
+            raise ValueError(reason)
+        fitted = self.fitted
+        if fitted is None:
+            raise ValueError("graphmask is amortised: call fit(model, dataset, train_ids, seed) "
+                             "before explain")
+        if model_fingerprint(model) != fitted.fingerprint:
+            raise ValueError("graphmask: these gates were fitted on another model (its parameters "
+                             "differ); call fit again with this model")
+        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+        device = model_device(model)
+        hops = model_num_hops(model)
+        network = fitted.network.to(device).eval()
+        hcfg = self.config.hard_concrete
+        if dataset.task == TaskLevel.NODE:
+            batch = instance_batch(dataset, ids, hops)
+            view = _full_graph(dataset, ids)
+            picked = batch.edge_ids[batch.explainable]
+            ptr = batch.explained_edge_ptr()
+        else:
+            view = graph_batch(dataset, ids)
+            picked = torch.arange(view.edge_ids.numel())
+            ptr = view.explained_edge_ptr()
+        try:
+            with frozen(model), torch.no_grad():
+                rec = _record(model, view.to(device))
+                logits = torch.stack([network.gates[k](rec.inputs[k]) for k in range(fitted.num_layers)])
+        finally:
+            fitted.network.cpu()
+        logits = logits.cpu()[:, picked]
+        gated = torch.zeros(fitted.num_layers, dtype=torch.bool)
+        gated[fitted.gated_layers] = True
+        # a layer the selected probe does not gate passes every message: open, score 1
+        layer_scores = torch.where(gated.view(-1, 1), hc.open_probability(logits, hcfg),
+                                   torch.ones_like(logits))
+        hard = hc.deterministic(logits, hcfg).hard | ~gated.view(-1, 1)
+        edge_ids = view.edge_ids[picked] if dataset.task == TaskLevel.GRAPH else picked
+        return Explanation(
+            task=dataset.task, instance_ids=ids, edge_ids=edge_ids.cpu(), edge_ptr=ptr.cpu(),
+            edge_scores=reduce_layers(layer_scores[gated], self.config.layer_reduce).float(),
+            edge_layer_scores=layer_scores.float(), signed=False,
+            seconds=time.perf_counter() - start, fit_seconds=fitted.fit_seconds,
+            meta={
+                "explainer": self.info.name, "hparams": self.hparams(), "num_hops": hops,
+                "device": str(device), "batched": True,
+                "hard_gates": hard,
+                "retained_share": hard.float().mean(dim=1) if hard.size(1) else torch.ones(hard.size(0)),
+                "layer_score": "P(z > threshold) of the training-mode gate",
+                "gated_layers": list(fitted.gated_layers),
+                "dev_retained_share": torch.tensor(fitted.dev_layer_share),
+                "dev_score_masked": fitted.dev_score_masked,
+                "dev_score_unmasked": fitted.dev_score_unmasked,
+                "dev_size": fitted.dev_size,
+                "selected_epoch": fitted.selected_epoch, "epochs": fitted.epochs,
+                "lambda": fitted.lambda_final, "fit_seconds": fitted.fit_seconds,
+                # scalars for tables (suite.reports reads ``report_*`` keys)
+                "report_dev_acc_masked": fitted.dev_score_masked,
+                "report_dev_acc_unmasked": fitted.dev_score_unmasked,
+                "report_dev_retained": float(sum(fitted.dev_layer_share) / max(len(fitted.dev_layer_share), 1)),
+            },
+        )
+
+
+# ------------------------------------------------------------------ per instance
+
+def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
+    """[M] values, [M] segment ids -> [B] means (``counts`` [B] >= 1)."""
+    return values.new_zeros(counts.numel()).index_add(0, segment, values) / counts
+
+
+@register_explainer(ExplainerInfo(
+    name="graphmask-instance",
+    citation="Schlichtkrull, De Cao & Titov, ICLR 2021 (arXiv 2010.00577): the per-instance "
+    "(non-amortised) variant of their comparison",
+    description="per-instance GraphMask: free hard-concrete logits per edge, layer and instance, "
+    "per-instance baselines and lambda, L0 + Lagrangian divergence constraint, layers enabled "
+    "top-down; all instances in one batched optimisation"))
+class GraphMaskInstance(ViewExplainer):
+    """GraphMask optimised per instance (the paper's hindsight-prone comparison).
+
+    Per instance ``b``: a free logit per explainable edge and layer (initial 0, so the
+    +3 shift opens every gate), a baseline message per layer, its own ``alpha``. The
+    loss of instance ``b`` is ``penalty_scaling * sum_{k enabled} mean_{e in b}
+    P(z_k,e != 0) + softplus(alpha_b) (KL_b - allowance)``; the batch minimises the
+    sum. Adam (one parameter tensor per layer, so a layer's bias correction starts
+    when it is switched on) and RMSprop are element-wise and every instance draws its
+    initial baselines and noise from ``generator(seed, instance_id)``, so a batch
+    equals its parts and equals one instance at a time on the full graph
+    (``batched=False``). No model selection: the final state is returned.
+
+    ``Explanation.meta``: ``hard_gates`` [L, M], ``retained_share`` [B, L] (eval-mode
+    hard gates), ``lambda`` [B], ``divergence`` [B] (KL with the hard eval gates),
+    ``target`` [B] (the model's original prediction).
+    """
+
+    Config = GraphMaskInstanceConfig
+
+    def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
+                seed: int) -> Explanation:
+        explanation = super().explain(model, dataset, ids, seed)
+        layer_scores = explanation.meta.pop("_layer_scores")
+        explanation.edge_layer_scores = layer_scores.t().contiguous().float()
+        explanation.meta["hard_gates"] = explanation.meta.pop("_hard_gates").t().contiguous()
+        explanation.meta["layer_score"] = "P(z > threshold) of the training-mode gate"
+        if explanation.num_instances:
+            explanation.meta["report_mean_divergence"] = float(explanation.meta["divergence"].mean())
+        return explanation
+
+    def explain_view(self, model: nn.Module, view: InstanceBatch, seed: int,
+                     dataset: BenchmarkDataset) -> ViewResult:
+        cfg: GraphMaskInstanceConfig = self.config
+        hcfg = cfg.hard_concrete
+        device = view.x.device
+        b = view.num_instances
+        num_edges = int(view.edge_index.size(1))
+        edge_instance = explained_edge_instance(view)
+        m = int(edge_instance.numel())
+        counts = torch.bincount(edge_instance, minlength=b).clamp(min=1).float()
+        sizes = (view.explained_edge_ptr()[1:] - view.explained_edge_ptr()[:-1]).tolist()
+        rec = _record(model, view)
+        num_layers = len(message_layers(model))
+        if len(rec.inputs) != num_layers:
+            raise ValueError(f"graphmask-instance: saw messages of {len(rec.inputs)} of {num_layers} layers")
+        shapes = [rec.inputs[k].msg_shape for k in range(num_layers)]
+        gens = [generator(seed, int(i)) for i in view.instance_ids.tolist()]
+
+        drawn = []  # per instance: one baseline per layer, U(-1/sqrt(d), 1/sqrt(d))
+        for gen in gens:
+            drawn.append([(torch.rand(s, generator=gen) * 2 - 1) / math.sqrt(max(math.prod(s), 1))
+                          for s in shapes])
+        baselines = [torch.stack([d[k] for d in drawn]).to(device).requires_grad_(True)
+                     if b else torch.zeros((0, *shapes[k]), device=device, requires_grad=True)
+                     for k in range(num_layers)]
+        logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
+        optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr)
+        lagrangian = Lagrangian(cfg, (b,), device)
+        explainable = view.explainable
+
+        for epoch in range(num_layers * cfg.epochs_per_layer):
+            layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
+            noise = torch.cat([hc.uniform_noise((num_layers, n), hcfg, gen) for gen, n in zip(gens, sizes)],
+                              dim=1).to(device) if b else torch.zeros(num_layers, 0, device=device)
+            gates = {k: hc.sample(logits[k], hcfg, noise[k]).gate for k in layers}
+            base = {k: baselines[k][edge_instance] for k in layers}
+            with gate_messages(model, num_edges, gates, base, explainable):
+                masked = _run(model, view)
+            loss_b = lagrangian.term(divergence(rec.logits, masked))
+            for k in layers:
+                loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
+                    hc.expected_l0(logits[k], hcfg), edge_instance, counts)
+            optimizer.zero_grad()
+            lagrangian.zero_grad()
+            loss_b.sum().backward()
+            optimizer.step()
+            lagrangian.ascend()
+
+        with torch.no_grad():
+            final = torch.stack([t.detach() for t in logits]) if num_layers else torch.zeros(0, m)
+            layer_scores = hc.open_probability(final, hcfg)
+            eval_gates = hc.deterministic(final, hcfg)
+            hard = eval_gates.hard
+            all_layers = range(num_layers)
+            with gate_messages(model, num_edges, {k: eval_gates.gate[k] for k in all_layers},
+                               {k: baselines[k].detach()[edge_instance] for k in all_layers}, explainable):
+                masked = _run(model, view)
+            share = torch.stack([_segment_mean(hard[k].float(), edge_instance, counts)
+                                 for k in all_layers], dim=1)
+        return ViewResult(
+            edge_scores=reduce_layers(layer_scores, cfg.layer_reduce),
+            target=rec.logits.argmax(-1),
+            extras={"_layer_scores": layer_scores.t(), "_hard_gates": hard.t(), "retained_share": share,
+                    "lambda": lagrangian.multiplier.view(-1), "divergence": divergence(rec.logits, masked)},
+        )

@@ -1,0 +1,389 @@
+"""GraphMask (amortised) and its per-instance variant: objective parts, schedule, model
+selection, hook safety on GCN/GIN/GAT/R-GCN, batching and the explanation contract."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+import suite.explainers.graphmask as gm  # registers graphmask and graphmask-instance
+from suite.config import ConfigError
+from suite.explainers import build_explainer
+from suite.masking import message_layers
+from suite.models import build_model
+from suite.subgraphs import instance_batch
+from suite.types import TaskLevel
+
+HOOK_DICTS = [
+    "_propagate_forward_pre_hooks", "_propagate_forward_hooks", "_message_forward_pre_hooks",
+    "_message_forward_hooks", "_aggregate_forward_pre_hooks", "_aggregate_forward_hooks",
+    "_message_and_aggregate_forward_pre_hooks", "_message_and_aggregate_forward_hooks",
+    "_forward_hooks", "_forward_pre_hooks",
+]
+FAST = {"epochs_per_layer": 2}
+
+
+def _ids(dataset) -> torch.Tensor:
+    return torch.cat([dataset.explain_ids["val"], dataset.explain_ids["test"]])
+
+
+def _predict(model, dataset) -> torch.Tensor:
+    d = dataset.data
+    kwargs = {"batch": d.batch} if dataset.task == TaskLevel.GRAPH else {}
+    if getattr(d, "edge_type", None) is not None:
+        kwargs["edge_type"] = d.edge_type
+    with torch.no_grad():
+        return model(d.x, d.edge_index, **kwargs)
+
+
+# ----------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def fitted_node(tiny_gcn, tiny_node_dataset):
+    explainer = gm.GraphMask(epochs_per_layer=3, lr=0.01)
+    explainer.fit(tiny_gcn, tiny_node_dataset, tiny_node_dataset.splits["train"], 0)
+    return explainer
+
+
+@pytest.fixture(scope="module")
+def fitted_graph(tiny_gin_graph, tiny_graph_dataset):
+    explainer = gm.GraphMask(epochs_per_layer=2, lr=0.01, batch_size=8)
+    explainer.fit(tiny_gin_graph, tiny_graph_dataset, tiny_graph_dataset.splits["train"], 0)
+    return explainer
+
+
+@pytest.fixture(scope="module", params=["gcn", "gin", "gat", "rgcn"])
+def any_model(request, tiny_node_dataset, tiny_graph_dataset):
+    """(untrained model, dataset): GCN/GIN/GAT on the node task (random features),
+    R-GCN on the graph task with three random edge types."""
+    torch.manual_seed(0)
+    if request.param == "rgcn":
+        d = tiny_graph_dataset.data
+        edge_type = torch.randint(3, (d.edge_index.size(1),), generator=torch.Generator().manual_seed(0))
+        dataset = dataclasses.replace(tiny_graph_dataset, num_edge_types=3, data=Data(
+            x=d.x, edge_index=d.edge_index, batch=d.batch, edge_type=edge_type))
+        return build_model("rgcn", dataset, hidden=16, num_layers=2).eval(), dataset
+    x = torch.randn(tiny_node_dataset.data.num_nodes, 4, generator=torch.Generator().manual_seed(0))
+    dataset = dataclasses.replace(tiny_node_dataset, data=Data(x=x, edge_index=tiny_node_dataset.data.edge_index))
+    return build_model(request.param, dataset, hidden=16, num_layers=3).eval(), dataset
+
+
+def _view(dataset):
+    if dataset.task == TaskLevel.NODE:
+        return gm._full_graph(dataset, torch.arange(dataset.data.num_nodes))
+    return gm.graph_batch(dataset, torch.arange(dataset.num_graphs))
+
+
+# ------------------------------------------------------------------ config
+
+@pytest.mark.parametrize("field,value", [("epochs_per_layer", 0), ("lr", 0.0), ("allowance", -1.0),
+                                         ("layer_reduce", "sum"), ("dev_set", "test"), ("zeta", 0.5),
+                                         ("lambda_init", 40.0), ("batch_size", 0)])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ConfigError, match=field):
+        gm.GraphMask(**{field: value})
+
+
+def test_reference_defaults():
+    cfg = gm.GraphMask().config
+    assert (cfg.allowance, cfg.lambda_init, cfg.lambda_lr) == (0.03, 0.55, 1e-2)
+    assert (cfg.lambda_min, cfg.lambda_max, cfg.dev_tolerance) == (-2.0, 30.0, 0.05)
+    assert (cfg.gamma, cfg.zeta, cfg.loc_bias, cfg.threshold) == (-0.2, 1.0, 3.0, 0.5)
+    assert gm.GraphMask.info.amortised and not gm.GraphMaskInstance.info.amortised
+
+
+# ------------------------------------------------------ objective and schedule
+
+def test_lambda_goes_up_above_the_allowance_and_down_below():
+    cfg = gm.GraphMaskConfig()
+    lag = gm.Lagrangian(cfg, (2,))
+    before = lag.multiplier.clone()
+    for _ in range(3):
+        lag.zero_grad()
+        lag.term(torch.tensor([0.5, 0.0])).sum().backward()  # D > beta, D < beta
+        lag.ascend()
+    after = lag.multiplier
+    assert after[0] > before[0] and after[1] < before[1]
+
+
+def test_lambda_is_clipped():
+    cfg = gm.GraphMaskConfig(lambda_lr=10.0)
+    lag = gm.Lagrangian(cfg)
+    for _ in range(20):
+        lag.zero_grad()
+        lag.term(torch.tensor(100.0)).backward()
+        lag.ascend()
+    assert float(lag.alpha.detach()) == cfg.lambda_max
+    lag = gm.Lagrangian(cfg)
+    for _ in range(20):
+        lag.zero_grad()
+        lag.term(torch.tensor(0.0)).backward()
+        lag.ascend()
+    assert float(lag.alpha.detach()) == cfg.lambda_min
+
+
+def test_divergence_is_kl_to_the_original_distribution():
+    a = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    assert torch.allclose(gm.divergence(a, a), torch.zeros(2), atol=1e-7)
+    b = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 0.0]])
+    p, q = a.softmax(-1), b.softmax(-1)
+    torch.testing.assert_close(gm.divergence(a, b), (p * (p / q).log()).sum(-1))
+
+
+def test_top_down_schedule():
+    got = [gm.enabled_layers(e, 3, 2) for e in range(8)]
+    assert got == [[2], [2], [1, 2], [1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2]]
+
+
+def test_fit_trains_layers_top_down(tiny_gcn, tiny_node_dataset, monkeypatch):
+    seen = []
+    original = gm.gate_messages
+
+    def spy(model, num_edges, gates, baselines, explainable=None):
+        if torch.is_grad_enabled():  # training steps (dev evaluation runs without grad)
+            seen.append(sorted(gates))
+        return original(model, num_edges, gates, baselines, explainable)
+
+    monkeypatch.setattr(gm, "gate_messages", spy)
+    gm.GraphMask(epochs_per_layer=2).fit(tiny_gcn, tiny_node_dataset, tiny_node_dataset.splits["train"], 0)
+    assert seen == [[2], [2], [1, 2], [1, 2], [0, 1, 2], [0, 1, 2]]  # node task: one step per epoch
+
+
+def test_dev_selection_rule():
+    c = gm.Candidate
+    cands = [c(0, 100, 100, 0.90), c(1, 60, 100, 0.88), c(2, 40, 100, 0.80), c(3, 50, 100, 0.93)]
+    assert gm.select_candidate(cands, reference=0.90, tolerance=0.05) == 3  # 0.80 differs by 11%
+    cands.append(c(4, 50, 100, 0.86))  # a tie on retained edges: the later state
+    assert gm.select_candidate(cands, 0.90, 0.05) == 4
+    assert gm.select_candidate([c(0, 10, 100, 0.5), c(1, 20, 100, 0.4)], 0.9, 0.05) == 1  # none: last
+    with pytest.raises(ValueError):
+        gm.select_candidate([], 0.9, 0.05)
+
+
+def test_gates_start_open(tiny_gcn, tiny_node_dataset):
+    explainer = gm.GraphMask(epochs_per_layer=1, lr=1e-12)  # effectively untrained gates
+    explainer.fit(tiny_gcn, tiny_node_dataset, tiny_node_dataset.splits["train"], 0)
+    exp = explainer.explain(tiny_gcn, tiny_node_dataset, tiny_node_dataset.explain_ids["test"], 0)
+    assert bool(exp.meta["hard_gates"].all())
+    assert (exp.edge_layer_scores > 0.5).all()
+    assert exp.meta["dev_score_masked"] == exp.meta["dev_score_unmasked"]
+
+
+# --------------------------------------------------------------- hook safety
+
+def _snapshot(model) -> dict:
+    layers = message_layers(model)
+    return {
+        "hooks": [{name: dict(getattr(layer, name, {})) for name in HOOK_DICTS} for layer in layers],
+        "module_hooks": [(dict(m._forward_hooks), dict(m._forward_pre_hooks)) for m in model.modules()],
+        "keys": list(model.state_dict().keys()),
+        "params": len(list(model.parameters())),
+        "buffers": len(list(model.buffers())),
+        "flags": [p.requires_grad for p in model.parameters()],
+        "training": model.training,
+        "state": {k: v.clone() for k, v in model.state_dict().items()},
+    }
+
+
+def _assert_same_state(model, before: dict) -> None:
+    after = _snapshot(model)
+    for key in ("hooks", "module_hooks", "keys", "params", "buffers", "flags", "training"):
+        assert after[key] == before[key], f"{key} changed"
+    for name, value in before["state"].items():
+        assert torch.equal(after["state"][name], value)
+
+
+def test_open_gates_leave_predictions_unchanged(any_model):
+    model, dataset = any_model
+    bare = _predict(model, dataset)
+    view = _view(dataset)
+    e = view.edge_index.size(1)
+    with gm.record_inputs(model, e) as store:
+        recorded = _predict(model, dataset)
+    assert torch.equal(recorded, bare)
+    layers = len(message_layers(model))
+    assert sorted(store) == list(range(layers)) and all(v.msg.size(0) == e for v in store.values())
+    gates = {k: torch.ones(e) for k in range(layers)}
+    baselines = {k: torch.randn(store[k].msg_shape) for k in range(layers)}
+    with gm.gate_messages(model, e, gates, baselines):
+        opened = _predict(model, dataset)
+    torch.testing.assert_close(opened, bare, atol=1e-6, rtol=0)
+    with gm.gate_messages(model, e, {k: torch.zeros(e) for k in range(layers)}, baselines):
+        closed = _predict(model, dataset)
+    assert not torch.allclose(closed, bare, atol=1e-4)  # the hooks do act
+    # gating only a subset (explainable edges, per-edge baselines) = gating all with z = 1 elsewhere
+    subset = torch.rand(e, generator=torch.Generator().manual_seed(1)) < 0.5
+    m = int(subset.sum())
+    with gm.gate_messages(model, e, {k: torch.ones(m) for k in range(layers)},
+                          {k: baselines[k].expand(m, *baselines[k].shape) for k in range(layers)}, subset):
+        torch.testing.assert_close(_predict(model, dataset), bare, atol=1e-6, rtol=0)
+    with gm.gate_messages(model, e, {k: torch.zeros(m) for k in range(layers)},
+                          {k: baselines[k].expand(m, *baselines[k].shape) for k in range(layers)}, subset):
+        part = _predict(model, dataset)
+    with gm.gate_messages(model, e, {k: (~subset).float() for k in range(layers)}, baselines):
+        torch.testing.assert_close(part, _predict(model, dataset), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["graphmask", "graphmask-instance"])
+def test_no_state_left_after_fit_and_explain(name, any_model):
+    model, dataset = any_model
+    before = _snapshot(model)
+    explainer = build_explainer(name, epochs_per_layer=1)
+    explainer.fit(model, dataset, dataset.splits["train"][:8], 0)
+    explainer.explain(model, dataset, dataset.explain_ids["test"][:3], 0)
+    _assert_same_state(model, before)
+
+
+@pytest.mark.parametrize("raise_at", [1, 3, 6])
+@pytest.mark.parametrize("name", ["graphmask", "graphmask-instance"])
+def test_no_state_left_when_the_body_raises(name, raise_at, any_model, monkeypatch):
+    model, dataset = any_model
+    before = _snapshot(model)
+    layer = message_layers(model)[0]
+    calls = {"n": 0}
+    original = layer.message
+
+    def message(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == raise_at:
+            raise RuntimeError("boom")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(layer, "message", message)
+    explainer = build_explainer(name, epochs_per_layer=2)
+    with pytest.raises(RuntimeError, match="boom"):
+        explainer.fit(model, dataset, dataset.splits["train"][:8], 0)
+        explainer.explain(model, dataset, dataset.explain_ids["test"][:3], 0)
+    monkeypatch.undo()
+    _assert_same_state(model, before)
+
+
+# ------------------------------------------------------ explanation contract
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_explanation_contract(level, request):
+    model = request.getfixturevalue("tiny_gcn" if level == "node" else "tiny_gin_graph")
+    dataset = request.getfixturevalue(f"tiny_{level}_dataset")
+    fitted = request.getfixturevalue(f"fitted_{level}")
+    ids = _ids(dataset)
+    reference = build_explainer("gnnexplainer", epochs=1).explain(model, dataset, ids, 0)
+    batch = instance_batch(dataset, ids, model.num_layers)
+    for exp in (fitted.explain(model, dataset, ids, 0),
+                gm.GraphMaskInstance(epochs_per_layer=2).explain(model, dataset, ids, 0)):
+        exp.validate()
+        assert torch.equal(exp.instance_ids, ids)
+        assert torch.equal(exp.edge_ids, reference.edge_ids) and torch.equal(exp.edge_ptr, reference.edge_ptr)
+        assert torch.equal(exp.edge_ids, batch.edge_ids[batch.explainable])
+        layers = len(message_layers(model))
+        m = exp.edge_ids.numel()
+        assert exp.edge_layer_scores.shape == (layers, m)
+        assert exp.meta["hard_gates"].shape == (layers, m) and exp.meta["hard_gates"].dtype == torch.bool
+        assert ((exp.edge_scores >= 0) & (exp.edge_scores <= 1)).all()
+        gated = exp.meta.get("gated_layers", list(range(layers)))
+        ungated = [k for k in range(layers) if k not in gated]
+        assert ((exp.edge_layer_scores[gated] > 0) & (exp.edge_layer_scores[gated] < 1)).all()
+        assert (exp.edge_layer_scores[ungated] == 1).all() and exp.meta["hard_gates"][ungated].all()
+        torch.testing.assert_close(exp.edge_scores, exp.edge_layer_scores[gated].max(0).values)
+        assert not exp.signed and exp.seconds > 0
+    assert exp.meta["retained_share"].shape == (ids.numel(), layers)
+    amortised = fitted.explain(model, dataset, ids, 0)
+    assert amortised.fit_seconds > 0 and amortised.meta["retained_share"].shape == (layers,)
+    for key in ("dev_retained_share", "dev_score_masked", "dev_score_unmasked", "selected_epoch"):
+        assert key in amortised.meta
+
+
+def test_explain_needs_fit_and_the_fitted_model(fitted_node, tiny_gcn, tiny_node_dataset):
+    ids = tiny_node_dataset.explain_ids["test"]
+    with pytest.raises(ValueError, match="call fit"):
+        gm.GraphMask().explain(tiny_gcn, tiny_node_dataset, ids, 0)
+    same = copy.deepcopy(tiny_gcn)  # the same function: accepted
+    torch.testing.assert_close(fitted_node.explain(same, tiny_node_dataset, ids, 0).edge_scores,
+                               fitted_node.explain(tiny_gcn, tiny_node_dataset, ids, 0).edge_scores)
+    other = copy.deepcopy(tiny_gcn)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    with pytest.raises(ValueError, match="another model"):
+        fitted_node.explain(other, tiny_node_dataset, ids, 0)
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_amortised_batch_equals_its_parts(level, request):
+    model = request.getfixturevalue("tiny_gcn" if level == "node" else "tiny_gin_graph")
+    dataset = request.getfixturevalue(f"tiny_{level}_dataset")
+    fitted = request.getfixturevalue(f"fitted_{level}")
+    ids = _ids(dataset)
+    whole = fitted.explain(model, dataset, ids, 0)
+    parts = [fitted.explain(model, dataset, ids[i:i + 3], 0) for i in range(0, ids.numel(), 3)]
+    assert torch.equal(whole.edge_ids, torch.cat([p.edge_ids for p in parts]))
+    torch.testing.assert_close(whole.edge_layer_scores, torch.cat([p.edge_layer_scores for p in parts], 1),
+                               atol=1e-6, rtol=0)
+    assert torch.equal(whole.meta["hard_gates"], torch.cat([p.meta["hard_gates"] for p in parts], 1))
+
+
+def test_fit_is_deterministic_under_a_seed(fitted_graph, tiny_gin_graph, tiny_graph_dataset):
+    ids = _ids(tiny_graph_dataset)
+    again = gm.GraphMask(epochs_per_layer=2, lr=0.01, batch_size=8)
+    again.fit(tiny_gin_graph, tiny_graph_dataset, tiny_graph_dataset.splits["train"], 0)
+    assert torch.equal(again.explain(tiny_gin_graph, tiny_graph_dataset, ids, 0).edge_scores,
+                       fitted_graph.explain(tiny_gin_graph, tiny_graph_dataset, ids, 0).edge_scores)
+
+
+# ---------------------------------------------------------------- per instance
+
+def test_instance_batch_equals_one_at_a_time_on_the_full_graph(tiny_gcn, tiny_node_dataset):
+    ids = _ids(tiny_node_dataset)[:6]
+    batched = gm.GraphMaskInstance(epochs_per_layer=10).explain(tiny_gcn, tiny_node_dataset, ids, 3)
+    single = gm.GraphMaskInstance(epochs_per_layer=10, batched=False).explain(tiny_gcn, tiny_node_dataset, ids, 3)
+    assert torch.equal(batched.edge_ids, single.edge_ids)
+    torch.testing.assert_close(batched.edge_layer_scores, single.edge_layer_scores, atol=1e-5, rtol=0)
+    torch.testing.assert_close(batched.meta["lambda"], single.meta["lambda"], atol=1e-5, rtol=0)
+    parts = [gm.GraphMaskInstance(epochs_per_layer=10).explain(tiny_gcn, tiny_node_dataset, ids[i:i + 2], 3)
+             for i in range(0, ids.numel(), 2)]
+    torch.testing.assert_close(batched.edge_scores, torch.cat([p.edge_scores for p in parts]), atol=1e-5, rtol=0)
+
+
+def test_instance_graph_batch_equals_one_graph_at_a_time(tiny_gin_graph, tiny_graph_dataset):
+    # few steps: the model's own batched-vs-single float noise (~5e-7) is amplified by Adam
+    ids = _ids(tiny_graph_dataset)
+    batched = gm.GraphMaskInstance(epochs_per_layer=2).explain(tiny_gin_graph, tiny_graph_dataset, ids, 3)
+    single = gm.GraphMaskInstance(epochs_per_layer=2, batched=False).explain(
+        tiny_gin_graph, tiny_graph_dataset, ids, 3)
+    torch.testing.assert_close(batched.edge_layer_scores, single.edge_layer_scores, atol=1e-5, rtol=0)
+    assert torch.equal(batched.meta["target"], single.meta["target"])
+
+
+def test_layers_the_selected_probe_does_not_gate_are_open(fitted_node, tiny_gcn, tiny_node_dataset):
+    explainer = copy.copy(fitted_node)
+    explainer.fitted = dataclasses.replace(fitted_node.fitted, gated_layers=[2])
+    exp = explainer.explain(tiny_gcn, tiny_node_dataset, tiny_node_dataset.explain_ids["test"], 0)
+    assert (exp.edge_layer_scores[:2] == 1).all() and exp.meta["hard_gates"][:2].all()
+    assert torch.equal(exp.edge_scores, exp.edge_layer_scores[2])
+    assert exp.meta["gated_layers"] == [2]
+
+
+# ------------------------------------------------------------- PyG's variant
+
+def test_pyg_graphmask_adapter(tiny_gcn, tiny_gin_graph, tiny_node_dataset, tiny_graph_dataset):
+    from suite.explainers import explainer_info
+
+    info = explainer_info("pyg-graphmask")
+    assert info.source == "pyg" and not info.amortised and "PER-INSTANCE" in info.description
+    explainer = build_explainer("pyg-graphmask", epochs=2)
+    assert "in_channels" in explainer.supports(tiny_gin_graph, tiny_graph_dataset)
+    gat = build_model("gat", tiny_node_dataset, hidden=16, num_layers=2, heads=4)
+    assert "multi-head" in explainer.supports(gat, tiny_node_dataset)
+    assert explainer.supports(tiny_gcn, tiny_node_dataset) is None
+    before = _snapshot(tiny_gcn)
+    ids = tiny_node_dataset.explain_ids["test"][:2]
+    exp = explainer.explain(tiny_gcn, tiny_node_dataset, ids, 0)
+    exp.validate()
+    batch = instance_batch(tiny_node_dataset, ids, tiny_gcn.num_layers)
+    assert torch.equal(exp.edge_ids, batch.edge_ids[batch.explainable])
+    assert ((exp.edge_scores >= 0) & (exp.edge_scores <= 1)).all()
+    _assert_same_state(tiny_gcn, before)  # PyG rewrites messages: it must run on a copy
+    with pytest.raises(ConfigError, match="penalty_scaling"):
+        build_explainer("pyg-graphmask", penalty_scaling=11.0)
