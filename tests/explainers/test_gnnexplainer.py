@@ -37,7 +37,7 @@ def test_initialisation_is_per_instance_and_scaled_by_node_count(init_nodes, ini
 
 
 #: Our settings that match PyG's GNNExplainer (the suite's tuned defaults may differ).
-PYG = dict(epochs=100, lr=0.01, symmetric=False)
+PYG = dict(epochs=100, lr=0.01, symmetric=False, init_mean=0.0)
 
 
 def _pyg_gnnexplainer(model, dataset, gid: int, seed: int, **coeffs) -> torch.Tensor:
