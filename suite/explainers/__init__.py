@@ -1,12 +1,13 @@
 """Explainers: one protocol (``fit``/``explain`` -> ``Explanation``), one registry.
 
 Importing this package registers the built-in explainers: ``random``, ``saliency``,
-``integrated-gradients``, ``grad-x-input``, ``gnnexplainer`` and the PyG adapters
-``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``.
+``integrated-gradients``, ``grad-x-input``, ``gnnexplainer``, ``graphmask``,
+``graphmask-instance``, ``pgexplainer``, ``erasure-search`` and the PyG adapters
+``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``, ``pyg-graphmask``.
 """
 
 from suite.explainers import (erasure, gnnexplainer, gradients, graphmask,  # noqa: F401  (registers)
-                              pyg_adapter, random)
+                              pgexplainer, pyg_adapter, random)
 from suite.explainers.base import (EXPLAINERS, Explainer, ExplainerInfo, build_explainer,
                                    register_explainer)
 
