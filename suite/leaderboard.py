@@ -249,7 +249,9 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
 
     Only ``status == "done"`` cells are scored; every other cell is listed in
     ``problems`` with its reason unless the same (dataset, model, training,
-    explainer, seed) also finished. Score columns may be missing (treated as NaN).
+    explainer, seed) also finished. When one (dataset, model, training, explainer,
+    seed) was run with several configurations, only the most recently finished
+    cell counts. Score columns may be missing (treated as NaN).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -263,6 +265,13 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
     frame["status"] = frame["status"].astype(str)
     if "cell_key" in frame.columns:  # a cell recorded twice (rerun): the last record wins
         frame = frame.drop_duplicates("cell_key", keep="last")
+    # the same (dataset, model, training, explainer, seed) run again with other settings
+    # (a new config hash): the most recently finished cell wins, so a board never averages
+    # two configurations under one name
+    order = "finished_at" if "finished_at" in frame.columns else None
+    if order is not None:
+        frame = frame.sort_values(order, kind="stable", na_position="first")
+    frame = frame.drop_duplicates([*KEY, "seed"], keep="last")
     scores = _score_names(frame)
     for name in scores:
         frame[name] = pd.to_numeric(frame[name], errors="coerce") if name in frame else np.nan

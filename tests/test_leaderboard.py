@@ -128,6 +128,20 @@ def test_duplicate_cell_keys_keep_the_last_record(frame):
     assert got["seeds"] == 3
 
 
+def test_a_later_configuration_replaces_an_earlier_one_per_seed(frame):
+    frame = frame.assign(finished_at=[f"2026-01-01T00:00:{i:02d}" for i in range(len(frame))])
+    first = frame.iloc[0]
+    rerun = frame.iloc[[0]].assign(cell_key="other-config-hash", edge_auc=0.987654,
+                                   finished_at="2026-02-01T00:00:00")
+    board = build_leaderboard(pd.concat([rerun, frame], ignore_index=True))  # order must not matter
+    expected = frame.loc[(frame["dataset"] == first["dataset"])
+                         & (frame["explainer"] == first["explainer"]), "edge_auc"].copy()
+    expected.iloc[0] = 0.987654
+    got = _row(board, first["dataset"], first["explainer"])
+    assert got["edge_auc_mean"] == pytest.approx(expected.mean())
+    assert got["seeds"] == 3
+
+
 def test_plugin_score_columns_are_aggregated(frame):
     frame = frame.assign(graphmask_retained=np.arange(len(frame), dtype=float))
     board = build_leaderboard(frame)
