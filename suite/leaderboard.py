@@ -71,7 +71,8 @@ CONVENTIONS: tuple[str, ...] = (
     "for signed attribution methods.",
     "Every score cell is mean +- std over seeds (sample standard deviation, ddof = 1; a "
     "single seed shows the mean only). `n` is the number of explained instances per cell "
-    "(the minimum over seeds); `seeds` the number of finished seeds.",
+    "(the minimum over seeds); `seeds` the number of finished seeds. A seed run again with "
+    "other settings counts once, with its most recent result.",
     "Secondary ground-truth scores: edge AUC averaged per instance, edge PR-AUC (average "
     "precision), node ROC-AUC.",
     "Fidelity+ / fidelity- use top-k hard masks, k = the number of ground-truth edges among "
