@@ -45,7 +45,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "fid_plus_acc", "fid_minus_acc", "fid_plus_prob", "fid_minus_prob", "characterization",
     "fid_plus_prob_soft", "fid_minus_prob_soft", "fid_plus_acc_soft", "fid_minus_acc_soft",
     "sparsity", "edges_dropped_5pct", "drop_curve_area", "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
-    "model_acc_test", "model_acc_val", "model_acc_train",
+    "model_acc_test", "model_acc_val", "model_acc_train", "robust_acc_test", "robust_acc_val",
     "train_items_per_s", "train_seconds",
 )
 
@@ -158,9 +158,13 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("explanations_per_s", "Expl./s", "rate",
            help="explanations per second on the named device"),
     Column("explain_seconds", "Explain s", "seconds", markdown=False),
-    Column("fit_seconds", "Fit s", "seconds", markdown=False),
+    Column("fit_seconds", "Fit s", "seconds",
+           help="training time of amortised explainers (fit), apart from explain"),
     Column("seconds", "Cell s", "seconds", markdown=False, help="wall time of the whole cell"),
     Column("model_acc_test", "Model acc (test)", "score"),
+    Column("robust_acc_test", "Robust acc (test)", "score",
+           help="test accuracy under the attack the model was trained against"),
+    Column("robust_acc_val", "Robust acc (val)", "score", markdown=False),
     Column("model_acc_val", "Model acc (val)", "score", markdown=False),
     Column("model_acc_train", "Model acc (train)", "score", markdown=False),
     Column("train_items_per_s", "Train items/s", "rate", markdown=False),

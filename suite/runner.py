@@ -140,6 +140,10 @@ def error_text(exc: BaseException) -> str:
     return text
 
 
+#: Keys of ``TrainResult.extra`` copied into a cell's scores.
+ROBUST_KEYS: tuple[str, ...] = ("robust_acc_test", "robust_acc_val")
+
+
 def _model_scores(result: TrainResult, floor: float) -> dict[str, float]:
     acc = {split: float(result.accuracy.get(split, math.nan)) for split in ("train", "val", "test")}
     test = acc["test"]
@@ -150,6 +154,8 @@ def _model_scores(result: TrainResult, floor: float) -> dict[str, float]:
         "train_items_per_s": float(result.items_per_second),
         "train_seconds": float(result.seconds),
         "below_accuracy_floor": float(math.isnan(test) or test < floor),
+        # training modes that measure robustness (adv-features, adv-structure) report it
+        **{key: float(result.extra[key]) for key in ROBUST_KEYS if key in result.extra},
     }
 
 

@@ -260,3 +260,15 @@ def test_unknown_executor_fails_before_a_run_starts(tmp_path):
         with pytest.raises(UnknownNameError, match="Did you mean 'local'"):
             run_matrix(_matrix(["test-rand-a"]), store, Paths(tmp_path), executor="lokal")
         assert store.runs_frame().empty
+
+
+def test_adversarial_training_cells_record_robust_accuracy(tmp_path):
+    config = _matrix(["random"], trainings={
+        "standard": {"epochs": 10, "patience": 0},
+        "adv-features": {"epochs": 10, "patience": 0, "epsilon": 0.1, "steps": 2}})
+    summary, frame, _ = _run(config, tmp_path)
+    assert summary.failed == 0
+    by_training = frame.set_index("training")
+    robust = by_training.loc["adv-features", "robust_acc_test"]
+    assert 0.0 <= robust <= 1.0
+    assert pd.isna(by_training.loc["standard"].get("robust_acc_test", float("nan")))

@@ -10,8 +10,8 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 
 from suite.cli import main
 from suite.paths import Paths
-from suite.reports.graphmask import (ReportConfig, best_threshold, kept_edges,
-                                     precision_recall_f1, run_report, write_report)
+from suite.reports.graphmask import (GraphMaskReport, MethodResult, ReportConfig, best_threshold,
+                                     kept_edges, precision_recall_f1, run_report, write_report)
 from suite.types import Explanation, TaskLevel
 
 
@@ -70,3 +70,17 @@ def test_cli_report_lists_and_refuses_unknown_names(capsys):
     assert "graphmask" in capsys.readouterr().out
     assert main(["report", "graphmsk"]) == 2
     assert "Did you mean 'graphmask'" in capsys.readouterr().err
+
+
+def test_findings_name_what_each_method_drops():
+    rows = [MethodResult("exact", 1.0, 1.0, 1.0, 0.35, 1.0, 1.0),
+            MethodResult("hindsight", 0.5, 0.16, 0.24, 0.1, 0.70, 0.70),
+            MethodResult("minimal", 1.0, 0.13, 0.23, 0.05, 1.0, 1.0),
+            MethodResult("broken", error="boom")]
+    report = GraphMaskReport(ReportConfig(), {"test": 1.0}, 1.0, 10, 0.35, rows)
+    findings = report.findings()
+    assert len(findings) == 3
+    assert "drops 0.0%" in findings[0] and "falls" not in findings[0]
+    assert "falls from 1.000 to 0.700" in findings[1] and "hindsight" in findings[1]
+    assert "sufficient subset" in findings[2]
+    assert "Reading (generated" in report.markdown()

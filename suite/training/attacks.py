@@ -1,0 +1,711 @@
+"""Adversarial attacks on a model's inputs, for adversarial training and for robustness tests.
+
+Two white-box evasion attacks, each a plain function of ``(model, inputs, y, index)``
+that maximises the cross-entropy of the output rows ``index`` (the target nodes of a
+node task; None = every output row, i.e. every graph of a graph-task batch):
+
+- :func:`pgd_features`: projected gradient ascent on the node features, inside an
+  L-inf ball (element-wise) or an L2 ball (per node row) of radius ``epsilon``
+  around the clean features (Madry et al., ICLR 2018, arXiv 1706.06083).
+- :func:`pgd_structure`: the projected-gradient topology attack of Xu et al.
+  (IJCAI 2019, arXiv 1906.04214): a continuous flip vector ``s`` in [0, 1] over
+  candidate node pairs, gradient ascent with projection onto
+  ``{s in [0, 1]^P, sum_g s <= budget_g}`` (bisection, per graph), then a discrete
+  draw within the budget.
+
+Both attacks never touch the model: its parameters receive no gradient (the
+gradients are taken with ``torch.autograd.grad`` with respect to the perturbation
+only), the model runs in eval mode during the attack and gets its previous mode
+back, and every message hook is removed on exit. Random draws come from the
+``generator`` argument (a CPU ``torch.Generator``; None = torch's global
+generator), so an attack is deterministic given a seeded generator (on CPU).
+
+The registry :data:`ATTACKS` (``pgd-features``, ``pgd-structure``) binds each
+attack to a validating config; :func:`robust_accuracy` measures any model's
+accuracy under a registered attack. Defaults are ours, chosen to be cheap and
+reasonable; none is the value of a paper (the adversarial-training paper this
+suite studies did not give its recipe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from suite.config import ConfigError, build_config, config_dict
+from suite.masking import edge_mask
+from suite.models.base import GraphModel
+from suite.registry import Registry
+from suite.seeding import generator as seeded_generator
+from suite.training.loop import GraphBatcher, GraphInputs, forward
+from suite.types import BenchmarkDataset, TaskLevel
+
+__all__ = [
+    "ATTACKS", "AttackInfo", "FeatureAttack", "FeatureAttackConfig", "InputAttack",
+    "StructureAttack", "StructureAttackConfig", "build_attack", "pgd_features", "pgd_structure",
+    "project_budget", "robust_accuracy",
+]
+
+NORMS = ("linf", "l2")
+CANDIDATES = ("existing+random", "existing+all")
+DISCRETISE = ("bernoulli", "topk")
+
+#: Bisection iterations of :func:`project_budget` (float32: the threshold is then exact
+#: to ~2^-40 of the range of ``a``).
+BISECTION_ITERS = 40
+
+#: Graphs attacked together by :func:`robust_accuracy` (bounds memory; the attacks are
+#: per graph, so results do not depend on it except through the random draws' order).
+ATTACK_GRAPHS_PER_CHUNK = 256
+
+
+# --------------------------------------------------------------------------- shared
+
+
+@contextlib.contextmanager
+def _attacking(model: GraphModel) -> Iterator[None]:
+    """Eval mode and gradients on inside the block; the model's mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _rows(out: Tensor, index: Tensor | None) -> Tensor:
+    return out if index is None else out[index]
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator | None,
+             like: Tensor) -> Tensor:
+    """U[0, 1) of ``shape`` drawn on the CPU from ``generator``, on ``like``'s device/dtype."""
+    return torch.rand(shape, generator=generator).to(device=like.device, dtype=like.dtype)
+
+
+def _check(rules: dict[str, tuple[bool, str]], config: Any) -> None:
+    for name, (valid, rule) in rules.items():
+        if not valid:
+            raise ConfigError(f"{name}: must be {rule} (got {getattr(config, name)!r})")
+
+
+# --------------------------------------------------------------------------- features
+
+
+def pgd_features(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None = None,
+                 *, epsilon: float, steps: int, step_size: float | None = None,
+                 norm: str = "linf", random_start: bool = True,
+                 generator: torch.Generator | None = None) -> Tensor:
+    r"""Projected gradient ascent on node features: x' [n, F] with ||x' - x|| <= epsilon.
+
+    .. math::
+        \delta_0 \sim \text{ball} \text{ (or 0)}, \quad
+        \delta_{t+1} = \Pi_{\epsilon}\big(\delta_t + \alpha\, d(\nabla_\delta
+        \mathrm{CE}(f(x + \delta_t)_{index}, y))\big)
+
+    with ``d(g) = sign(g)`` and ``Pi`` = clamp to [-eps, eps] element-wise for
+    ``norm="linf"``, and ``d(g) = g / ||g_v||`` per node row v and ``Pi`` = scale each
+    row into the L2 ball of radius ``epsilon`` for ``norm="l2"``. Every node's features
+    may move (the whole input graph), not only the targets'. The features are not
+    clipped to any data range.
+
+    Args:
+        model, inputs: the model and its clean inputs (not modified).
+        y: labels of the rows ``index`` ([len(index)]) or of every output row.
+        index: output rows whose mean cross-entropy is maximised (None = all rows).
+        epsilon: radius of the ball (in feature units: choose it relative to the
+            features' scale).
+        steps: ascent steps (0 = the random start only).
+        step_size: alpha; None = ``2.5 * epsilon / steps`` (a common heuristic that lets
+            a walk started on the ball's surface cross it).
+        norm: ``"linf"`` or ``"l2"``.
+        random_start: start from a uniform point of the ball (L-inf: each entry
+            U[-eps, eps]; L2: a uniform direction per row at radius U[0, eps]) instead
+            of the clean features.
+        generator: CPU generator for the random start.
+
+    Returns:
+        The perturbed features, detached, on ``inputs.x``'s device.
+    """
+    if norm not in NORMS:
+        raise ConfigError(f"norm: expected one of {', '.join(NORMS)} (got {norm!r})")
+    if epsilon < 0 or steps < 0:
+        raise ConfigError(f"epsilon and steps: must be >= 0 (got {epsilon!r}, {steps!r})")
+    x = inputs.x.detach()
+    if epsilon == 0:
+        return x.clone()
+    alpha = 2.5 * epsilon / max(steps, 1) if step_size is None else float(step_size)
+    delta = _ball_start(x, epsilon, norm, generator) if random_start else torch.zeros_like(x)
+    with _attacking(model):
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = F.cross_entropy(_rows(forward(model, inputs.replace(x=x + delta)), index), y)
+            (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
+            grad = torch.zeros_like(x) if grad is None else grad
+            with torch.no_grad():
+                moved = delta.detach() + alpha * _direction(grad, norm)
+                delta = _project_ball(moved, epsilon, norm)
+    return (x + delta).detach()
+
+
+def _ball_start(x: Tensor, epsilon: float, norm: str, generator: torch.Generator | None) -> Tensor:
+    if norm == "linf":
+        return (2 * _uniform(tuple(x.shape), generator, x) - 1) * epsilon
+    direction = torch.randn(tuple(x.shape), generator=generator).to(x)
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return direction * _uniform((x.size(0), 1), generator, x) * epsilon
+
+
+def _direction(grad: Tensor, norm: str) -> Tensor:
+    if norm == "linf":
+        return grad.sign()
+    return grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def _project_ball(delta: Tensor, epsilon: float, norm: str) -> Tensor:
+    if norm == "linf":
+        return delta.clamp(-epsilon, epsilon)
+    scale = (epsilon / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0)
+    return delta * scale
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def project_budget(a: Tensor, group: Tensor, budget: Tensor,
+                   iters: int = BISECTION_ITERS) -> Tensor:
+    r"""Euclidean projection of ``a`` [P] onto ``{s in [0,1]^P : sum_{p in g} s_p <= budget_g}``.
+
+    Per group g: ``s = clip(a, 0, 1)`` when that meets the budget, else
+    ``s = clip(a - mu_g, 0, 1)`` with ``mu_g > 0`` solving ``sum clip(a - mu_g, 0, 1) =
+    budget_g``, found by bisection on [0, max a] (Xu et al., 2019, Prop. 1). The upper
+    end of the final bracket is used, so the budget always holds.
+
+    Args:
+        a: [P] values; group: [P] long group of each value (0..G-1); budget: [G] float.
+    """
+    num_groups = budget.numel()
+    s = a.clamp(0, 1)
+    total = s.new_zeros(num_groups).index_add(0, group, s)
+    over = total > budget
+    if not bool(over.any()):
+        return s
+    lo = a.new_zeros(num_groups)
+    hi = a.new_zeros(num_groups).scatter_reduce(0, group, a, "amax", include_self=True)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        sums = a.new_zeros(num_groups).index_add(0, group, (a - mid[group]).clamp(0, 1))
+        too_big = sums > budget
+        lo = torch.where(too_big, mid, lo)
+        hi = torch.where(too_big, hi, mid)
+    return torch.where(over[group], (a - hi[group]).clamp(0, 1), s)
+
+
+@dataclass
+class _Candidates:
+    """The node pairs a structure attack may flip.
+
+    Attributes:
+        edge_index: [2, E + A] the input's edges, then the directed edges of the
+            insertion candidates (both directions of a pair for undirected inputs).
+        pair: [E + A] candidate pair of each directed edge (both directions of an
+            undirected edge share one pair).
+        existing: [P] True for pairs that are edges of the input (flip = removal).
+        group: [P] graph of each pair (position in the batch; 0 for one graph).
+        num_edges: E.
+        new_edge_type: [A] edge type of the insertion candidates' edges, or None.
+    """
+
+    edge_index: Tensor
+    pair: Tensor
+    existing: Tensor
+    group: Tensor
+    num_edges: int
+    new_edge_type: Tensor | None
+
+    def mask(self, s: Tensor) -> Tensor:
+        """[E + A] message weights of the relaxation: 1 - s on input edges, s on new ones."""
+        per_pair = torch.where(self.existing, 1 - s, s)
+        return per_pair[self.pair]
+
+    def apply(self, inputs: GraphInputs, flips: Tensor) -> GraphInputs:
+        """The discrete perturbed input: flipped input edges dropped, flipped candidates added."""
+        keep = ~flips[self.pair[:self.num_edges]]
+        add = flips[self.pair[self.num_edges:]]
+        changes: dict[str, Any] = {"edge_index": torch.cat(
+            [inputs.edge_index[:, keep], self.edge_index[:, self.num_edges:][:, add]], 1)}
+        if inputs.edge_type is not None:
+            new = self.new_edge_type if self.new_edge_type is not None else inputs.edge_type[:0]
+            changes["edge_type"] = torch.cat([inputs.edge_type[keep], new[add]])
+        if inputs.edge_attr is not None:  # no insertion candidates exist in this case
+            changes["edge_attr"] = inputs.edge_attr[keep]
+        return inputs.replace(**changes)
+
+
+def _is_symmetric(edge_index: Tensor, n: int) -> bool:
+    forward_keys = (edge_index[0] * n + edge_index[1]).sort().values
+    backward_keys = (edge_index[1] * n + edge_index[0]).sort().values
+    return torch.equal(forward_keys, backward_keys)
+
+
+def _pair_keys(a: Tensor, b: Tensor, n: int, symmetric: bool) -> Tensor:
+    if symmetric:
+        a, b = torch.minimum(a, b), torch.maximum(a, b)
+    return a * n + b
+
+
+def _node_groups(inputs: GraphInputs) -> tuple[Tensor, int]:
+    """[n] group of each node and the number of groups (graphs of a batch, else 1)."""
+    n = inputs.x.size(0)
+    if inputs.batch is None:
+        return torch.zeros(n, dtype=torch.long, device=inputs.x.device), 1
+    return inputs.batch, int(inputs.batch.max()) + 1 if n else 0
+
+
+def _grouped(nodes: Tensor, node_group: Tensor, num_groups: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``nodes`` sorted by group (stable), their per-group start offsets and counts."""
+    groups = node_group[nodes]
+    order = torch.sort(groups, stable=True).indices
+    counts = torch.bincount(groups, minlength=num_groups)
+    return nodes[order], counts.cumsum(0) - counts, counts
+
+
+def _absent_pairs(inputs: GraphInputs, index: Tensor | None, existing_keys: Tensor,
+                  existing_group_count: Tensor, *, candidates: str, insert_ratio: float,
+                  symmetric: bool, generator: torch.Generator | None) -> Tensor:
+    """Keys (``a * n + b``) of the insertion candidates: absent pairs of distinct nodes.
+
+    One endpoint is a source, the other any node of the same graph. Sources are the
+    nodes of each graph (graph tasks) or, for one graph with target rows ``index``
+    (node tasks), the targets. ``existing+all``: every such absent pair;
+    ``existing+random``: a uniform sample of ``ceil(insert_ratio * P_g)`` of them per
+    graph g (P_g = input pairs of g; fewer when the graph has fewer absent pairs).
+    """
+    n, device = inputs.x.size(0), inputs.x.device
+    node_group, num_groups = _node_groups(inputs)
+    every = torch.arange(n, device=device)
+    sources = index if (inputs.batch is None and index is not None) else every
+    src, src_start, src_count = _grouped(sources.to(device), node_group, num_groups)
+    dst, dst_start, dst_count = _grouped(every, node_group, num_groups)
+    if candidates == "existing+all":
+        per_group = src_count * dst_count
+        group_of = torch.repeat_interleave(torch.arange(num_groups, device=device), per_group)
+        offset = torch.arange(int(per_group.sum()), device=device) - torch.repeat_interleave(
+            per_group.cumsum(0) - per_group, per_group)
+        i, j = offset // dst_count[group_of], offset % dst_count[group_of]
+    else:
+        wanted = torch.ceil(insert_ratio * existing_group_count.double()).long()
+        wanted = torch.where((src_count > 0) & (dst_count > 1), wanted, torch.zeros_like(wanted))
+        draws = 2 * wanted + 4 * (wanted > 0).long()  # oversample: some draws are edges or loops
+        group_of = torch.repeat_interleave(torch.arange(num_groups, device=device), draws)
+        u = _uniform((2, group_of.numel()), generator, inputs.x.new_empty(0, dtype=torch.float64))
+        i = (u[0] * src_count[group_of]).long().clamp_max(src_count[group_of] - 1)
+        j = (u[1] * dst_count[group_of]).long().clamp_max(dst_count[group_of] - 1)
+    a, b = src[src_start[group_of] + i], dst[dst_start[group_of] + j]
+    valid = a != b
+    keys = _pair_keys(a[valid], b[valid], n, symmetric)
+    keys = keys[~torch.isin(keys, existing_keys)].unique()
+    if candidates == "existing+all" or keys.numel() == 0:
+        return keys
+    keys = keys[torch.randperm(keys.numel(), generator=generator).to(device)]
+    groups = node_group[keys // n]
+    order = torch.sort(groups, stable=True).indices
+    keys, groups = keys[order], groups[order]
+    counts = torch.bincount(groups, minlength=num_groups)
+    rank = torch.arange(keys.numel(), device=device) - (counts.cumsum(0) - counts)[groups]
+    return keys[rank < wanted[groups]]
+
+
+def _candidates(inputs: GraphInputs, index: Tensor | None, *, insert: bool, candidates: str,
+                insert_ratio: float, insert_edge_type: int | None,
+                generator: torch.Generator | None) -> tuple[_Candidates, Tensor]:
+    """The candidate pairs of ``inputs`` and the number of input pairs per graph [G]."""
+    n, edge_index = inputs.x.size(0), inputs.edge_index
+    node_group, num_groups = _node_groups(inputs)
+    symmetric = _is_symmetric(edge_index, n)
+    keys = _pair_keys(edge_index[0], edge_index[1], n, symmetric)
+    existing_keys, pair = torch.unique(keys, return_inverse=True)
+    group = node_group[existing_keys // n]
+    per_group = torch.bincount(group, minlength=num_groups)
+    new_keys = existing_keys[:0]
+    if insert:
+        new_keys = _absent_pairs(inputs, index, existing_keys, per_group, candidates=candidates,
+                                 insert_ratio=insert_ratio, symmetric=symmetric,
+                                 generator=generator)
+    a, b = new_keys // n, new_keys % n
+    new_pair = torch.arange(new_keys.numel(), device=edge_index.device) + existing_keys.numel()
+    if symmetric:
+        new_edges = torch.stack([torch.cat([a, b]), torch.cat([b, a])])
+        new_pair = torch.cat([new_pair, new_pair])
+    else:
+        new_edges = torch.stack([a, b])
+    new_type = None
+    if inputs.edge_type is not None:
+        if insert_edge_type is None:  # the most common type of the input (0 without edges)
+            counts = torch.bincount(inputs.edge_type)
+            insert_edge_type = int(counts.argmax()) if counts.numel() else 0
+        new_type = torch.full((new_edges.size(1),), insert_edge_type, dtype=inputs.edge_type.dtype,
+                              device=edge_index.device)
+    cand = _Candidates(
+        edge_index=torch.cat([edge_index, new_edges], 1),
+        pair=torch.cat([pair, new_pair]),
+        existing=torch.cat([torch.ones_like(existing_keys, dtype=torch.bool),
+                            torch.zeros_like(new_keys, dtype=torch.bool)]),
+        group=torch.cat([group, node_group[a]]),
+        num_edges=edge_index.size(1), new_edge_type=new_type,
+    )
+    return cand, per_group
+
+
+def _group_losses(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None,
+                  num_groups: int) -> Tensor:
+    """[G] mean cross-entropy of each graph's target rows (one graph: all ``index`` rows)."""
+    losses = F.cross_entropy(_rows(forward(model, inputs), index), y, reduction="none")
+    if inputs.batch is None:
+        row_group = torch.zeros_like(y)
+    else:
+        row_group = torch.arange(losses.numel(), device=y.device) if index is None else index
+    sums = losses.new_zeros(num_groups).index_add(0, row_group, losses)
+    counts = losses.new_zeros(num_groups).index_add(0, row_group, torch.ones_like(losses))
+    return torch.where(counts > 0, sums / counts.clamp_min(1), torch.zeros_like(sums))
+
+
+def _top_budget(s: Tensor, group: Tensor, budget: Tensor) -> Tensor:
+    """[P] bool: the ``budget_g`` largest positive ``s`` of each group (ties: lower index)."""
+    by_value = torch.sort(s, descending=True, stable=True).indices
+    order = by_value[torch.sort(group[by_value], stable=True).indices]
+    counts = torch.bincount(group, minlength=budget.numel())
+    rank = torch.empty_like(group)
+    starts = (counts.cumsum(0) - counts)[group[order]]
+    rank[order] = torch.arange(group.numel(), device=group.device) - starts
+    return (rank < budget[group]) & (s > 0)
+
+
+def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None = None,
+                  *, budget_share: float = 0.05, budget: int | None = None, steps: int = 20,
+                  step_size: float = 0.5, removal_only: bool = False,
+                  candidates: str = "existing+random", insert_ratio: float = 1.0,
+                  discretise: str = "bernoulli", samples: int = 20,
+                  insert_edge_type: int | None = None,
+                  generator: torch.Generator | None = None) -> GraphInputs:
+    r"""The PGD topology attack of Xu et al. (IJCAI 2019): flip at most ``budget`` node pairs.
+
+    Candidates: every input edge (a flip removes it) and, unless ``removal_only``,
+    absent pairs (a flip inserts them): ``existing+random`` samples
+    ``ceil(insert_ratio * P_g)`` absent pairs per graph g with ``P_g`` its input pairs
+    (node tasks: pairs with one endpoint among the targets ``index``, "near the
+    targets"; graph tasks: pairs within the graph); ``existing+all`` takes every such
+    absent pair (Xu et al.'s full candidate set; quadratic in the graph size). When
+    the edge set is symmetric (undirected graph stored in both directions), a pair is
+    one unordered pair: both directions are flipped together and count as one flip;
+    otherwise every directed edge is its own pair.
+
+    Optimisation, with ``s in [0, 1]^P`` (0 = unchanged) and g the graph of a pair:
+
+    .. math::
+        s_t = \Pi_B\Big(s_{t-1} + \frac{\eta}{\sqrt t}\, \frac{\nabla_s L}{\max_{p \in g}
+        |\nabla_{s_p} L|}\Big), \qquad s_0 = 0
+
+    where ``L`` is the mean cross-entropy of the rows ``index``, computed on the
+    relaxed graph with every candidate edge present and its messages scaled by
+    ``1 - s`` (input edges) or ``s`` (insertion candidates) through
+    :func:`suite.masking.edge_mask`, and ``Pi_B`` is :func:`project_budget`. The
+    per-graph normalisation of the gradient (ours; Xu et al. use the raw gradient
+    with ``eta_t = c / sqrt(t)``) makes ``step_size`` scale-free: the largest entry of
+    each graph moves by ``eta / sqrt(t)``. The relaxation scales messages after each
+    layer's normalisation, so layers that normalise over the neighbour set (GCN's
+    degrees, GAT's attention) see the insertion candidates in that normalisation at
+    every ``s``; the discrete result below is evaluated exactly.
+
+    Discretisation: ``bernoulli`` (as Xu et al.): ``samples`` draws ``flips ~
+    Bernoulli(s)``, keeping, per graph, the draw with the highest loss among those
+    within the budget (a graph with no draw within its budget takes ``topk``);
+    ``topk``: the ``budget_g`` pairs with the largest positive ``s``.
+
+    Budget per graph (node tasks: the whole input graph): ``budget`` when given, else
+    ``max(1, floor(budget_share * P_g))``.
+
+    Edge features: an inserted edge has no sensible ``edge_attr``, so when
+    ``inputs.edge_attr`` is present the attack removes edges only (as if
+    ``removal_only``). Inserted edges get ``edge_type = insert_edge_type``, or when
+    None the most common type among the input's edges.
+
+    Args:
+        model, inputs, y, index: as :func:`pgd_features`.
+        generator: CPU generator for the sampled candidates and the Bernoulli draws.
+
+    Returns:
+        The perturbed inputs: the kept input edges in their order (with their
+        ``edge_attr``/``edge_type``), then the inserted edges. ``x`` and ``batch`` are
+        the input's.
+    """
+    config = StructureAttackConfig(
+        budget_share=budget_share, budget=budget, steps=steps, step_size=step_size,
+        removal_only=removal_only, candidates=candidates, insert_ratio=insert_ratio,
+        discretise=discretise, samples=samples, insert_edge_type=insert_edge_type)
+    insert = not (config.removal_only or inputs.edge_attr is not None)
+    cand, per_group = _candidates(inputs, index, insert=insert, candidates=config.candidates,
+                                  insert_ratio=config.insert_ratio,
+                                  insert_edge_type=config.insert_edge_type, generator=generator)
+    num_groups = per_group.numel()
+    if config.budget is not None:
+        budgets = torch.full_like(per_group, config.budget)
+    else:
+        budgets = torch.clamp((config.budget_share * per_group.double()).floor().long(), min=1)
+    budget_f = budgets.to(inputs.x.dtype)
+    num_pairs = cand.existing.numel()
+    s = inputs.x.new_zeros(num_pairs)
+    clean = inputs.replace(edge_index=cand.edge_index, **_extended_types(inputs, cand))
+    with _attacking(model):
+        for t in range(1, config.steps + 1):
+            s.requires_grad_(True)
+            with edge_mask(model, cand.mask(s)):
+                loss = F.cross_entropy(_rows(forward(model, clean), index), y)
+            (grad,) = torch.autograd.grad(loss, s, allow_unused=True)
+            with torch.no_grad():
+                grad = torch.zeros_like(s) if grad is None else grad
+                scale = grad.new_zeros(num_groups).scatter_reduce(
+                    0, cand.group, grad.abs(), "amax", include_self=True)
+                step = grad / scale[cand.group].clamp_min(1e-30)
+                s = project_budget(s.detach() + config.step_size / math.sqrt(t) * step,
+                                   cand.group, budget_f)
+        with torch.no_grad():
+            s = s.detach()
+            flips = _top_budget(s, cand.group, budgets)
+            if config.discretise == "bernoulli" and num_pairs:
+                flips = _best_draw(model, inputs, y, index, cand, s, budgets, flips,
+                                   config.samples, generator)
+    return cand.apply(inputs, flips)
+
+
+def _extended_types(inputs: GraphInputs, cand: _Candidates) -> dict[str, Tensor]:
+    if inputs.edge_type is None or cand.new_edge_type is None:
+        return {}
+    return {"edge_type": torch.cat([inputs.edge_type, cand.new_edge_type])}
+
+
+def _best_draw(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None,
+               cand: _Candidates, s: Tensor, budgets: Tensor, fallback: Tensor, samples: int,
+               generator: torch.Generator | None) -> Tensor:
+    """Per graph, the Bernoulli(s) draw within budget with the highest loss (else ``fallback``)."""
+    num_groups = budgets.numel()
+    best_loss = s.new_full((num_groups,), -math.inf)
+    best = torch.zeros_like(fallback)
+    for _ in range(samples):
+        flips = _uniform((s.numel(),), generator, s) < s
+        count = torch.zeros_like(budgets).index_add(0, cand.group, flips.long())
+        loss = _group_losses(model, cand.apply(inputs, flips), y, index, num_groups)
+        better = (count <= budgets) & (loss > best_loss)
+        best_loss = torch.where(better, loss, best_loss)
+        best = torch.where(better[cand.group], flips, best)
+    found = torch.isfinite(best_loss)
+    return torch.where(found[cand.group], best, fallback)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass
+class FeatureAttackConfig:
+    """Hyper-parameters of ``pgd-features`` (see :func:`pgd_features`; our defaults).
+
+    Attributes:
+        epsilon: ball radius, in feature units (relative to the features' scale).
+        norm: ``"linf"`` (element-wise) or ``"l2"`` (per node row).
+        steps: ascent steps.
+        step_size: None = ``2.5 * epsilon / steps``.
+        random_start: start from a uniform point of the ball.
+    """
+
+    epsilon: float = 0.1
+    norm: str = "linf"
+    steps: int = 10
+    step_size: float | None = None
+    random_start: bool = True
+
+    def __post_init__(self) -> None:
+        _check({"epsilon": (self.epsilon >= 0, ">= 0"), "steps": (self.steps >= 0, ">= 0"),
+                "step_size": (self.step_size is None or self.step_size > 0, "> 0 or null"),
+                "norm": (self.norm in NORMS, f"one of {', '.join(NORMS)}")}, self)
+
+
+@dataclass
+class StructureAttackConfig:
+    """Hyper-parameters of ``pgd-structure`` (see :func:`pgd_structure`; our defaults).
+
+    Attributes:
+        budget_share: flips per graph = ``max(1, floor(share * pairs))`` (node tasks: of
+            the whole graph's edge pairs), unless ``budget`` is set.
+        budget: absolute flips per graph (node tasks: in total), or None.
+        steps: projected-gradient steps.
+        step_size: eta: the largest entry of a graph moves by ``eta / sqrt(t)`` at step t.
+        removal_only: never insert edges (forced when the data has ``edge_attr``).
+        candidates: ``"existing+random"`` or ``"existing+all"`` (insertion candidates).
+        insert_ratio: sampled insertion candidates per input pair (``existing+random``).
+        discretise: ``"bernoulli"`` (best of ``samples`` draws, as Xu et al.) or ``"topk"``.
+        samples: Bernoulli draws.
+        insert_edge_type: edge type of inserted edges; None = the input's most common.
+    """
+
+    budget_share: float = 0.05
+    budget: int | None = None
+    steps: int = 20
+    step_size: float = 0.5
+    removal_only: bool = False
+    candidates: str = "existing+random"
+    insert_ratio: float = 1.0
+    discretise: str = "bernoulli"
+    samples: int = 20
+    insert_edge_type: int | None = None
+
+    def __post_init__(self) -> None:
+        _check({
+            "budget_share": (0 <= self.budget_share <= 1, "in [0, 1]"),
+            "budget": (self.budget is None or self.budget >= 0, ">= 0 or null"),
+            "steps": (self.steps >= 0, ">= 0"), "step_size": (self.step_size > 0, "> 0"),
+            "candidates": (self.candidates in CANDIDATES, f"one of {', '.join(CANDIDATES)}"),
+            "insert_ratio": (self.insert_ratio >= 0, ">= 0"),
+            "discretise": (self.discretise in DISCRETISE, f"one of {', '.join(DISCRETISE)}"),
+            "samples": (self.samples >= 1, ">= 1"),
+            "insert_edge_type": (self.insert_edge_type is None or self.insert_edge_type >= 0,
+                                 ">= 0 or null"),
+        }, self)
+
+
+@dataclass(frozen=True)
+class AttackInfo:
+    """Declarative metadata of a registered attack."""
+
+    name: str
+    citation: str
+    description: str = ""
+
+
+class InputAttack:
+    """An attack bound to a validated config: ``attack(model, inputs, y, index, generator)``
+    returns perturbed inputs. Subclasses set ``Config``, ``info`` and :meth:`__call__`."""
+
+    Config: type
+    info: AttackInfo
+
+    def __init__(self, **config: Any) -> None:
+        self.settings = build_config(self.Config, config, where=f"attack.{self.info.name}")
+
+    def config(self) -> dict[str, Any]:
+        return config_dict(self.settings)
+
+    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
+                 index: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> GraphInputs:
+        raise NotImplementedError
+
+
+ATTACKS: Registry[Callable[..., InputAttack]] = Registry("attack")
+
+
+def _register(info: AttackInfo) -> Callable[[type[InputAttack]], type[InputAttack]]:
+    def decorator(cls: type[InputAttack]) -> type[InputAttack]:
+        cls.info = info
+        ATTACKS.add(info.name, cls, info=info)
+        return cls
+
+    return decorator
+
+
+@_register(AttackInfo(
+    name="pgd-features", citation="Madry et al., ICLR 2018 (arXiv 1706.06083)",
+    description="projected gradient ascent on node features in an L-inf or L2 ball"))
+class FeatureAttack(InputAttack):
+    Config = FeatureAttackConfig
+
+    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
+                 index: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> GraphInputs:
+        x = pgd_features(model, inputs, y, index, generator=generator,
+                         **dataclasses.asdict(self.settings))
+        return inputs.replace(x=x)
+
+
+@_register(AttackInfo(
+    name="pgd-structure", citation="Xu et al., IJCAI 2019 (arXiv 1906.04214)",
+    description="projected-gradient topology attack: continuous edge flips under a per-graph "
+                "budget, then a Bernoulli or top-budget discretisation"))
+class StructureAttack(InputAttack):
+    Config = StructureAttackConfig
+
+    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
+                 index: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> GraphInputs:
+        return pgd_structure(model, inputs, y, index, generator=generator,
+                             **dataclasses.asdict(self.settings))
+
+
+def build_attack(name: str, **config: Any) -> InputAttack:
+    """Registered attack ``name`` with ``config`` (unknown or invalid keys raise ConfigError)."""
+    return ATTACKS.get(name)(**config)
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def _split_batches(dataset: BenchmarkDataset, ids: Tensor, device: torch.device
+                   ) -> Iterator[tuple[GraphInputs, Tensor, Tensor | None]]:
+    """(inputs, labels, target rows) to attack: the whole graph once (node task) or
+    chunks of graphs (graph task)."""
+    if dataset.task == TaskLevel.NODE:
+        data = dataset.data
+        inputs = GraphInputs(x=data.x, edge_index=data.edge_index,
+                             edge_attr=getattr(data, "edge_attr", None),
+                             edge_type=getattr(data, "edge_type", None)).to(device)
+        yield inputs, dataset.y[ids].to(device), ids.to(device)
+        return
+    batcher = GraphBatcher(dataset, device)
+    for start in range(0, ids.numel(), ATTACK_GRAPHS_PER_CHUNK):
+        inputs, y = batcher(ids[start:start + ATTACK_GRAPHS_PER_CHUNK])
+        yield inputs, y, None
+
+
+def robust_accuracy(model: GraphModel, dataset: BenchmarkDataset, split: str, attack_name: str,
+                    attack_config: Mapping[str, Any] | None = None, seed: int = 0,
+                    device: torch.device | str | None = None) -> float:
+    """Accuracy of ``model`` on ``split`` when each input is replaced by its attacked version.
+
+    ``robust acc = mean_i 1[argmax_c f(A(x))_{i,c} = y_i]`` where ``A`` is attack
+    ``attack_name`` with ``attack_config``, aimed at the split's instances: node tasks
+    attack the whole graph once with the split's nodes as targets (one global evasion
+    attack; structure budgets are shares of the whole graph); graph tasks attack each
+    graph (in chunks of :data:`ATTACK_GRAPHS_PER_CHUNK`). Random draws come from a
+    generator seeded with ``(seed, split)``, so the number is deterministic on CPU and
+    any two models are attacked with the same draws. ``device`` defaults to the
+    model's; the model's mode is restored and its parameters get no gradient.
+    NaN for an empty or missing split.
+    """
+    ids = dataset.splits.get(split)
+    if ids is None or ids.numel() == 0:
+        return math.nan
+    attack = build_attack(attack_name, **dict(attack_config or {}))
+    if device is None:
+        device = next(iter(model.parameters())).device
+    device = torch.device(device)
+    gen = seeded_generator(seed, 0xA77AC, zlib.crc32(split.encode()))
+    correct = 0
+    was_training = model.training
+    try:
+        for inputs, y, index in _split_batches(dataset, ids.cpu().long(), device):
+            perturbed = attack(model, inputs, y, index, generator=gen)
+            model.eval()
+            with torch.no_grad():
+                pred = _rows(forward(model, perturbed), index).argmax(-1)
+            correct += int((pred == y).sum())
+    finally:
+        model.train(was_training)
+    return correct / ids.numel()
