@@ -91,10 +91,10 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     cells, skipped = expand(config)
     assert len(cells) + len(skipped) == 5 * 2 * 1 * len(builtin) * 3
     assert len({c.key for c in cells}) == len(cells)
-    capped = {"pyg-graphmask": 10, "graphmask-instance": 20}
+    capped = {"pyg-graphmask": 5, "graphmask-instance": 10}
     for cell in cells:
         source = EXPLAINERS.entry(cell.explainer).metadata["info"].source
-        expected = capped.get(cell.explainer, 20 if source == "pyg" else 100)
+        expected = capped.get(cell.explainer, 20 if source == "pyg" else 50)
         assert cell.max_instances == expected, cell.explainer
 
 
