@@ -265,6 +265,18 @@ def prepare_explain(explainer: Any, model: nn.Module, dataset: BenchmarkDataset,
     return ids, model_num_hops(model), model_device(model)
 
 
+def prepare_fit(explainer: Any, model: nn.Module, dataset: BenchmarkDataset,
+                ids: Tensor) -> Tensor:
+    """Refuse unsupported cells and empty training sets; return ``ids`` [B] long on CPU."""
+    reason = explainer.supports(model, dataset)
+    if reason is not None:
+        raise ValueError(reason)
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+    if ids.numel() == 0:
+        raise ValueError(f"{explainer.info.name}.fit: no training instances (ids is empty)")
+    return ids
+
+
 def assemble(task: TaskLevel, views: list[InstanceBatch], results: list[ViewResult],
              signed: bool) -> Explanation:
     """Concatenate per-view results into one ``Explanation`` (CPU tensors)."""

@@ -93,7 +93,7 @@ from suite.config import ConfigError
 from suite.explainers import hard_concrete as hc
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
-                                      model_device, model_num_hops)
+                                      model_device, model_num_hops, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
@@ -111,8 +111,8 @@ DEV_SETS = ("explain", "split")
 # ------------------------------------------------------------------------ config
 
 @dataclass
-class GraphMaskObjectiveConfig:
-    """Fields shared by both variants (hard-concrete constants included).
+class GraphMaskObjectiveConfig(hc.HardConcreteConfig):
+    """Fields shared by both variants (the hard-concrete constants are inherited).
 
     Attributes:
         epochs_per_layer: epochs each newly enabled layer trains before the next
@@ -140,12 +140,6 @@ class GraphMaskObjectiveConfig:
     lambda_max: float = 30.0
     lambda_centered: bool = True
     layer_reduce: str = "max"
-    temperature: float = 1.0 / 3.0
-    gamma: float = -0.2
-    zeta: float = 1.0
-    loc_bias: float = 3.0
-    threshold: float = 0.5
-    eps: float = 1e-6
 
     def __post_init__(self) -> None:
         if self.epochs_per_layer < 1:
@@ -547,12 +541,7 @@ class GraphMask(Explainer):
     def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
             seed: int) -> None:
         start = time.perf_counter()
-        reason = self.supports(model, dataset)
-        if reason is not None:
-            raise ValueError(reason)
-        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
-        if ids.numel() == 0:
-            raise ValueError("graphmask: fit needs at least one training instance")
+        ids = prepare_fit(self, model, dataset, ids)
         self.fitted = None
         device = model_device(model)
         num_layers = len(message_layers(model))

@@ -35,7 +35,7 @@ from torch import Tensor
 from suite.config import ConfigError
 
 
-@dataclass(frozen=True)
+@dataclass
 class HardConcreteConfig:
     """Constants of the hard-concrete gate (defaults: GraphMask's reference code).
 

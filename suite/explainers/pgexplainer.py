@@ -74,7 +74,7 @@ from torch import Tensor, nn
 from suite.config import ConfigError
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, forward, frozen, model_device,
-                                      model_num_hops, target_log_prob)
+                                      model_num_hops, prepare_fit, target_log_prob)
 from suite.explainers.base import ExplainerInfo, register_explainer
 from suite.explainers.embeddings import forward_with_states
 from suite.explainers.gnnexplainer import binary_entropy, reverse_partner, segment_sum
@@ -265,12 +265,7 @@ class PGExplainer(ViewExplainer):
             seed: int) -> None:
         """Train the edge MLP on instances ``ids`` [B] (seeded; the model stays frozen)."""
         start = time.perf_counter()
-        reason = self.supports(model, dataset)
-        if reason is not None:
-            raise ValueError(reason)
-        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
-        if ids.numel() == 0:
-            raise ValueError("pgexplainer.fit: no training instances (ids is empty)")
+        ids = prepare_fit(self, model, dataset, ids)
         cfg: PGExplainerConfig = self.config
         layers = EMBEDDINGS[cfg.embedding]
         hops, device = model_num_hops(model), model_device(model)
