@@ -44,7 +44,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "edge_auc", "edge_auc_instance", "edge_pr_auc", "node_auc",
     "fid_plus_acc", "fid_minus_acc", "fid_plus_prob", "fid_minus_prob", "characterization",
     "fid_plus_prob_soft", "fid_minus_prob_soft", "fid_plus_acc_soft", "fid_minus_acc_soft",
-    "sparsity", "edges_dropped_5pct", "drop_curve_area", "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
+    "sparsity", "repr_fidelity", "unfaithfulness", "edges_dropped_5pct", "drop_curve_area",
+    "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
     "model_acc_test", "model_acc_val", "model_acc_train", "robust_acc_test", "robust_acc_val",
     "train_items_per_s", "train_seconds",
 )
@@ -84,6 +85,13 @@ CONVENTIONS: tuple[str, ...] = (
     "predictions that change. Characterization is the harmonic mean of fid+ and 1 - fid- "
     "(accuracy form). \"soft\" columns use the scores divided by the instance's maximum as "
     "a soft mask instead of a top-k hard mask.",
+    "Ground-truth-free: representation-fidelity (the suite's own definition in the spirit of "
+    "Loveland et al., ICML 2021 XAI workshop, whose exact formula was not available) = "
+    "1 - d(z, z_E) / mean_j d(z, z_R^j), d the cosine distance, z the embedding the classifier "
+    "reads, z_E with only the explanation's top-k edges kept, z_R^j with k random edges of "
+    "the same instance kept (10 draws): 1 = the explanation alone reproduces the "
+    "representation, 0 = no better than chance. Unfaithfulness is GraphXAI's GEF, "
+    "1 - exp(-KL(p_full || p_expl)) with the same top-k kept (lower is better).",
     "Dropped @5% (GraphMask's headline number): the largest share of each instance's "
     "explained edges that can be removed, lowest scores first, while the model's accuracy "
     "on the explained instances stays within 5% (relative) of its unmasked accuracy at every "
@@ -151,6 +159,10 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("fid_plus_acc_soft", "Fid+ acc (soft)", "score", markdown=False),
     Column("fid_minus_acc_soft", "Fid- acc (soft)", "score", markdown=False),
     Column("sparsity", "Sparsity", "score"),
+    Column("repr_fidelity", "Repr. fid.", "score",
+           help="representation-fidelity (the suite's definition): 1 - d(z, z_expl) / d(z, z_random)"),
+    Column("unfaithfulness", "Unfaith.", "score",
+           help="GraphXAI's GEF: 1 - exp(-KL(p_full || p_expl)), top-k kept; lower is better"),
     Column("edges_dropped_5pct", "Dropped @5%", "score",
            help="share of edges removed least-important first with accuracy within 5%"),
     Column("drop_curve_area", "Drop-curve area", "score", markdown=False,
@@ -278,8 +290,10 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
         frame = frame.sort_values(order, kind="stable", na_position="first")
     frame = frame.drop_duplicates([*KEY, "seed"], keep="last")
     scores = _score_names(frame)
-    for name in scores:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce") if name in frame else np.nan
+    numeric = {name: (pd.to_numeric(frame[name], errors="coerce") if name in frame
+                      else pd.Series(np.nan, index=frame.index)) for name in scores}
+    frame = pd.concat([frame.drop(columns=[n for n in scores if n in frame]),
+                       pd.DataFrame(numeric, index=frame.index)], axis=1)
     done = frame[frame["status"] == DONE]
     table = _aggregate(done, scores)
     rank_metric = _rank(table)
@@ -317,9 +331,8 @@ def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
             else grouped.size() * 0),
     }
     table = pd.concat([pd.DataFrame(parts), mean, std], axis=1).reset_index()
-    table["rank"] = np.nan
-    table["rank_metric"] = None
-    return table[columns]
+    table = table.assign(rank=np.nan, rank_metric=None)
+    return table[columns].copy()
 
 
 def _first(grouped: Any, done: pd.DataFrame, col: str) -> pd.Series:

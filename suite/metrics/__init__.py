@@ -1,7 +1,8 @@
 """Metrics: pure functions of tensors (formula in each docstring) and registered scorers.
 
 Importing this package registers the built-in scorers (``ground-truth-auc``,
-``fidelity``, ``sparsity``, ``throughput``); ``score_all`` runs them on one cell.
+``fidelity``, ``sparsity``, ``edges-dropped``, ``representation-fidelity``,
+``unfaithfulness``, ``throughput``); ``score_all`` runs them on one cell.
 """
 
 from suite.metrics import scorers  # noqa: F401  (registers the scorers)
@@ -10,15 +11,19 @@ from suite.metrics.auc import (attribution_scores, average_precision, node_score
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, metric_info, register_metric
 from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
                                     fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
+from suite.metrics.ground_truth_free import (cosine_distance, random_topk_masks,
+                                             representation_fidelity, representation_masks,
+                                             unfaithfulness)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.scorers import COLUMNS, ColumnInfo, score_all
 from suite.metrics.sparsity import instance_sparsity, mean_sparsity, soft_mask
 
 __all__ = [
     "COLUMNS", "METRICS", "attribution_scores", "average_precision", "characterization",
-    "ColumnInfo", "fidelity_minus_acc", "fidelity_minus_prob", "fidelity_plus_acc",
-    "fidelity_plus_prob", "instance_sparsity", "masked_log_probs", "mean_sparsity",
-    "metric_info", "MetricContext", "MetricInfo", "node_scores_from_edges",
-    "per_instance_roc_auc", "register_metric", "roc_auc", "score_all", "soft_mask",
-    "topk_mask", "topk_sizes",
+    "ColumnInfo", "cosine_distance", "fidelity_minus_acc", "fidelity_minus_prob",
+    "fidelity_plus_acc", "fidelity_plus_prob", "instance_sparsity", "masked_log_probs",
+    "mean_sparsity", "metric_info", "MetricContext", "MetricInfo", "node_scores_from_edges",
+    "per_instance_roc_auc", "random_topk_masks", "register_metric", "representation_fidelity",
+    "representation_masks", "roc_auc", "score_all", "soft_mask", "topk_mask", "topk_sizes",
+    "unfaithfulness",
 ]

@@ -13,7 +13,12 @@ Conventions (stated on the leaderboard):
   ``ceil(topk_share * n_b)`` (option ``topk_share``, default 0.1; option ``topk``
   fixes one ``k`` for every instance);
 - soft masks are the scores divided by their instance maximum (``soft_mask``);
-- fidelity targets are the model's own full-graph predictions.
+- fidelity targets are the model's own full-graph predictions;
+- the ground-truth-free scores (``representation-fidelity``, ``unfaithfulness``) use the
+  same top-``k_b`` hard masks; representation fidelity compares with ``repr_draws``
+  (default 10) random sets of ``k_b`` edges per instance, drawn from a generator
+  seeded with option ``repr_seed`` (default 0), so the same instances get the same
+  random sets in every cell.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from suite.masking import edge_mask
 from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
                                per_instance_roc_auc, roc_auc)
 from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_mask,
@@ -30,8 +36,11 @@ from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, register_metric
 from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
                                     fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
+from suite.metrics.ground_truth_free import (representation_fidelity, representation_masks,
+                                             unfaithfulness)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.sparsity import mean_sparsity, soft_mask
+from suite.seeding import generator as seeded_generator
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,27 @@ COLUMNS: dict[str, ColumnInfo] = {
         *((curve_column(q), True, f"accuracy with {q:.0%} of each instance's explained edges "
                                   "dropped, least important first (curve point)")
           for q in DROP_GRID),
+    ),
+    **_columns(
+        "representation-fidelity",
+        ("repr_fidelity", True, "representation fidelity (suite's own definition): mean over "
+                                "instances of 1 - d(z, z_E) / mean_j d(z, z_R^j), cosine distance "
+                                "d between the classifier's input embedding z, z_E with only the "
+                                "explanation's top-k edges kept, and z_R^j with k random edges "
+                                "of the instance kept (repr_draws draws); 1 = reproduces z, 0 = "
+                                "no better than random"),
+        ("repr_fidelity_instance_std", False, "standard deviation over instances of the "
+                                              "per-instance representation fidelity (ddof 0; "
+                                              "a spread, not a quality)"),
+        ("repr_fidelity_undefined", False, "share of instances whose representation fidelity "
+                                           "is undefined (random edge sets reproduce z: e.g. "
+                                           "k = all the instance's edges)"),
+    ),
+    **_columns(
+        "unfaithfulness",
+        ("unfaithfulness", False, "GraphXAI's GEF: mean over instances of 1 - exp(-KL(p_full "
+                                  "|| p_expl)), p_expl the class probabilities with only the "
+                                  "explanation's top-k edges kept (lower is better)"),
     ),
     **_columns(
         "throughput",
@@ -253,6 +283,93 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
     return out
 
 
+#: Default number of random edge sets of representation fidelity (option ``repr_draws``).
+REPR_DRAWS = 10
+
+#: Stream key mixed into the random-mask seed (option ``repr_seed``, default 0).
+_REPR_STREAM = 0x4EF1D
+
+
+def _int_option(ctx: MetricContext, name: str, default: int, minimum: int) -> int:
+    value = ctx.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"metrics.{name}: expected an integer >= {minimum} (got {value!r})")
+    return value
+
+
+@torch.no_grad()
+def _masked_embeddings(ctx: MetricContext, masks: Tensor) -> Tensor:
+    """[R, B, H] ``model.embed`` rows of the explained instances for each of ``masks`` [R, M]
+    (explainable-edge masks; context edges stay at 1), model in eval mode (restored)."""
+    model, batch = ctx.model, ctx.batch
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for mask in masks:
+            full = batch.full_mask(mask.to(device=batch.x.device, dtype=batch.x.dtype))
+            with edge_mask(model, full):
+                z = model.embed(batch.x, batch.edge_index, **batch.model_kwargs())
+            out.append(batch.select_outputs(z))
+        return torch.stack(out)
+    finally:
+        model.train(was_training)
+
+
+def _mean(values: Tensor) -> float:
+    defined = values[~torch.isnan(values)]
+    return float(defined.mean()) if defined.numel() else float("nan")
+
+
+@register_metric(MetricInfo(
+    name="representation-fidelity",
+    description="1 - d(z, z_E) / mean_j d(z, z_R^j): the explanation's top-k edges alone vs k "
+                "random edges, cosine distance of the classifier's input embedding (the "
+                "suite's own definition; options repr_draws, repr_seed, topk_share, topk)",
+    columns=_declared("representation-fidelity"),
+    citation="in the spirit of Loveland et al., ICML 2021 XAI workshop (arXiv 2106.13427); "
+             "the paper's formula was not available"))
+def representation_fidelity_scorer(ctx: MetricContext) -> dict[str, float]:
+    _check_alignment(ctx)
+    expl = ctx.explanation
+    device = ctx.batch.x.device
+    scores = attribution_scores(expl).to(device)
+    ptr = expl.edge_ptr.to(device)
+    draws = _int_option(ctx, "repr_draws", REPR_DRAWS, 1)
+    gen = seeded_generator(_int_option(ctx, "repr_seed", 0, 0), _REPR_STREAM)
+    masks = representation_masks(scores, ptr, draws=draws, k=_hard_sizes(ctx), generator=gen)
+    every = torch.ones(1, scores.numel(), device=device)
+    z = _masked_embeddings(ctx, torch.cat([every, masks.kept.unsqueeze(0).float()]))
+    z_rand = _masked_embeddings(ctx, masks.random.float())
+    per_instance = representation_fidelity(z[0], z[1], z_rand).cpu()
+    defined = per_instance[~torch.isnan(per_instance)]
+    return {
+        "repr_fidelity": _mean(per_instance),
+        "repr_fidelity_instance_std": (float(defined.std(unbiased=False)) if defined.numel()
+                                       else float("nan")),
+        "repr_fidelity_undefined": (float(torch.isnan(per_instance).double().mean())
+                                    if per_instance.numel() else float("nan")),
+    }
+
+
+@register_metric(MetricInfo(
+    name="unfaithfulness",
+    description="GraphXAI's GEF: 1 - exp(-KL(p_full || p_expl)) with only the explanation's "
+                "top-k edges kept, mean over instances (lower is better)",
+    columns=_declared("unfaithfulness"),
+    citation="Agarwal et al., Sci. Data 2023 (GraphXAI, arXiv 2208.09339)"))
+def unfaithfulness_scorer(ctx: MetricContext) -> dict[str, float]:
+    _check_alignment(ctx)
+    expl = ctx.explanation
+    device = ctx.batch.x.device
+    scores = attribution_scores(expl).to(device)
+    ptr = expl.edge_ptr.to(device)
+    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device)).to(scores.dtype)
+    p_full = masked_log_probs(ctx.model, ctx.batch, None).exp()
+    p_expl = masked_log_probs(ctx.model, ctx.batch, hard).exp()
+    return {"unfaithfulness": _mean(unfaithfulness(p_full, p_expl).cpu())}
+
+
 @register_metric(MetricInfo(
     name="throughput",
     description="explanations per second and wall times of explain() and fit()",
@@ -289,4 +406,5 @@ def score_all(ctx: MetricContext, names: list[str] | None = None) -> dict[str, f
 
 
 __all__ = ["COLUMNS", "ColumnInfo", "score_all", "ground_truth_auc", "fidelity_scorer",
-           "sparsity_scorer", "edges_dropped", "throughput"]
+           "sparsity_scorer", "edges_dropped", "throughput", "representation_fidelity_scorer",
+           "unfaithfulness_scorer"]
