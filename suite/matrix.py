@@ -25,6 +25,17 @@ per-task-level overrides (one parameter set per task level)::
 
     trainings:
       standard: {lr: 0.01, by_task: {node: {epochs: 1000}, graph: {epochs: 150}}}
+
+``by_dataset`` inside a model's or training mode's mapping overrides parameters for
+named datasets of the matrix (applied after ``by_task``); explainers take none, since
+an explainer keeps one parameter set per task level. ``only_datasets`` inside a
+model's, training mode's or explainer's mapping restricts it to those datasets; the
+other combinations are skipped with the reason::
+
+    models:
+      gcn: {num_layers: 4, by_dataset: {ba-shapes: {num_layers: 3}}}
+      rgcn: {only_datasets: [graphmask-star]}
+
 Every error names the field path and the value: ``seeds[1]: expected an integer
 (got 'x')``; unknown names raise the registry's error (known names, closest match).
 """
@@ -62,6 +73,12 @@ EXPLAINER_CAP_KEY = "max_instances"
 
 #: The key of per-task-level overrides inside a model, training or explainer mapping.
 BY_TASK_KEY = "by_task"
+
+#: The key of per-dataset overrides inside a model or training mapping.
+BY_DATASET_KEY = "by_dataset"
+
+#: The key restricting a model, training or explainer to some datasets of the matrix.
+ONLY_DATASETS_KEY = "only_datasets"
 
 #: Task levels, by their config names (kept as strings so importing this module needs no torch).
 TASK_LEVELS = ("node", "graph")
@@ -444,7 +461,10 @@ class ResolvedParameters:
     """Each section's parameters with defaults filled in (explainer caps split off).
 
     Models, trainings and explainers map name -> task level -> parameters, after
-    merging the entry's ``by_task`` overrides for that level.
+    merging the entry's ``by_task`` overrides for that level. ``by_dataset`` holds,
+    for ``("models" | "trainings", name)``, dataset -> the fully resolved parameters
+    of the datasets that entry overrides; ``only`` holds, for ``(section, name)``,
+    the datasets an ``only_datasets`` entry is restricted to.
     """
 
     datasets: dict[str, Params]
@@ -452,12 +472,38 @@ class ResolvedParameters:
     trainings: dict[str, dict[str, Params]]
     explainers: dict[str, dict[str, Params]]
     explainer_caps: dict[str, int]
+    by_dataset: dict[tuple[str, str], dict[str, Params]] = field(default_factory=dict)
+    only: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def model(self, name: str, dataset: str, task: str) -> Params:
+        """Hyper-parameters of model ``name`` on ``dataset`` (of task level ``task``)."""
+        return self.by_dataset.get(("models", name), {}).get(dataset, self.models[name][task])
+
+    def training(self, name: str, dataset: str, task: str) -> Params:
+        """Config of training mode ``name`` on ``dataset`` (of task level ``task``)."""
+        return self.by_dataset.get(("trainings", name), {}).get(dataset,
+                                                                self.trainings[name][task])
+
+    def excluded(self, section: str, name: str, dataset: str) -> str | None:
+        """Why ``only_datasets`` keeps entry ``section.name`` off ``dataset`` (None if it does not)."""
+        only = self.only.get((section, name))
+        if only is None or dataset in only:
+            return None
+        return f"{section}.{name}.{ONLY_DATASETS_KEY} restricts it to {', '.join(only)}"
 
 
 def _per_task(params: Params, where: str,
               resolve: Callable[[Params, str], Params]) -> dict[str, Params]:
     """Split ``by_task`` off ``params`` and resolve the merged set for every task level."""
     params = dict(params)
+    overrides = _by_task(params, where)
+    return {level: resolve({**params, **overrides.get(level, {})},
+                           f"{where}.{BY_TASK_KEY}.{level}" if level in overrides else where)
+            for level in TASK_LEVELS}
+
+
+def _by_task(params: Params, where: str) -> dict[str, Params]:
+    """Pop ``by_task`` off ``params`` (in place): task level -> overrides, validated."""
     overrides = params.pop(BY_TASK_KEY, None) or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{where}.{BY_TASK_KEY}: expected a mapping task level -> parameters "
@@ -466,24 +512,81 @@ def _per_task(params: Params, where: str,
         if level not in TASK_LEVELS:
             raise ConfigError(f"{where}.{BY_TASK_KEY}: expected task levels among "
                               f"{', '.join(TASK_LEVELS)} (got {level!r})")
-    return {level: resolve({**params, **_string_keys(overrides.get(level), f"{where}.{BY_TASK_KEY}.{level}")},
-                           f"{where}.{BY_TASK_KEY}.{level}" if level in overrides else where)
-            for level in TASK_LEVELS}
+    return {level: _string_keys(value, f"{where}.{BY_TASK_KEY}.{level}")
+            for level, value in overrides.items()}
+
+
+def _dataset_names(value: Any, where: str, datasets: Mapping[str, Any]) -> list[str]:
+    """Dataset names of the matrix given as a list (``only_datasets``) or mapping keys."""
+    names = list(value) if isinstance(value, (list, tuple, Mapping)) else None
+    if names is None or not names:
+        raise ConfigError(f"{where}: expected a non-empty list of dataset names (got {value!r})")
+    reg = plugins()
+    out = []
+    for i, given in enumerate(names):
+        if not isinstance(given, str):
+            raise ConfigError(f"{where}[{i}]: expected a dataset name (got {given!r})")
+        try:
+            canonical = reg.datasets.resolve(given)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{where}: {exc}") from None
+        if canonical not in datasets:
+            raise ConfigError(f"{where}: dataset {given!r} is not in the matrix "
+                              f"(its datasets: {', '.join(datasets)})")
+        out.append(canonical)
+    return out
+
+
+def _scoped(section: str, name: str, params: Params, datasets: Mapping[str, Any],
+            resolve: Callable[[Params, str], Params], allow_by_dataset: bool,
+            by_dataset_out: dict[tuple[str, str], dict[str, Params]],
+            only_out: dict[tuple[str, str], tuple[str, ...]]) -> dict[str, Params]:
+    """Resolve one entry per task level, splitting off ``only_datasets`` and ``by_dataset``."""
+    where = f"{section}.{name}"
+    params = dict(params)
+    only = params.pop(ONLY_DATASETS_KEY, None)
+    if only is not None:
+        only_out[(section, name)] = tuple(_dataset_names(only, f"{where}.{ONLY_DATASETS_KEY}",
+                                                         datasets))
+    per_dataset = params.pop(BY_DATASET_KEY, None)
+    if per_dataset is not None and not allow_by_dataset:
+        raise ConfigError(f"{where}.{BY_DATASET_KEY}: explainers keep one parameter set per task "
+                          f"level; use {BY_TASK_KEY} (got {per_dataset!r})")
+    if per_dataset is not None:
+        if not isinstance(per_dataset, Mapping):
+            raise ConfigError(f"{where}.{BY_DATASET_KEY}: expected a mapping dataset -> parameters "
+                              f"(got {per_dataset!r})")
+        names = _dataset_names(per_dataset, f"{where}.{BY_DATASET_KEY}", datasets)
+        task_overrides = _by_task(dict(params), where)
+        base = {k: v for k, v in params.items() if k != BY_TASK_KEY}
+        reg = plugins()
+        resolved: dict[str, Params] = {}
+        for given, canonical in zip(per_dataset, names):
+            level = reg.datasets.entry(canonical).metadata["info"].task.value
+            inner = f"{where}.{BY_DATASET_KEY}.{given}"
+            resolved[canonical] = resolve({**base, **task_overrides.get(level, {}),
+                                           **_string_keys(per_dataset[given], inner)}, inner)
+        by_dataset_out[(section, name)] = resolved
+    return _per_task(params, where, resolve)
 
 
 def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
     """Validate every parameter set of ``config`` and fill in defaults."""
     reg = plugins()
+    by_dataset: dict[tuple[str, str], dict[str, Params]] = {}
+    only: dict[tuple[str, str], tuple[str, ...]] = {}
     datasets = {name: _function_defaults(reg.datasets.get(name), params, f"datasets.{name}",
                                          skip=("seed",), skip_first=False)
                 for name, params in config.datasets.items()}
-    models = {name: _per_task(params, f"models.{name}",
-                              lambda p, where, f=reg.models.get(name):
-                              _function_defaults(f, p, where, skip=(), skip_first=True))
+    models = {name: _scoped("models", name, params, datasets,
+                            lambda p, where, f=reg.models.get(name):
+                            _function_defaults(f, p, where, skip=(), skip_first=True),
+                            True, by_dataset, only)
               for name, params in config.models.items()}
-    trainings = {name: _per_task(params, f"trainings.{name}",
-                                 lambda p, where, f=reg.trainings.get(name):
-                                 _built_config(f, p, where, lambda mode: mode.config()))
+    trainings = {name: _scoped("trainings", name, params, datasets,
+                               lambda p, where, f=reg.trainings.get(name):
+                               _built_config(f, p, where, lambda mode: mode.config()),
+                               True, by_dataset, only)
                  for name, params in config.trainings.items()}
     explainers, caps = {}, {}
     for name, params in config.explainers.items():
@@ -491,10 +594,11 @@ def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
         cap = params.pop(EXPLAINER_CAP_KEY, None)
         if cap is not None:
             caps[name] = _int(cap, f"explainers.{name}.{EXPLAINER_CAP_KEY}", minimum=1)
-        explainers[name] = _per_task(params, f"explainers.{name}",
-                                     lambda p, where, f=reg.explainers.get(name):
-                                     _built_config(f, p, where, lambda e: e.hparams()))
-    return ResolvedParameters(datasets, models, trainings, explainers, caps)
+        explainers[name] = _scoped("explainers", name, params, datasets,
+                                   lambda p, where, f=reg.explainers.get(name):
+                                   _built_config(f, p, where, lambda e: e.hparams()),
+                                   False, by_dataset, only)
+    return ResolvedParameters(datasets, models, trainings, explainers, caps, by_dataset, only)
 
 
 # --------------------------------------------------------------------------- expansion
@@ -526,10 +630,10 @@ def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     for dataset, dataset_params in resolved.datasets.items():
         task = reg.datasets.entry(dataset).metadata["info"].task.value
         for seed in config.seeds:
-            for model, model_by_task in resolved.models.items():
-                model_hparams = model_by_task[task]
-                for training, training_by_task in resolved.trainings.items():
-                    training_config = training_by_task[task]
+            for model in resolved.models:
+                model_hparams = resolved.model(model, dataset, task)
+                for training in resolved.trainings:
+                    training_config = resolved.training(training, dataset, task)
                     for explainer, explainer_by_task in resolved.explainers.items():
                         explainer_hparams = explainer_by_task[task]
                         cell = Cell(
@@ -543,7 +647,10 @@ def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                             device=config.device, accuracy_floor=config.accuracy_floor,
                             metric_options=dict(config.metrics),
                         )
-                        reason = _incompatibility(dataset, model, explainer)
+                        reason = (resolved.excluded("models", model, dataset)
+                                  or resolved.excluded("trainings", training, dataset)
+                                  or resolved.excluded("explainers", explainer, dataset)
+                                  or _incompatibility(dataset, model, explainer))
                         if reason:
                             skipped.append((cell, reason))
                         else:

@@ -222,10 +222,14 @@ def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
             dataset = load_dataset(dataset_name, seed=seed, cache_dir=paths.dataset_cache,
                                    **resolved.datasets[dataset_name])
             for model_name in models:
-                for training_name, by_task in resolved.trainings.items():
+                for training_name in resolved.trainings:
+                    if (resolved.excluded("models", model_name, dataset_name)
+                            or resolved.excluded("trainings", training_name, dataset_name)
+                            or resolved.excluded("explainers", name, dataset_name)):
+                        continue
                     model, _result, _cached = train_or_load(
-                        model_name, resolved.models[model_name][task], training_name,
-                        by_task[task], dataset,
+                        model_name, resolved.model(model_name, dataset_name, task), training_name,
+                        resolved.training(training_name, dataset_name, task), dataset,
                         dataset_params=dataset.params or {"seed": seed,
                                                           **resolved.datasets[dataset_name]},
                         seed=seed, device=config.device, cache=cache)

@@ -332,3 +332,54 @@ def test_by_task_overrides_apply_per_task_level_and_are_validated():
         parse_matrix(_raw(trainings={"standard": {"by_task": {"edge": {}}}}))
     with pytest.raises(ConfigError, match=r"trainings\.standard\.by_task\.graph"):
         parse_matrix(_raw(trainings={"standard": {"by_task": {"graph": {"epochs": "x"}}}}))
+
+
+def test_by_dataset_overrides_a_model_and_a_training_on_named_datasets_only():
+    config = parse_matrix(_raw(
+        datasets=["ba-shapes", "tree-cycles", "ba-2motifs"], seeds=[0], models={"gcn": {
+            "hidden": 8, "num_layers": 4, "by_dataset": {"ba-shapes": {"num_layers": 3}}}},
+        trainings={"standard": {"lr": 0.05, "by_task": {"node": {"epochs": 11}},
+                                "by_dataset": {"ba-2motifs": {"epochs": 7}}}}))
+    cells, _ = expand(config)
+    layers = {c.dataset: c.model_hparams["num_layers"] for c in cells}
+    assert layers == {"ba-shapes": 3, "tree-cycles": 4, "ba-2motifs": 4}
+    assert {c.dataset: c.model_hparams["hidden"] for c in cells} == {
+        "ba-shapes": 8, "tree-cycles": 8, "ba-2motifs": 8}
+    epochs = {c.dataset: c.training_config["epochs"] for c in cells}
+    assert epochs["ba-shapes"] == epochs["tree-cycles"] == 11  # by_task still applies
+    assert epochs["ba-2motifs"] == 7
+    assert {c.training_config["lr"] for c in cells} == {0.05}
+    by_key = {c.dataset: c.model_key for c in cells}
+    assert by_key["ba-shapes"] != by_key["tree-cycles"]
+
+
+@pytest.mark.parametrize("entry,match", [
+    ({"gcn": {"by_dataset": {"tree-grid": {}}}}, r"models\.gcn\.by_dataset: dataset 'tree-grid' "
+                                                   r"is not in the matrix"),
+    ({"gcn": {"by_dataset": {"ba-shapes": {"num_layers": "x"}}}},
+     r"models\.gcn\.by_dataset\.ba-shapes\.num_layers"),
+    ({"gcn": {"by_dataset": ["ba-shapes"]}}, r"models\.gcn\.by_dataset: expected a mapping"),
+    ({"gcn": {"only_datasets": []}}, r"models\.gcn\.only_datasets: expected a non-empty list"),
+])
+def test_by_dataset_and_only_datasets_errors_name_the_field(entry, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_matrix(_raw(models=entry))
+
+
+def test_explainers_take_no_by_dataset_but_may_be_restricted():
+    with pytest.raises(ConfigError, match=r"explainers\.test-any\.by_dataset: explainers keep one "
+                                          r"parameter set per task level"):
+        parse_matrix(_raw(explainers={"test-any": {"by_dataset": {"ba-shapes": {"steps": 1}}}}))
+    config = parse_matrix(_raw(datasets=["ba-shapes", "tree-cycles"], seeds=[0],
+                               models={"gcn": {}, "gin": {"only_datasets": ["tree-cycles"]}},
+                               explainers={"test-any": {"only_datasets": ["ba-shapes"]},
+                                           "test-node-only": {}}))
+    cells, skipped = expand(config)
+    ran = {(c.dataset, c.model, c.explainer) for c in cells}
+    assert ran == {("ba-shapes", "gcn", "test-any"), ("ba-shapes", "gcn", "test-node-only"),
+                   ("tree-cycles", "gcn", "test-node-only"), ("tree-cycles", "gin", "test-node-only")}
+    reasons = {(c.dataset, c.model, c.explainer): r for c, r in skipped}
+    assert reasons[("ba-shapes", "gin", "test-node-only")] == (
+        "models.gin.only_datasets restricts it to tree-cycles")
+    assert reasons[("tree-cycles", "gcn", "test-any")] == (
+        "explainers.test-any.only_datasets restricts it to ba-shapes")
