@@ -205,9 +205,48 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _load_plugins(specs: Sequence[str] | None) -> list[Any]:
+    """Load ``--plugin`` specs (one-line ``CliError`` when one cannot be loaded)."""
+    from suite.plugins import PluginError, load_plugins
+
+    try:
+        return load_plugins(specs)
+    except (PluginError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--executor`` options of ``suite run``/``suite compare``; checks Ray is there."""
+    executor = getattr(args, "executor", "local") or "local"
+    if executor != "ray":
+        if getattr(args, "address", None):
+            raise CliError("--address: only used with --executor ray")
+        return {}
+    from suite.ray_executor import RayUnavailableError, require_ray
+
+    try:
+        require_ray()
+    except RayUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    return {"address": args.address, "num_cpus": args.num_cpus, "threads": args.threads,
+            "plugins": [str(_plugin_path(spec)) for spec in (args.plugin or ())]}
+
+
+def _plugin_path(spec: str) -> str:
+    """A file spec made absolute (workers may start in another directory)."""
+    from suite.plugins import split_spec
+
+    target, attribute = split_spec(spec)
+    if target.endswith(".py") or Path(target).is_file():
+        target = str(Path(target).resolve())
+    return f"{target}:{attribute}" if attribute else target
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads(args.threads)
+    _load_plugins(args.plugin)
+    options = _executor_options(args)
     config = _load_matrix(args.matrix)
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
@@ -217,7 +256,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     store = _open_store(store_path, must_exist=False)
     try:
         summary = run_matrix(config, store, paths, device=args.device,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, executor=args.executor,
+                             executor_options=options)
         if hasattr(summary, "text"):
             print(summary.text())
         else:
@@ -303,6 +343,9 @@ examples:
   suite run --matrix smoke                      seconds: one small dataset, a few explainers
   suite run --matrix default                    every synthetic dataset (minutes on CPU)
   suite run --matrix my_matrix.yaml --device cuda --store results/gpu.sqlite
+  suite run --matrix default --executor ray                  a local Ray cluster, all CPUs
+  suite run --matrix default --executor ray --address auto   the cluster of `ray start --head`
+  suite run --matrix smoke --plugin my_pkg.explainers:MyExplainer
 
 A rerun of the same matrix resumes: finished cells are kept and skipped.""",
     "leaderboard": """\
@@ -317,6 +360,11 @@ examples:
   suite tune --explainer gnnexplainer --task node --grid my_grid.yaml --seeds 0
 
 Only validation instances are explained; grids: suite/grids/tuning.yaml.""",
+    "validate-plugin": """\
+examples:
+  suite validate-plugin my_pkg.explainers:MyExplainer
+  suite validate-plugin tests/plugin_pkg/suite_toy_plugin/__init__.py:InverseDegreeExplainer
+  suite validate-plugin my_pkg --levels node""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -344,6 +392,55 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(f"report {name} written to {out}:")
     for path in written:
         print(f"  {path}")
+    return EXIT_OK
+
+
+def _add_plugin_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", metavar="SPEC",
+                   help="load a plug-in first: module, module:Class, file.py or file.py:Class "
+                        "(repeatable; installed packages register through the entry-point "
+                        "group suite.explainers instead)")
+
+
+def _add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: cells one after another in this process (default); ray: cells "
+                        "as Ray tasks (pip install \".[ray]\")")
+    p.add_argument("--address", metavar="ADDR",
+                   help="--executor ray: a running cluster (`ray start --head` prints it; "
+                        "auto: the local one); default: start a local cluster")
+    p.add_argument("--num-cpus", type=int, metavar="N",
+                   help="--executor ray without --address: CPUs of the local cluster "
+                        "(default: all)")
+    _add_plugin_argument(p)
+
+
+# ----------------------------------------------------------------------------- suite validate-plugin
+
+
+def _cmd_validate_plugin(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    from suite.contract import contract_cases, refusal, validate_explainer
+
+    names: list[str] = []
+    for loaded in _load_plugins(args.spec):
+        if not loaded.explainers:
+            raise CliError(f"plugin {loaded.spec}: module {loaded.module} registers no explainer "
+                           "(name its class: module:Class)")
+        names += [n for n in loaded.explainers if n not in names]
+    cases = contract_cases(seed=args.seed, levels=args.levels)
+    refused = []
+    for name in names:
+        results = validate_explainer(name, cases)
+        for r in results:
+            print(f"{name:24s} {r.level:6s} {r.check:18s} {r.status}"
+                  + (f" ({r.message})" if r.status == "skipped" else ""))
+        message = refusal(results)
+        if message is not None:
+            refused.append(f"{name}: {message}")
+    if refused:
+        raise CliError("plugin refused by the explainer contract: " + "; ".join(refused))
+    print(f"plugin accepted: {', '.join(names)} passed the explainer contract")
     return EXIT_OK
 
 
@@ -384,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--no-leaderboard", action="store_true",
                    help="do not write the leaderboard after the run")
+    _add_executor_arguments(p)
     p.set_defaults(handler=_cmd_run)
 
     p = commands.add_parser(
@@ -442,6 +540,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="print only the written files")
     p.set_defaults(handler=_cmd_report)
+
+    p = commands.add_parser(
+        "validate-plugin", help="run the explainer contract checks on a plug-in explainer",
+        description="Load plug-in explainer(s) and run the contract every built-in explainer "
+                    "passes (suite/contract.py): metadata, shapes, finite scores, ranges, "
+                    "determinism under a seed, model unchanged, no leftover hooks, errors of "
+                    "the model propagated without leftover state; on small trained node- and "
+                    "graph-level cases. A failing check refuses the plug-in (exit 2) with its "
+                    "message.", epilog=_EXAMPLES["validate-plugin"], formatter_class=fmt)
+    p.add_argument("spec", nargs="+", metavar="SPEC",
+                   help="module, module:Class, file.py or file.py:Class")
+    p.add_argument("--levels", nargs="+", default=["node", "graph"], choices=("node", "graph"),
+                   help="task levels to check (default: both)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cases (default 0)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.set_defaults(handler=_cmd_validate_plugin)
     return parser
 
 
