@@ -7,6 +7,12 @@ Commands::
     suite leaderboard [--store PATH] [--out DIR] [--root DIR]
     suite tune --explainer NAME --task node|graph [--matrix default] [--grid FILE] [--out FILE.md]
     suite report NAME [--out DIR] [--quick] [--seed N] [--device cpu|cuda]
+    suite run ... [--executor local|ray] [--address ADDR] [--plugin SPEC]
+    suite validate-plugin SPEC [--levels node graph]
+    suite compare --explainer NAME [--plugin SPEC] [--matrix M] [--store PATH]
+    suite merge A.sqlite B.sqlite ... --out C.sqlite
+    suite export --format csv|parquet [--store PATH] [--out FILE] [--plugin-ref REF]
+    suite leaderboard ... [--include SUBMISSION]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -187,10 +193,18 @@ def _open_store(path: Path, must_exist: bool) -> Any:
         raise CliError(f"cannot open the results store {path}: {exc}") from None
 
 
-def _write_board(store: Any, out: Path) -> None:
+def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) -> None:
     from suite.leaderboard import write_leaderboard
 
-    written = write_leaderboard(store.cells_frame(), out)
+    frame = store.cells_frame()
+    if include:
+        from suite.submissions import SubmissionError, with_submissions
+
+        try:
+            frame = with_submissions(frame, list(include))
+        except SubmissionError as exc:
+            raise CliError(str(exc)) from None
+    written = write_leaderboard(frame, out)
     print(f"leaderboard written to {out}:")
     for path in written:
         print(f"  {path}")
@@ -287,7 +301,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else paths.leaderboard_dir
     store = _open_store(store_path, must_exist=True)
     try:
-        _write_board(store, out)
+        _write_board(store, out, include=getattr(args, "include", None))
     finally:
         store.close()
     return EXIT_OK
@@ -365,6 +379,19 @@ examples:
   suite validate-plugin my_pkg.explainers:MyExplainer
   suite validate-plugin tests/plugin_pkg/suite_toy_plugin/__init__.py:InverseDegreeExplainer
   suite validate-plugin my_pkg --levels node""",
+    "merge": """\
+examples:
+  suite merge results/machine-a.sqlite results/machine-b.sqlite --out results/store.sqlite""",
+    "export": """\
+examples:
+  suite export --format csv --out results/cells.csv
+  suite export --format parquet --explainer toy-inverse-degree \\
+      --plugin-ref "suite-toy-plugin==0.1.0 suite_toy_plugin:InverseDegreeExplainer" \\
+      --out submission.parquet""",
+    "compare": """\
+examples:
+  suite compare --explainer toy-inverse-degree --plugin suite_toy_plugin --matrix smoke
+  suite compare --explainer gnnexplainer --explainer saliency --matrix default --executor ray""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -444,6 +471,84 @@ def _cmd_validate_plugin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- suite merge / export
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from suite.merge import merge_stores
+    from suite.store import StoreVersionError
+
+    for path in args.stores:
+        if not Path(path).is_file():
+            raise CliError(f"no results store at {path}")
+    try:
+        summary = merge_stores(args.stores, args.out)
+    except (StoreVersionError, ValueError, sqlite3.DatabaseError) as exc:
+        raise CliError(str(exc)) from None
+    print(summary.text())
+    print(f"merged store: {args.out}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from suite.merge import export_frame
+
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    store = _open_store(store_path, must_exist=True)
+    try:
+        frame = store.cells_frame()
+    finally:
+        store.close()
+    out = Path(args.out) if args.out else paths.results / f"export.{args.format}"
+    try:
+        written = export_frame(frame, out, args.format, explainers=args.explainer,
+                               plugin=args.plugin_ref)
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    kept = len(frame) if not args.explainer else int(frame["explainer"].isin(args.explainer).sum())
+    print(f"{kept} cells written to {written}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- suite compare
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
+    _load_plugins(args.plugin)
+    options = _executor_options(args)
+    from suite.compare import build_comparison, compare_matrix
+    from suite.runner import run_matrix
+
+    config = compare_matrix(_load_matrix(args.matrix), args.explainer)
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    store = _open_store(store_path, must_exist=False)
+    try:
+        summary = run_matrix(config, store, paths, device=args.device,
+                             progress=not args.no_progress, executor=args.executor,
+                             executor_options=options)
+        print(summary.text())
+        frame = store.cells_frame()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished cells are kept in {store_path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        store.close()
+    result = build_comparison(frame, tuple(config.explainers), matrix=args.matrix)
+    text = result.markdown()
+    out = Path(args.out) if args.out else paths.results / "compare" / (
+        "-".join(config.explainers) + ".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    if not args.quiet:
+        print(text)
+    print(f"comparison written to {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``suite`` argument parser (subcommands list, run, leaderboard)."""
     fmt = argparse.RawDescriptionHelpFormatter
@@ -495,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory (default: ROOT/results/leaderboard)")
     p.add_argument("--root", metavar="DIR",
                    help="root directory (default: $SUITE_HOME or the current directory)")
+    p.add_argument("--include", action="append", metavar="SUBMISSION",
+                   help="add the rows of a submission file (suite export --format parquet "
+                        "--plugin REF), marked as submitted; repeatable")
     p.set_defaults(handler=_cmd_leaderboard)
 
     p = commands.add_parser(
@@ -556,6 +664,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the cases (default 0)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
     p.set_defaults(handler=_cmd_validate_plugin)
+
+    p = commands.add_parser(
+        "merge", help="merge results stores (runs made on different machines) into one",
+        description="Copy the runs and cells of several stores into one. The same cell (equal "
+                    "config hash) in several stores is kept once: done over skipped over failed, "
+                    "then the most recent. Older schema versions are upgraded on a copy; a newer "
+                    "one is refused with the reason.", epilog=_EXAMPLES["merge"],
+        formatter_class=fmt)
+    p.add_argument("stores", nargs="+", metavar="STORE", help="input stores (SQLite)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="merged store (created, or extended when it exists)")
+    p.set_defaults(handler=_cmd_merge)
+
+    p = commands.add_parser(
+        "export", help="export a store's cells (configs, versions, scores) to CSV or Parquet",
+        description="Write one row per cell: names, seed, status, the cell's config JSON, the "
+                    "run's versions and one column per score. With --plugin-ref the file is a "
+                    "leaderboard submission (suite leaderboard --include FILE).",
+        epilog=_EXAMPLES["export"], formatter_class=fmt)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="file format (default csv; parquet needs pyarrow)")
+    p.add_argument("--store", metavar="PATH",
+                   help="results store (default: ROOT/results/store.sqlite)")
+    p.add_argument("--out", metavar="FILE", help="output file (default: ROOT/results/export.FORMAT)")
+    p.add_argument("--explainer", action="append", metavar="NAME",
+                   help="only this explainer's cells (repeatable)")
+    p.add_argument("--plugin-ref", metavar="REF",
+                   help="how to get the explainer, e.g. \"my-pkg==1.0 my_pkg:MyExplainer\" "
+                        "(adds the plugin column of a submission)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory (default: $SUITE_HOME or the current directory)")
+    p.set_defaults(handler=_cmd_export)
+
+    p = commands.add_parser(
+        "compare", help="run named explainers over a matrix and compare them with the board",
+        description="Run the named explainers (built-in or plug-in) over the matrix's datasets, "
+                    "models, trainings and seeds into the store, then write a Markdown "
+                    "side-by-side against the store's board: per dataset the score, the rank, "
+                    "the best other explainer and the paired difference over seeds with a 95% "
+                    "t interval (exceeds seed noise when it excludes 0).",
+        epilog=_EXAMPLES["compare"], formatter_class=fmt)
+    p.add_argument("--explainer", action="append", required=True, metavar="NAME",
+                   help="an explainer to compare (repeatable)")
+    p.add_argument("--matrix", default="smoke", metavar="NAME_OR_FILE",
+                   help="matrix whose datasets, models, trainings and seeds are used (default smoke)")
+    p.add_argument("--store", metavar="PATH",
+                   help="the store of the board compared against, the new cells are added to it "
+                        "(default: ROOT/results/store.sqlite)")
+    p.add_argument("--out", metavar="FILE.md",
+                   help="output (default: ROOT/results/compare/NAMES.md)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default: the matrix's)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches and results (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    p.add_argument("--quiet", action="store_true", help="do not print the comparison")
+    _add_executor_arguments(p)
+    p.set_defaults(handler=_cmd_compare)
     return parser
 
 
