@@ -121,7 +121,15 @@ def load_plugin(spec: str) -> LoadedPlugin:
     target, attribute = split_spec(spec)
     module = _import(target, spec)
     if attribute is None:
-        names = _explainer_names(module)
+        # registered on import, plus Explainer classes with ``info`` defined in the module
+        # (registered here: a module imported earlier whose entries were removed)
+        from suite.explainers import Explainer
+
+        classes = [obj for obj in vars(module).values()
+                   if inspect.isclass(obj) and issubclass(obj, Explainer)
+                   and obj.__module__ == module.__name__ and "info" in vars(obj)]
+        names = tuple(dict.fromkeys((*_explainer_names(module),
+                                     *(n for c in classes for n in _register_class(c, spec)))))
     else:
         if not hasattr(module, attribute):
             public = sorted(n for n in vars(module) if not n.startswith("_"))
