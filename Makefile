@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned: a CPU wheel of 2.13.0 is available offline; an unpinned torch pulls a CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	# the ray and parquet extras too: the fast tier runs the smoke matrix under Ray and
+	# round-trips Parquet exports (their tests skip, with the reason, when they are absent)
+	$(PY) -m pip install --quiet -e ".[test,ray,parquet]"
 	touch $(STAMP)
 
 venv: $(STAMP)

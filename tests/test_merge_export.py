@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from suite.cli import main
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig
 from suite.store import ResultsStore, read_schema_version
 from suite.submissions import SubmissionError, read_submission
+
+
+needs_pyarrow = pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None,
+                                   reason='pyarrow is not installed (pip install ".[parquet]")')
 
 
 def _cell(explainer: str, seed: int = 0) -> Cell:
@@ -126,7 +131,7 @@ def test_merge_into_an_input_is_refused(two_stores, capsys):
     assert "also an input" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", pytest.param("parquet", marks=needs_pyarrow)])
 def test_export_round_trips_every_cell(two_stores, tmp_path, fmt, capsys):
     a, _ = two_stores
     out = tmp_path / f"cells.{fmt}"
@@ -140,6 +145,7 @@ def test_export_round_trips_every_cell(two_stores, tmp_path, fmt, capsys):
     assert set(back["torch_version"]) == {"2.13.0"} and back["config"].str.contains("ba-shapes").all()
 
 
+@needs_pyarrow
 def test_a_submission_joins_the_board_marked_as_submitted(two_stores, tmp_path, capsys):
     a, b = two_stores
     sub = tmp_path / "submission.parquet"
@@ -157,6 +163,7 @@ def test_a_submission_joins_the_board_marked_as_submitted(two_stores, tmp_path, 
     assert 'class="external"' in html and "my-pkg==1.0 my_pkg:Mine" in html
 
 
+@needs_pyarrow
 def test_a_file_without_the_submission_columns_is_refused(two_stores, tmp_path, capsys):
     a, _ = two_stores
     plain = tmp_path / "plain.parquet"
