@@ -48,7 +48,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.below-floor td { background: #fff4e0; }
 td.reason { white-space: normal; min-width: 20rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
-.filters label { margin-right: 1rem; } .filters select { font-size: 0.95rem; }
+.filters label { margin-right: 0.3rem; }
+.filters select { font-size: 0.95rem; margin-right: 1.2rem; }
+details.conventions-box summary { cursor: pointer; } details.conventions-box summary h2 {
+  display: inline; }
 tr.external td { background: #eef4ff; } .badge { font-size: 0.75rem; color: #1a4fa0; }
 details.row-config { margin: 0.3rem 0; } details.row-config pre { background: #f7f7f9;
   padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
@@ -266,8 +269,9 @@ def render_html(board: Leaderboard, images: Mapping[str, bytes] | None = None,
         '<input id="filter" type="search" placeholder="e.g. gcn gnnexplainer" '
         'autocomplete="off"></p>',
         _filters(board),
-        "<h2>Conventions</h2>",
+        '<details class="conventions-box"><summary><h2>Conventions</h2></summary>',
         '<ul class="conventions">', *(f"<li>{_e(c)}</li>" for c in CONVENTIONS), "</ul>",
+        "</details>",
         "<h2>Where the numbers come from</h2>",
         "<ul>", *(f"<li>{_e(line)}</li>" for line in provenance_lines(board)), "</ul>",
     ]

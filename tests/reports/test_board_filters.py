@@ -37,7 +37,7 @@ class _Collect(HTMLParser):
             self.options[self._select] = []
         if tag == "option" and self._select:
             self.options[self._select].append(a["value"])
-        if tag == "details":
+        if tag == "details" and a.get("id"):
             self._detail = a["id"]
             self.details[self._detail] = ""
         if tag == "pre":
