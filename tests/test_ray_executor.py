@@ -176,3 +176,22 @@ def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_pa
                 continue
             assert np.isclose(done.loc[key, metric], value, rtol=0, atol=1e-6, equal_nan=True), \
                 (cell.label, metric)
+
+
+def test_tasks_ask_for_a_gpu_only_on_cuda_and_fix_torch_threads(cluster, misbehaving):
+    from suite.matrix import expand
+    from suite.ray_executor import _resources, _worker_setup
+
+    cell = expand(_tiny(Path("."), "test-crash", Path("unused")))[0][0]
+    assert _resources(cell, 1.0) == {"num_cpus": 1, "max_retries": 0}
+    cuda = type(cell)(**{**cell.to_dict(), "device": "cuda"})
+    assert _resources(cuda, 0.25) == {"num_cpus": 1, "max_retries": 0, "num_gpus": 0.25}
+
+    @ray.remote(num_cpus=1)
+    def threads_after_setup(n):
+        import torch
+
+        _worker_setup(n, [])
+        return torch.get_num_threads()
+
+    assert ray.get([threads_after_setup.remote(1), threads_after_setup.remote(2)]) == [1, 2]
