@@ -242,7 +242,10 @@ def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
         require_ray()
     except RayUnavailableError as exc:
         raise CliError(str(exc)) from None
+    if args.gpus_per_cell <= 0:
+        raise CliError(f"--gpus-per-cell: expected a positive number (got {args.gpus_per_cell})")
     return {"address": args.address, "num_cpus": args.num_cpus, "threads": args.threads,
+            "gpus_per_cell": args.gpus_per_cell,
             "plugins": [str(_plugin_path(spec)) for spec in (args.plugin or ())]}
 
 
@@ -439,6 +442,9 @@ def _add_executor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, metavar="N",
                    help="--executor ray without --address: CPUs of the local cluster "
                         "(default: all)")
+    p.add_argument("--gpus-per-cell", type=float, default=1.0, metavar="G",
+                   help="--executor ray --device cuda: GPUs each cell asks Ray for (default 1; "
+                        "0.25 runs four cells per GPU)")
     _add_plugin_argument(p)
 
 

@@ -26,11 +26,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
-#: Entry-point groups the suite reads (one per plug-in registry).
-ENTRY_POINT_GROUPS: tuple[str, ...] = ("suite.explainers", "suite.datasets", "suite.models",
-                                       "suite.trainings", "suite.metrics", "suite.executors")
-
-
 class PluginError(ValueError):
     """A plug-in spec that cannot be loaded (the message names the spec and why)."""
 

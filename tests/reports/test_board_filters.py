@@ -88,6 +88,13 @@ def test_filters_offer_every_family_task_training_and_shown_metric(page):
     assert {r["data-training"] for r in board_rows} == {"adv-features", "standard"}
 
 
+def test_the_page_stays_self_contained(page):
+    parsed = _Collect()
+    parsed.feed(page)
+    assert "<link" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    assert all(link.startswith("row-") for link in parsed.links)
+
+
 def test_every_row_links_to_its_configs_and_versions(page, frame):
     parsed = _Collect()
     parsed.feed(page)
