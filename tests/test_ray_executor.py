@@ -122,7 +122,10 @@ def _done_cells(path: Path) -> int:
         return 0
 
 
-def test_a_driver_killed_mid_run_loses_no_finished_cell(tmp_path, cluster, misbehaving):
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misbehaving, how):
+    """Ctrl-C (SIGINT: exit 130, the run marked interrupted) or kill -9 of the driver while
+    a cell is still running; a rerun on the same cluster finishes the matrix."""
     marker = tmp_path / "stall"
     marker.touch()
     config = _tiny(tmp_path, "test-stall", marker)
@@ -139,13 +142,15 @@ def test_a_driver_killed_mid_run_loses_no_finished_cell(tmp_path, cluster, misbe
             time.sleep(0.5)
         assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
         assert _done_cells(store) == 2, "the two ordinary cells did not finish in time"
-        driver.send_signal(signal.SIGKILL)  # the driver dies mid-run, the stalled cell unfinished
-        driver.wait(timeout=60)
+        driver.send_signal(how)  # mid-run: the stalled cell is unfinished
+        code = driver.wait(timeout=120)
     finally:
         if driver.poll() is None:
             driver.kill()
     with ResultsStore(store) as results:
-        frame = results.cells_frame()
+        frame, runs = results.cells_frame(), results.runs_frame()
+    if how == signal.SIGINT:
+        assert code == 130 and runs["status"].tolist() == ["interrupted"]
     assert sorted(frame["explainer"]) == ["random", "saliency"]
     assert (frame["status"] == "done").all()
     marker.unlink()
