@@ -13,14 +13,16 @@ DEVICE ?= cpu
 MIRROR := $(abspath ../shared/data)
 export SUITE_DATA_MIRROR ?= $(if $(wildcard $(MIRROR)),$(MIRROR),)
 
-.PHONY: venv run smoke leaderboard test test-slow bench reference clean
+.PHONY: venv run smoke leaderboard test test-slow bench reference plugin-board clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned: a CPU wheel of 2.13.0 is available offline; an unpinned torch pulls a CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	# the ray and parquet extras too: the fast tier runs the smoke matrix under Ray and
+	# round-trips Parquet exports (their tests skip, with the reason, when they are absent)
+	$(PY) -m pip install --quiet -e ".[test,ray,parquet]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,6 +48,25 @@ bench: venv
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard
 	$(SUITE) leaderboard --store results/reference/store.sqlite --out results/reference
+
+# The toy plug-in through validate-plugin, compare (smoke under Ray) and a submission onto the
+# board, then the headless-Chromium screenshot results/reference/plugin-board.png (Debian's chromium).
+TOY := tests/plugin_pkg/suite_toy_plugin/__init__.py:InverseDegreeExplainer
+PB  := results/plugin-board
+plugin-board: venv
+	$(SUITE) validate-plugin $(TOY)
+	$(SUITE) run --matrix smoke --root $(PB) --executor ray --no-progress --no-leaderboard
+	$(SUITE) compare --explainer toy-inverse-degree --plugin $(TOY) --matrix smoke --root $(PB) \
+	    --no-progress --quiet --out results/reference/compare-toy-inverse-degree.md
+	$(SUITE) export --root $(PB) --format parquet --explainer toy-inverse-degree \
+	    --plugin-ref "suite-toy-plugin==0.1.0 suite_toy_plugin:InverseDegreeExplainer" \
+	    --out $(PB)/submission.parquet
+	$(SUITE) leaderboard --root $(PB) --include $(PB)/submission.parquet --out $(PB)/board
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	    --disable-background-networking --disable-component-update --disable-sync \
+	    --user-data-dir=$$(mktemp -d) --virtual-time-budget=5000 --window-size=1400,1000 \
+	    --screenshot=$(abspath $(PB))/board.png file://$(abspath $(PB))/board/leaderboard.html
+	$(PY) -c "from PIL import Image; Image.open('$(PB)/board.png').convert('RGB').quantize(colors=64).save('results/reference/plugin-board.png', optimize=True)"
 
 clean:
 	rm -rf $(VENV) datasets/cache results/cache results/store.sqlite results/leaderboard

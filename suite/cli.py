@@ -7,6 +7,12 @@ Commands::
     suite leaderboard [--store PATH] [--out DIR] [--root DIR]
     suite tune --explainer NAME --task node|graph [--matrix default] [--grid FILE] [--out FILE.md]
     suite report NAME [--out DIR] [--quick] [--seed N] [--device cpu|cuda]
+    suite run ... [--executor local|ray] [--address ADDR] [--plugin SPEC]
+    suite validate-plugin SPEC [--levels node graph]
+    suite compare --explainer NAME [--plugin SPEC] [--matrix M] [--store PATH]
+    suite merge A.sqlite B.sqlite ... --out C.sqlite
+    suite export --format csv|parquet [--store PATH] [--out FILE] [--plugin-ref REF]
+    suite leaderboard ... [--include SUBMISSION]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -187,10 +193,18 @@ def _open_store(path: Path, must_exist: bool) -> Any:
         raise CliError(f"cannot open the results store {path}: {exc}") from None
 
 
-def _write_board(store: Any, out: Path) -> None:
+def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) -> None:
     from suite.leaderboard import write_leaderboard
 
-    written = write_leaderboard(store.cells_frame(), out)
+    frame = store.cells_frame()
+    if include:
+        from suite.submissions import SubmissionError, with_submissions
+
+        try:
+            frame = with_submissions(frame, list(include))
+        except SubmissionError as exc:
+            raise CliError(str(exc)) from None
+    written = write_leaderboard(frame, out)
     print(f"leaderboard written to {out}:")
     for path in written:
         print(f"  {path}")
@@ -205,9 +219,51 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _load_plugins(specs: Sequence[str] | None) -> list[Any]:
+    """Load ``--plugin`` specs (one-line ``CliError`` when one cannot be loaded)."""
+    from suite.plugins import PluginError, load_plugins
+
+    try:
+        return load_plugins(specs)
+    except (PluginError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--executor`` options of ``suite run``/``suite compare``; checks Ray is there."""
+    executor = getattr(args, "executor", "local") or "local"
+    if executor != "ray":
+        if getattr(args, "address", None):
+            raise CliError("--address: only used with --executor ray")
+        return {}
+    from suite.ray_executor import RayUnavailableError, require_ray
+
+    try:
+        require_ray()
+    except RayUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    if args.gpus_per_cell <= 0:
+        raise CliError(f"--gpus-per-cell: expected a positive number (got {args.gpus_per_cell})")
+    return {"address": args.address, "num_cpus": args.num_cpus, "threads": args.threads,
+            "gpus_per_cell": args.gpus_per_cell,
+            "plugins": [str(_plugin_path(spec)) for spec in (args.plugin or ())]}
+
+
+def _plugin_path(spec: str) -> str:
+    """A file spec made absolute (workers may start in another directory)."""
+    from suite.plugins import split_spec
+
+    target, attribute = split_spec(spec)
+    if target.endswith(".py") or Path(target).is_file():
+        target = str(Path(target).resolve())
+    return f"{target}:{attribute}" if attribute else target
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads(args.threads)
+    _load_plugins(args.plugin)
+    options = _executor_options(args)
     config = _load_matrix(args.matrix)
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
@@ -217,7 +273,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     store = _open_store(store_path, must_exist=False)
     try:
         summary = run_matrix(config, store, paths, device=args.device,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, executor=args.executor,
+                             executor_options=options)
         if hasattr(summary, "text"):
             print(summary.text())
         else:
@@ -247,7 +304,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else paths.leaderboard_dir
     store = _open_store(store_path, must_exist=True)
     try:
-        _write_board(store, out)
+        _write_board(store, out, include=getattr(args, "include", None))
     finally:
         store.close()
     return EXIT_OK
@@ -303,6 +360,9 @@ examples:
   suite run --matrix smoke                      seconds: one small dataset, a few explainers
   suite run --matrix default                    every synthetic dataset (minutes on CPU)
   suite run --matrix my_matrix.yaml --device cuda --store results/gpu.sqlite
+  suite run --matrix default --executor ray                  a local Ray cluster, all CPUs
+  suite run --matrix default --executor ray --address auto   the cluster of `ray start --head`
+  suite run --matrix smoke --plugin my_pkg.explainers:MyExplainer
 
 A rerun of the same matrix resumes: finished cells are kept and skipped.""",
     "leaderboard": """\
@@ -317,6 +377,24 @@ examples:
   suite tune --explainer gnnexplainer --task node --grid my_grid.yaml --seeds 0
 
 Only validation instances are explained; grids: suite/grids/tuning.yaml.""",
+    "validate-plugin": """\
+examples:
+  suite validate-plugin my_pkg.explainers:MyExplainer
+  suite validate-plugin tests/plugin_pkg/suite_toy_plugin/__init__.py:InverseDegreeExplainer
+  suite validate-plugin my_pkg --levels node""",
+    "merge": """\
+examples:
+  suite merge results/machine-a.sqlite results/machine-b.sqlite --out results/store.sqlite""",
+    "export": """\
+examples:
+  suite export --format csv --out results/cells.csv
+  suite export --format parquet --explainer toy-inverse-degree \\
+      --plugin-ref "suite-toy-plugin==0.1.0 suite_toy_plugin:InverseDegreeExplainer" \\
+      --out submission.parquet""",
+    "compare": """\
+examples:
+  suite compare --explainer toy-inverse-degree --plugin suite_toy_plugin --matrix smoke
+  suite compare --explainer gnnexplainer --explainer saliency --matrix default --executor ray""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -344,6 +422,136 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(f"report {name} written to {out}:")
     for path in written:
         print(f"  {path}")
+    return EXIT_OK
+
+
+def _add_plugin_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", metavar="SPEC",
+                   help="load a plug-in first: module, module:Class, file.py or file.py:Class "
+                        "(repeatable; installed packages register through the entry-point "
+                        "group suite.explainers instead)")
+
+
+def _add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: cells one after another in this process (default); ray: cells "
+                        "as Ray tasks (pip install \".[ray]\")")
+    p.add_argument("--address", metavar="ADDR",
+                   help="--executor ray: a running cluster (`ray start --head` prints it; "
+                        "auto: the local one); default: start a local cluster")
+    p.add_argument("--num-cpus", type=int, metavar="N",
+                   help="--executor ray without --address: CPUs of the local cluster "
+                        "(default: all)")
+    p.add_argument("--gpus-per-cell", type=float, default=1.0, metavar="G",
+                   help="--executor ray --device cuda: GPUs each cell asks Ray for (default 1; "
+                        "0.25 runs four cells per GPU)")
+    _add_plugin_argument(p)
+
+
+# ----------------------------------------------------------------------------- suite validate-plugin
+
+
+def _cmd_validate_plugin(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    from suite.contract import contract_cases, refusal, validate_explainer
+
+    names: list[str] = []
+    for loaded in _load_plugins(args.spec):
+        if not loaded.explainers:
+            raise CliError(f"plugin {loaded.spec}: module {loaded.module} registers no explainer "
+                           "(name its class: module:Class)")
+        names += [n for n in loaded.explainers if n not in names]
+    cases = contract_cases(seed=args.seed, levels=args.levels)
+    refused = []
+    for name in names:
+        results = validate_explainer(name, cases)
+        for r in results:
+            print(f"{name:24s} {r.level:6s} {r.check:18s} {r.status}"
+                  + (f" ({r.message})" if r.status == "skipped" else ""))
+        message = refusal(results)
+        if message is not None:
+            refused.append(f"{name}: {message}")
+    if refused:
+        raise CliError("plugin refused by the explainer contract: " + "; ".join(refused))
+    print(f"plugin accepted: {', '.join(names)} passed the explainer contract")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- suite merge / export
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from suite.merge import merge_stores
+    from suite.store import StoreVersionError
+
+    for path in args.stores:
+        if not Path(path).is_file():
+            raise CliError(f"no results store at {path}")
+    try:
+        summary = merge_stores(args.stores, args.out)
+    except (StoreVersionError, ValueError, sqlite3.DatabaseError) as exc:
+        raise CliError(str(exc)) from None
+    print(summary.text())
+    print(f"merged store: {args.out}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from suite.merge import export_frame
+
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    store = _open_store(store_path, must_exist=True)
+    try:
+        frame = store.cells_frame()
+    finally:
+        store.close()
+    out = Path(args.out) if args.out else paths.results / f"export.{args.format}"
+    try:
+        written = export_frame(frame, out, args.format, explainers=args.explainer,
+                               plugin=args.plugin_ref)
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    kept = len(frame) if not args.explainer else int(frame["explainer"].isin(args.explainer).sum())
+    print(f"{kept} cells written to {written}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- suite compare
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
+    _load_plugins(args.plugin)
+    options = _executor_options(args)
+    from suite.compare import build_comparison, compare_matrix
+    from suite.runner import run_matrix
+
+    config = compare_matrix(_load_matrix(args.matrix), args.explainer)
+    paths = Paths.from_env(args.root)
+    store_path = Path(args.store) if args.store else paths.default_store
+    store = _open_store(store_path, must_exist=False)
+    try:
+        summary = run_matrix(config, store, paths, device=args.device,
+                             progress=not args.no_progress, executor=args.executor,
+                             executor_options=options)
+        print(summary.text())
+        frame = store.cells_frame()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished cells are kept in {store_path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        store.close()
+    result = build_comparison(frame, tuple(config.explainers), matrix=args.matrix)
+    text = result.markdown()
+    out = Path(args.out) if args.out else paths.results / "compare" / (
+        "-".join(config.explainers) + ".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    if not args.quiet:
+        print(text)
+    print(f"comparison written to {out}")
     return EXIT_OK
 
 
@@ -384,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--no-leaderboard", action="store_true",
                    help="do not write the leaderboard after the run")
+    _add_executor_arguments(p)
     p.set_defaults(handler=_cmd_run)
 
     p = commands.add_parser(
@@ -397,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory (default: ROOT/results/leaderboard)")
     p.add_argument("--root", metavar="DIR",
                    help="root directory (default: $SUITE_HOME or the current directory)")
+    p.add_argument("--include", action="append", metavar="SUBMISSION",
+                   help="add the rows of a submission file (suite export --format parquet "
+                        "--plugin REF), marked as submitted; repeatable")
     p.set_defaults(handler=_cmd_leaderboard)
 
     p = commands.add_parser(
@@ -442,6 +654,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="print only the written files")
     p.set_defaults(handler=_cmd_report)
+
+    p = commands.add_parser(
+        "validate-plugin", help="run the explainer contract checks on a plug-in explainer",
+        description="Load plug-in explainer(s) and run the contract every built-in explainer "
+                    "passes (suite/contract.py): metadata, shapes, finite scores, ranges, "
+                    "determinism under a seed, model unchanged, no leftover hooks, errors of "
+                    "the model propagated without leftover state; on small trained node- and "
+                    "graph-level cases. A failing check refuses the plug-in (exit 2) with its "
+                    "message.", epilog=_EXAMPLES["validate-plugin"], formatter_class=fmt)
+    p.add_argument("spec", nargs="+", metavar="SPEC",
+                   help="module, module:Class, file.py or file.py:Class")
+    p.add_argument("--levels", nargs="+", default=["node", "graph"], choices=("node", "graph"),
+                   help="task levels to check (default: both)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cases (default 0)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.set_defaults(handler=_cmd_validate_plugin)
+
+    p = commands.add_parser(
+        "merge", help="merge results stores (runs made on different machines) into one",
+        description="Copy the runs and cells of several stores into one. The same cell (equal "
+                    "config hash) in several stores is kept once: done over skipped over failed, "
+                    "then the most recent. Older schema versions are upgraded on a copy; a newer "
+                    "one is refused with the reason.", epilog=_EXAMPLES["merge"],
+        formatter_class=fmt)
+    p.add_argument("stores", nargs="+", metavar="STORE", help="input stores (SQLite)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="merged store (created, or extended when it exists)")
+    p.set_defaults(handler=_cmd_merge)
+
+    p = commands.add_parser(
+        "export", help="export a store's cells (configs, versions, scores) to CSV or Parquet",
+        description="Write one row per cell: names, seed, status, the cell's config JSON, the "
+                    "run's versions and one column per score. With --plugin-ref the file is a "
+                    "leaderboard submission (suite leaderboard --include FILE).",
+        epilog=_EXAMPLES["export"], formatter_class=fmt)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="file format (default csv; parquet needs pyarrow)")
+    p.add_argument("--store", metavar="PATH",
+                   help="results store (default: ROOT/results/store.sqlite)")
+    p.add_argument("--out", metavar="FILE", help="output file (default: ROOT/results/export.FORMAT)")
+    p.add_argument("--explainer", action="append", metavar="NAME",
+                   help="only this explainer's cells (repeatable)")
+    p.add_argument("--plugin-ref", metavar="REF",
+                   help="how to get the explainer, e.g. \"my-pkg==1.0 my_pkg:MyExplainer\" "
+                        "(adds the plugin column of a submission)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory (default: $SUITE_HOME or the current directory)")
+    p.set_defaults(handler=_cmd_export)
+
+    p = commands.add_parser(
+        "compare", help="run named explainers over a matrix and compare them with the board",
+        description="Run the named explainers (built-in or plug-in) over the matrix's datasets, "
+                    "models, trainings and seeds into the store, then write a Markdown "
+                    "side-by-side against the store's board: per dataset the score, the rank, "
+                    "the best other explainer and the paired difference over seeds with a 95% "
+                    "t interval (exceeds seed noise when it excludes 0).",
+        epilog=_EXAMPLES["compare"], formatter_class=fmt)
+    p.add_argument("--explainer", action="append", required=True, metavar="NAME",
+                   help="an explainer to compare (repeatable)")
+    p.add_argument("--matrix", default="smoke", metavar="NAME_OR_FILE",
+                   help="matrix whose datasets, models, trainings and seeds are used (default smoke)")
+    p.add_argument("--store", metavar="PATH",
+                   help="the store of the board compared against, the new cells are added to it "
+                        "(default: ROOT/results/store.sqlite)")
+    p.add_argument("--out", metavar="FILE.md",
+                   help="output (default: ROOT/results/compare/NAMES.md)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default: the matrix's)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches and results (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    p.add_argument("--quiet", action="store_true", help="do not print the comparison")
+    _add_executor_arguments(p)
+    p.set_defaults(handler=_cmd_compare)
     return parser
 
 

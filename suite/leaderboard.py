@@ -280,15 +280,7 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
     for col in KEY:
         frame[col] = frame[col].astype(object).where(frame[col].notna(), "-").astype(str)
     frame["status"] = frame["status"].astype(str)
-    if "cell_key" in frame.columns:  # a cell recorded twice (rerun): the last record wins
-        frame = frame.drop_duplicates("cell_key", keep="last")
-    # the same (dataset, model, training, explainer, seed) run again with other settings
-    # (a new config hash): the most recently finished cell wins, so a board never averages
-    # two configurations under one name
-    order = "finished_at" if "finished_at" in frame.columns else None
-    if order is not None:
-        frame = frame.sort_values(order, kind="stable", na_position="first")
-    frame = frame.drop_duplicates([*KEY, "seed"], keep="last")
+    frame = latest_cells(frame)
     scores = _score_names(frame)
     numeric = {name: (pd.to_numeric(frame[name], errors="coerce") if name in frame
                       else pd.Series(np.nan, index=frame.index)) for name in scores}
@@ -299,6 +291,64 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
     rank_metric = _rank(table)
     return Leaderboard(table=table, problems=_problems(frame), scores=scores,
                        rank_metric=rank_metric, provenance=_provenance(frame, done))
+
+
+def latest_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells a board counts: one per cell key (the last record) and, when one
+    (dataset, model, training, explainer, seed) was run with several configurations
+    (config hashes), only the most recently finished, so a board never averages two
+    configurations under one name."""
+    if "cell_key" in frame.columns:  # a cell recorded twice (rerun): the last record wins
+        frame = frame.drop_duplicates("cell_key", keep="last")
+    if "finished_at" in frame.columns:
+        frame = frame.sort_values("finished_at", kind="stable", na_position="first")
+    return frame.drop_duplicates([*KEY, "seed"], keep="last")
+
+
+#: Columns of a cell that ``row_details`` reports with its config.
+DETAIL_COLUMNS: tuple[str, ...] = ("cell_key", "seed", "run_id", "status", "suite_version",
+                                   "git_commit", "git_dirty", "device", "device_name", "python",
+                                   "finished_at", "origin", "plugin")
+
+
+def row_details(frame: pd.DataFrame) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Per board row (the ``KEY`` tuple): the configs and versions of the cells behind it.
+
+    Value: ``{"cells": [{cell_key, seed, run_id, ..., "config": parsed JSON,
+    "versions": {package: version}}, ...]}`` over the finished cells the board
+    aggregates (:func:`latest_cells`), in seed order.
+    """
+    import json
+
+    if frame.empty or not set(REQUIRED_COLUMNS) <= set(frame.columns):
+        return {}
+    frame = frame.copy()
+    for col in KEY:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), "-").astype(str)
+    done = latest_cells(frame)
+    done = done[done["status"].astype(str) == DONE].sort_values("seed", kind="stable")
+    versions = [c for c in done.columns if str(c).endswith("_version") and c != "suite_version"]
+    out: dict[tuple[str, ...], dict[str, Any]] = {}
+    for _, row in done.iterrows():
+        cell: dict[str, Any] = {c: _plain(row[c]) for c in DETAIL_COLUMNS if c in row.index}
+        try:
+            cell["config"] = json.loads(row["config"]) if "config" in row.index else None
+        except (TypeError, ValueError):
+            cell["config"] = _plain(row.get("config"))
+        cell["versions"] = {c[: -len("_version")]: _plain(row[c]) for c in versions
+                            if _plain(row[c]) is not None}
+        out.setdefault(tuple(str(row[k]) for k in KEY), {"cells": []})["cells"].append(cell)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: NaN and missing become None, numpy scalars Python ones."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        return None if isinstance(value, float) and math.isnan(value) else value
+    return value
 
 
 def _score_names(frame: pd.DataFrame) -> tuple[str, ...]:
@@ -587,7 +637,8 @@ def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike) -> list[P
              plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE),
              plot_edges_dropped(board, out / DROP_PLOT_FILE)]
     html = _write_text(out / HTML_FILE,
-                       render_html(board, images={p.name: p.read_bytes() for p in plots}))
+                       render_html(board, images={p.name: p.read_bytes() for p in plots},
+                                   details=row_details(frame)))
     return [md, html, *plots]
 
 

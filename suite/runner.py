@@ -9,9 +9,11 @@ error and its last frame; Ctrl-C (``KeyboardInterrupt``) is never caught.
 
 :func:`run_matrix` expands a matrix, skips cells already done in the store
 (resume), runs the rest through an executor (``local``: one after another in
-this process) and records each outcome in its own transaction. On Ctrl-C the
-run is marked interrupted and the interrupt re-raised; every finished cell is
-already committed.
+this process; ``ray``: Ray tasks, :mod:`suite.ray_executor`) and records each
+outcome in its own transaction as it arrives. On Ctrl-C the run is marked
+interrupted and the interrupt re-raised; every finished cell is already
+committed. Cells an executor lost (a dead Ray worker) stay pending: the run is
+marked interrupted and a rerun finishes them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -240,8 +242,10 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
 
 # --------------------------------------------------------------------------- executors
 
-#: ``executor(cells, paths, on_start) -> outcomes`` in any order; ``on_start(cell)`` is
-#: called when a cell begins (for the progress bar).
+#: ``executor(cells, paths, on_start, **options) -> outcomes`` in any order; ``on_start(cell)``
+#: is called when a cell begins or arrives (for the progress bar); ``options`` are the
+#: executor's own keyword options (``run_matrix(executor_options=...)``). A cell it
+#: cannot finish (its worker died) is simply not yielded: it stays pending.
 Executor = Callable[[Sequence[Cell], Paths, Callable[[Cell], None]], Iterator[CellOutcome]]
 
 EXECUTORS: Registry[Executor] = Registry("executor", entry_point_group="suite.executors")
@@ -282,6 +286,7 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    pending: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)
@@ -302,6 +307,9 @@ class RunSummary:
         lines = [f"run {self.run_id} ({self.matrix}): {self.done} done, {self.failed} failed, "
                  f"{self.skipped} skipped, {self.already_done} already in the store "
                  f"({self.total} cells, {self.seconds:.1f} s)"]
+        if self.pending:
+            lines.append(f"  {self.pending} cell(s) lost by the executor are still pending: "
+                         "rerun the same command to finish them")
         lines += [f"  failed  {label}: {error.splitlines()[0]}" for label, error in self.failures]
         lines += [f"  skipped {label}: {reason}" for label, reason in self.skips]
         return "\n".join(lines)
@@ -315,7 +323,8 @@ def _skipped_outcome(cell: Cell, reason: str) -> CellOutcome:
 
 def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
                paths: Paths | None = None, device: str | None = None, progress: bool = True,
-               executor: str = "local", only_missing: bool = True) -> RunSummary:
+               executor: str = "local", only_missing: bool = True,
+               executor_options: Mapping[str, Any] | None = None) -> RunSummary:
     """Run every cell of ``config`` not yet done in ``store``; record each as it finishes.
 
     Args:
@@ -324,7 +333,9 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
         paths: caches (default ``Paths.from_env()``).
         device: overrides the matrix's device (cells, and so keys, change with it).
         progress: show a progress bar over cells.
-        executor: a registered executor name (``local``).
+        executor: a registered executor name (``local``, ``ray``).
+        executor_options: keyword options of that executor (``ray``: ``address``,
+            ``num_cpus``, ``threads``, ``plugins``, ``gpus_per_cell``).
         only_missing: skip cells whose key the store holds as done or skipped
             (failed cells are retried); False reruns everything.
 
@@ -359,10 +370,13 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
         def on_start(cell: Cell) -> None:
             bar.set_postfix_str(f"{cell.dataset}/{cell.model}/{cell.explainer}", refresh=False)
 
-        for outcome in execute(todo, paths, on_start):
+        arrived = 0
+        for outcome in execute(todo, paths, on_start, **dict(executor_options or {})):
             store.record_cell(run_id, outcome)
             summary.add(outcome)
+            arrived += 1
             bar.update()
+        summary.pending = len(todo) - arrived
     except BaseException:
         summary.seconds = time.perf_counter() - clock
         store.finish_run(run_id, RunStatus.INTERRUPTED)
@@ -370,5 +384,9 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - clock
-    store.finish_run(run_id, RunStatus.FINISHED)
+    store.finish_run(run_id, RunStatus.INTERRUPTED if summary.pending else RunStatus.FINISHED)
     return summary
+
+
+# the ray executor registers itself; Ray is imported only when it runs
+import suite.ray_executor  # noqa: E402,F401

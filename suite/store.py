@@ -104,6 +104,27 @@ class StoreVersionError(RuntimeError):
     """The store's schema version cannot be read by this code (newer, or no migration path)."""
 
 
+def read_schema_version(path: str | os.PathLike) -> int:
+    """The schema version of the store at ``path``, read without opening it for writing.
+
+    Raises ``StoreVersionError`` when the file is not a results store.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreVersionError(f"no results store at {path}")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreVersionError(f"{path} is not a results store ({exc})") from None
+    if row is None:
+        raise StoreVersionError(f"{path} is not a results store (no schema version)")
+    return int(row[0])
+
+
 def utc_now() -> str:
     """The current time as ISO 8601 UTC with seconds (``2024-05-01T12:00:00+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -291,6 +312,45 @@ class ResultsStore:
         wide.columns.name = None
         out = pd.concat([cells, run_info], axis=1)
         return out.merge(wide, how="left", left_on="cell_key", right_index=True)
+
+    # ------------------------------------------------------------------ raw records (merge)
+
+    def run_records(self) -> list[dict[str, Any]]:
+        """Every row of the runs table as a dict (oldest first)."""
+        cursor = self._conn.execute("SELECT * FROM runs ORDER BY started_at, rowid")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def cell_records(self) -> list[dict[str, Any]]:
+        """Every row of the cells table as a dict, plus ``scores``: metric -> value (None = NaN)."""
+        cursor = self._conn.execute("SELECT * FROM cells ORDER BY rowid")
+        names = [d[0] for d in cursor.description]
+        cells = [dict(zip(names, row)) for row in cursor]
+        scores: dict[str, dict[str, Any]] = {}
+        for key, metric, value in self._conn.execute("SELECT cell_key, metric, value FROM scores"):
+            scores.setdefault(key, {})[metric] = value
+        for cell in cells:
+            cell["scores"] = scores.get(cell["cell_key"], {})
+        return cells
+
+    def import_records(self, runs: list[Mapping[str, Any]], cells: list[Mapping[str, Any]]) -> None:
+        """Add ``runs`` (kept when the id exists) and ``cells`` (replacing rows of the same key).
+
+        Records are those of :meth:`run_records` / :meth:`cell_records` of a store
+        of this schema version; written in one transaction.
+        """
+        with self._transaction() as conn:
+            for run in runs:
+                names = list(run)
+                conn.execute(f"INSERT OR IGNORE INTO runs ({', '.join(names)}) "
+                             f"VALUES ({', '.join('?' for _ in names)})", [run[n] for n in names])
+            for cell in cells:
+                names = [n for n in cell if n != "scores"]
+                conn.execute("DELETE FROM scores WHERE cell_key = ?", (cell["cell_key"],))
+                conn.execute(f"INSERT OR REPLACE INTO cells ({', '.join(names)}) "
+                             f"VALUES ({', '.join('?' for _ in names)})", [cell[n] for n in names])
+                conn.executemany("INSERT INTO scores (cell_key, metric, value) VALUES (?, ?, ?)",
+                                 [(cell["cell_key"], m, v) for m, v in sorted(cell["scores"].items())])
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`cells_frame` to ``path`` as CSV (parent folders created); returns the path."""

@@ -155,3 +155,14 @@ def suite_home(tmp_path: Path, monkeypatch) -> Path:
     """An empty root directory for caches, stores and boards."""
     monkeypatch.setenv("SUITE_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture()
+def plugin_registry():
+    """Unregister the explainers a test registered (plug-ins loaded with ``load_plugin``)."""
+    from suite.explainers import EXPLAINERS
+
+    before = set(EXPLAINERS.names())
+    yield EXPLAINERS
+    for name in set(EXPLAINERS.names()) - before:
+        EXPLAINERS.remove(name)

@@ -175,8 +175,10 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
 
     calls = []
 
-    def fake_run_matrix(config, store, paths, device=None, progress=True, executor="local"):
-        calls.append({"config": config, "paths": paths, "device": device, "progress": progress})
+    def fake_run_matrix(config, store, paths, device=None, progress=True, executor="local",
+                        executor_options=None):
+        calls.append({"config": config, "paths": paths, "device": device, "progress": progress,
+                      "executor": executor, "executor_options": executor_options})
         _record(store, make_cells_frame())
         return types.SimpleNamespace(done=17, failed=1, skipped=3)
 
@@ -187,6 +189,7 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "17 done, 1 failed, 3 skipped" in out
     assert calls[0]["device"] is None and calls[0]["progress"] is False
+    assert calls[0]["executor"] == "local" and calls[0]["executor_options"] == {}
     assert calls[0]["paths"].root == suite_home.resolve()
     assert (suite_home / "results" / "store.sqlite").is_file()
     board = suite_home / "results" / "leaderboard"

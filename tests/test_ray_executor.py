@@ -1,0 +1,202 @@
+"""The Ray executor on a local cluster (``ray.init(num_cpus=2)``).
+
+The smoke matrix under Ray equals the local executor (every score within 1e-6,
+timings excluded); a worker that dies leaves its cell pending and a rerun
+finishes it; a driver killed mid-run loses no finished cell and a rerun
+completes the matrix. Skipped, with the reason, when Ray is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from suite.paths import Paths
+from suite.plugins import load_plugin
+from suite.runner import TIMING_COLUMNS, run_matrix
+from suite.store import ResultsStore
+
+HERE = Path(__file__).resolve().parent
+PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
+
+
+ray = pytest.importorskip("ray", reason='Ray is not installed (pip install ".[ray]")')
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local two-CPU cluster for the module; yields its address."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def misbehaving():
+    """Register the two test plug-ins in this process; unregister them after the module."""
+    from suite.explainers import EXPLAINERS
+
+    names = [n for cls in ("CrashWhileMarked", "StallWhileMarked")
+             for n in load_plugin(f"{PLUGIN}:{cls}").explainers]
+    yield
+    for name in names:
+        EXPLAINERS.remove(name)
+
+
+def _scores(frame: pd.DataFrame) -> pd.DataFrame:
+    drop = {*TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at"}
+    numeric = [c for c in frame.columns if c not in drop and pd.api.types.is_float_dtype(frame[c])]
+    return frame.set_index("cell_key")[numeric].sort_index()
+
+
+def _run(root: Path, store: str, config, **kwargs):
+    with ResultsStore(root / store) as results:
+        summary = run_matrix(config, results, Paths(root), progress=False, **kwargs)
+        return summary, results.cells_frame(), results.runs_frame()
+
+
+def test_smoke_matrix_under_ray_equals_the_local_executor(tmp_path, cluster):
+    summary, remote, _ = _run(tmp_path, "ray.sqlite", "smoke", executor="ray")
+    assert (summary.done, summary.failed, summary.pending) == (3, 0, 0)
+    models = sorted((tmp_path / "results" / "cache" / "models").glob("*"))
+    assert models and len({p.stem.split(".")[0] for p in models}) == 1  # trained once, shared
+    stamps = {p: p.stat().st_mtime_ns for p in models}
+    _, local, _ = _run(tmp_path, "local.sqlite", "smoke", executor="local")
+    assert {p: p.stat().st_mtime_ns for p in models} == stamps  # the local run loaded it too
+    a, b = _scores(remote), _scores(local)
+    assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
+    assert len(a.columns) > 10 and a["edge_auc"].notna().all()
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6, equal_nan=True)
+
+
+def _tiny(root: Path, explainer: str, marker: Path) -> object:
+    from suite.matrix import parse_matrix
+
+    return parse_matrix({
+        "name": "tiny-ray", "seeds": [0], "max_instances": 5,
+        "datasets": {"ba-shapes": {"num_base": 40, "num_motifs": 8, "num_features": 4}},
+        "models": {"gcn": {"hidden": 8, "num_layers": 2}},
+        "trainings": {"standard": {"epochs": 30, "patience": 0}},
+        "explainers": {"random": {}, "saliency": {}, explainer: {"marker": str(marker)}}})
+
+
+def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path, cluster,
+                                                                        misbehaving):
+    marker = tmp_path / "crash"
+    marker.touch()
+    config = _tiny(tmp_path, "test-crash", marker)
+    options = {"plugins": [f"{PLUGIN}:CrashWhileMarked"]}
+    summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="ray",
+                                executor_options=options)
+    assert (summary.done, summary.failed, summary.pending) == (2, 0, 1)
+    assert "still pending" in summary.text()
+    assert sorted(frame["explainer"]) == ["random", "saliency"]  # the lost cell is not recorded
+    assert runs["status"].tolist() == ["interrupted"]
+    marker.unlink()
+    summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="ray",
+                                executor_options=options)
+    assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
+    assert (frame["status"] == "done").all() and len(frame) == 3
+    assert runs["status"].tolist() == ["interrupted", "finished"]
+
+
+def _done_cells(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            return con.execute("SELECT count(*) FROM cells WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misbehaving, how):
+    """Ctrl-C (SIGINT: exit 130, the run marked interrupted) or kill -9 of the driver while
+    a cell is still running; a rerun on the same cluster finishes the matrix."""
+    marker = tmp_path / "stall"
+    marker.touch()
+    config = _tiny(tmp_path, "test-stall", marker)
+    matrix = tmp_path / "tiny.yaml"
+    matrix.write_text(yaml.safe_dump(config.to_dict()))
+    store = tmp_path / "s.sqlite"
+    command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
+               str(store), "--root", str(tmp_path), "--executor", "ray", "--address", cluster,
+               "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress", "--no-leaderboard"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while _done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.5)
+        assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
+        assert _done_cells(store) == 2, "the two ordinary cells did not finish in time"
+        driver.send_signal(how)  # mid-run: the stalled cell is unfinished
+        code = driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    with ResultsStore(store) as results:
+        frame, runs = results.cells_frame(), results.runs_frame()
+    if how == signal.SIGINT:
+        assert code == 130 and runs["status"].tolist() == ["interrupted"]
+    assert sorted(frame["explainer"]) == ["random", "saliency"]
+    assert (frame["status"] == "done").all()
+    marker.unlink()
+    summary, frame, _ = _run(tmp_path, "s.sqlite", config, executor="ray",
+                             executor_options={"plugins": [f"{PLUGIN}:StallWhileMarked"]})
+    assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
+    assert sorted(frame["explainer"]) == ["random", "saliency", "test-stall"]
+
+
+@pytest.mark.slow
+def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_path, cluster):
+    """The default matrix (240 cells) under Ray; then 12 seeded-random cells rerun locally
+    with run_cell on the same caches must give the same scores within 1e-6."""
+    from suite.matrix import Cell, expand, load_matrix
+    from suite.runner import run_cell
+
+    summary, frame, _ = _run(tmp_path, "ray.sqlite", "default", executor="ray")
+    assert summary.failed == 0 and summary.pending == 0, summary.text()
+    cells, _ = expand(load_matrix("default"))
+    done = frame[frame["status"] == "done"].set_index("cell_key")
+    assert len(done) > 0.8 * len(cells)
+    rng = np.random.default_rng(0)
+    for key in rng.choice(done.index.to_numpy(), size=12, replace=False):
+        cell = Cell.from_dict(json.loads(done.loc[key, "config"]))
+        local = run_cell(cell, Paths(tmp_path))
+        for metric, value in local.scores.items():
+            if metric in TIMING_COLUMNS:
+                continue
+            assert np.isclose(done.loc[key, metric], value, rtol=0, atol=1e-6, equal_nan=True), \
+                (cell.label, metric)
+
+
+def test_tasks_ask_for_a_gpu_only_on_cuda_and_fix_torch_threads(cluster, misbehaving):
+    from suite.matrix import expand
+    from suite.ray_executor import _resources, _worker_setup
+
+    cell = expand(_tiny(Path("."), "test-crash", Path("unused")))[0][0]
+    assert _resources(cell, 1.0) == {"num_cpus": 1, "max_retries": 0}
+    cuda = type(cell)(**{**cell.to_dict(), "device": "cuda"})
+    assert _resources(cuda, 0.25) == {"num_cpus": 1, "max_retries": 0, "num_gpus": 0.25}
+
+    @ray.remote(num_cpus=1)
+    def threads_after_setup(n):
+        import torch
+
+        _worker_setup(n, [])
+        return torch.get_num_threads()
+
+    assert ray.get([threads_after_setup.remote(1), threads_after_setup.remote(2)]) == [1, 2]
