@@ -8,6 +8,7 @@ Commands::
     suite tune --explainer NAME --task node|graph [--matrix default] [--grid FILE] [--out FILE.md]
     suite report NAME [--out DIR] [--quick] [--seed N] [--device cpu|cuda]
     suite check --reference FILE [--matrix NAME_OR_FILE] | --write-reference FILE [--seeds ...]
+    suite bench [--quick] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -326,6 +327,12 @@ examples:
 
 Exit status 0 when every gated score is within its tolerance, 1 when one is not
 (each failing cell and metric is printed), 2 on bad input.""",
+    "bench": """\
+examples:
+  suite bench                                   BA-Shapes (GCN, 80 nodes) and BA-2Motifs (GIN, 100 graphs)
+  suite bench --tasks ba-shapes --explainers gnnexplainer integrated-gradients
+  suite bench --out results/reference/bench     refresh the committed reference table
+  suite bench --quick                           tiny data: checks the whole path in seconds""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -393,6 +400,29 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(report.text(verbose=args.verbose))
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+# ----------------------------------------------------------------------------- suite bench
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
+    from suite import bench
+
+    paths = Paths.from_env(args.root)
+    out = Path(args.out) if args.out else paths.results / "bench"
+    say = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
+    pairs = [bench.PAIRS.resolve(name) for name in (args.explainers or bench.PAIRS.names())]
+    tasks = args.tasks or list(bench.TASKS)
+    for task in tasks:
+        if task not in bench.TASKS:
+            raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(bench.TASKS)})")
+    report = bench.compare(tasks, pairs, paths, device=args.device or "cpu", quick=args.quick,
+                           progress=say)
+    print(report.markdown())
+    print(f"table written to {bench.write_report(report, out)}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -519,6 +549,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--verbose", action="store_true", help="print every compared score")
     p.set_defaults(handler=_cmd_check)
+
+    p = commands.add_parser(
+        "bench", help="our explainers vs torch_geometric.explain side by side: explanations/s, "
+        "ratios, AUC, overhead ratio",
+        description="Explain the same instances with the same model, epochs and lr with our "
+                    "explainers and PyG's, in one run; print and write a Markdown table "
+                    "(explanations/s, ratios, AUC under the same metric code, overhead = "
+                    "explain time / (steps x one forward+backward over the batch)).",
+        epilog=_EXAMPLES["bench"], formatter_class=fmt)
+    p.add_argument("--tasks", nargs="+", metavar="TASK",
+                   help="bench tasks (default: ba-shapes ba-2motifs)")
+    p.add_argument("--explainers", nargs="+", metavar="NAME",
+                   help="pairs to run (default: gnnexplainer pgexplainer integrated-gradients "
+                        "saliency graphmask)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny data and a few epochs: a smoke test of the whole path, not a measurement")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: ROOT/results/bench)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    p.set_defaults(handler=_cmd_bench)
     return parser
 
 

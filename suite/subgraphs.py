@@ -16,6 +16,7 @@ element-wise optimiser (Adam) equals one optimisation per instance.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,9 @@ class InstanceBatch:
         target_index: [B] union position of each target node (node task) or of the
             first node of each graph (graph task).
         edge_attr: [m, D] or None; edge_type: [m] or None.
+        prunable: node batches only: explainers may propagate each layer over just the
+            edges that can still reach a target (``suite.pruning``); False for the
+            full-graph reference views, which must run the plain model.
     """
 
     task: TaskLevel
@@ -59,6 +63,7 @@ class InstanceBatch:
     target_index: Tensor
     edge_attr: Tensor | None = None
     edge_type: Tensor | None = None
+    prunable: bool = True
 
     @property
     def num_instances(self) -> int:
@@ -98,7 +103,9 @@ class InstanceBatch:
         return out[self.target_index] if self.task == TaskLevel.NODE else out
 
     def to(self, device: torch.device | str) -> "InstanceBatch":
-        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        """A copy on ``device`` (fields only: caches kept on the instance are not carried)."""
+        moved = {f.name: (v.to(device) if isinstance(v, Tensor) else v)
+                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
         return InstanceBatch(**moved)
 
 
