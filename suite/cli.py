@@ -8,7 +8,7 @@ Commands::
     suite tune --explainer NAME --task node|graph [--matrix default] [--grid FILE] [--out FILE.md]
     suite report NAME [--out DIR] [--quick] [--seed N] [--device cpu|cuda]
     suite check --reference FILE [--matrix NAME_OR_FILE] | --write-reference FILE [--seeds ...]
-    suite bench [--quick] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
+    suite bench [--quick] [--scaling] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -332,7 +332,8 @@ examples:
   suite bench                                   BA-Shapes (GCN, 80 nodes) and BA-2Motifs (GIN, 100 graphs)
   suite bench --tasks ba-shapes --explainers gnnexplainer integrated-gradients
   suite bench --out results/reference/bench     refresh the committed reference table
-  suite bench --quick                           tiny data: checks the whole path in seconds""",
+  suite bench --quick                           tiny data: checks the whole path in seconds
+  suite bench --scaling --out results/reference/bench   scaling curves (PNG + table)""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -413,6 +414,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     paths = Paths.from_env(args.root)
     out = Path(args.out) if args.out else paths.results / "bench"
     say = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
+    if args.scaling:
+        from suite import scaling
+
+        result = scaling.run(quick=args.quick, device=args.device or "cpu", progress=say)
+        print(result.markdown())
+        for path in scaling.write(result, out):
+            print(f"written: {path}")
+        return EXIT_OK
     pairs = [bench.PAIRS.resolve(name) for name in (args.explainers or bench.PAIRS.names())]
     tasks = args.tasks or list(bench.TASKS)
     for task in tasks:
@@ -565,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "saliency graphmask)")
     p.add_argument("--quick", action="store_true",
                    help="tiny data and a few epochs: a smoke test of the whole path, not a measurement")
+    p.add_argument("--scaling", action="store_true",
+                   help="instead: scaling curves (explanations/s vs targets 1..10k and vs graph "
+                        "size 700..140k nodes, memory), scaling.md + scaling.png")
     p.add_argument("--out", metavar="DIR", help="output directory (default: ROOT/results/bench)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--root", metavar="DIR",

@@ -230,3 +230,55 @@ def instance_batch(dataset: BenchmarkDataset, ids: Tensor, num_hops: int) -> Ins
     if dataset.task == TaskLevel.NODE:
         return node_batch(dataset.data, ids, num_hops)
     return graph_batch(dataset, ids)
+
+
+#: Bytes one union edge is budgeted during an explainer step (edge ids and index, mask,
+#: per-layer messages of width up to ~64 and their gradients): a conservative estimate
+#: that sizes the chunks of :func:`batch_chunks`.
+BYTES_PER_EDGE = 4096
+
+
+def memory_budget(device: torch.device | str = "cpu", share: float = 0.25) -> int:
+    """Bytes a batch may use: ``share`` of the free GPU memory, or of the machine's RAM."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * share)
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return int(total * share)
+
+
+def batch_chunks(dataset: BenchmarkDataset, ids: Tensor, num_hops: int,
+                 max_edges: int | None = None, device: torch.device | str = "cpu",
+                 probe: int = 256) -> list[InstanceBatch]:
+    """``instance_batch`` of ``ids`` [B], split into chunks of at most ``max_edges`` union
+    edges each (default: :func:`memory_budget` / :data:`BYTES_PER_EDGE`).
+
+    The chunk size adapts: the first ``probe`` instances are batched, their mean edge count
+    per instance sets the next chunk's size, and so on. Chunks are disjoint unions of
+    whole instances in the order of ``ids``, so per-instance results do not change; a
+    single instance larger than the budget still gets its own chunk.
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1)
+    if max_edges is None:
+        max_edges = max(1, memory_budget(device) // BYTES_PER_EDGE)
+    if max_edges < 1:
+        raise ValueError(f"max_edges: must be >= 1 (got {max_edges})")
+    chunks: list[InstanceBatch] = []
+    start, size = 0, max(1, min(probe, ids.numel()))
+    while start < ids.numel():
+        part = instance_batch(dataset, ids[start:start + size], num_hops)
+        edges = int(part.edge_ids.numel())
+        if edges > max_edges and size > 1:  # too big: retry with a smaller chunk
+            size = max(1, int(size * max_edges / edges))
+            continue
+        chunks.append(part)
+        start += size
+        per_instance = max(edges / max(part.num_instances, 1), 1.0)
+        size = max(1, int(max_edges / per_instance))
+    return chunks

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from suite.explainers.base import Explainer
 from suite.masking import edge_mask, message_layers
 from suite.pruning import LayerPlan, layer_masks, plan_for, pruned
-from suite.subgraphs import InstanceBatch, instance_batch
+from suite.subgraphs import InstanceBatch, batch_chunks
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
 
@@ -152,10 +152,12 @@ def full_graph_view(dataset: BenchmarkDataset, instance_id: int, num_hops: int) 
 
 
 def instance_views(dataset: BenchmarkDataset, ids: Tensor, num_hops: int,
-                   batched: bool) -> list[InstanceBatch]:
-    """One batched view of all ``ids`` [B], or one full-graph view per id."""
+                   batched: bool, device: torch.device | str = "cpu",
+                   max_edges: int | None = None) -> list[InstanceBatch]:
+    """Batched views of all ``ids`` [B] (one, or chunks sized to fit ``device``'s memory:
+    ``suite.subgraphs.batch_chunks``), or one full-graph view per id."""
     if batched:
-        return [instance_batch(dataset, ids, num_hops)]
+        return batch_chunks(dataset, ids, num_hops, max_edges=max_edges, device=device)
     return [full_graph_view(dataset, int(i), num_hops) for i in ids]
 
 
@@ -235,6 +237,9 @@ class ViewExplainer(Explainer):
     Subclasses define ``explain_view(model, view, seed, dataset) -> ViewResult`` and a
     ``Config`` (subclass :class:`BatchedConfig` to get the ``batched`` switch).
 
+    Batched views are chunked to fit the device's memory (``suite.subgraphs.batch_chunks``);
+    an instance attribute ``max_batch_edges`` (int) caps the union edges per chunk instead.
+
     ``Explanation.meta`` holds ``explainer``, ``hparams``, ``num_hops``, ``device``,
     ``batched``, ``target`` ([B] the explained class, where the method has one) and
     any per-instance ``extras`` of the method.
@@ -253,7 +258,8 @@ class ViewExplainer(Explainer):
         start = time.perf_counter()
         ids, hops, device = prepare_explain(self, model, dataset, ids)
         batched = bool(getattr(self.config, "batched", True))
-        views = instance_views(dataset, ids, hops, batched)
+        views = instance_views(dataset, ids, hops, batched, device=device,
+                               max_edges=getattr(self, "max_batch_edges", None))
         results = []
         with frozen(model):
             for view in views:
