@@ -22,7 +22,7 @@ Graph targets are never pruned (pooling reads every node of the last layer).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
@@ -61,6 +61,15 @@ class LayerPlan:
 
     need: list[Tensor]
     keep: list[Tensor]
+    #: (layer, edges seen by propagate) -> positions kept; filled by :func:`pruned`, so
+    #: later steps over the same batch index instead of re-deriving the selection
+    positions: dict[tuple[int, int], Tensor] = field(default_factory=dict)
+    #: [k] positions of the batch edges each layer keeps (``keep[l].nonzero()``)
+    keep_index: list[Tensor] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.keep_index:
+            self.keep_index = [k.nonzero().view(-1) for k in self.keep]
 
     @property
     def kept_edges(self) -> list[int]:
@@ -104,23 +113,27 @@ def pruned(model: nn.Module, plan: LayerPlan | None) -> Iterator[None]:
                          "message-passing layers")
     handles = []
 
-    def make(need: Tensor):
+    def make(index: int, need: Tensor):
         def hook(module, inputs):
             edge_index, size, kwargs = inputs
             num = edge_index.size(1)
-            keep = need[edge_index[1]]
+            keep = plan.positions.get((index, num))
+            if keep is None or keep.device != edge_index.device:
+                # the same batch gives the same edges at this layer on every call
+                keep = need[edge_index[1]].nonzero().view(-1)
+                plan.positions[(index, num)] = keep
             out = {}
             for key, value in kwargs.items():
                 if key != "x" and isinstance(value, Tensor) and value.dim() >= 1 \
                         and value.size(0) == num:
-                    value = value[keep]
+                    value = value.index_select(0, keep)
                 out[key] = value
-            return edge_index[:, keep], size, out
+            return edge_index.index_select(1, keep), size, out
         return hook
 
     try:
-        for layer, need in zip(layers, plan.need):
-            handles.append(layer.register_propagate_forward_pre_hook(make(need)))
+        for index, (layer, need) in enumerate(zip(layers, plan.need)):
+            handles.append(layer.register_propagate_forward_pre_hook(make(index, need)))
         yield
     finally:
         for handle in handles:
@@ -129,7 +142,7 @@ def pruned(model: nn.Module, plan: LayerPlan | None) -> Iterator[None]:
 
 def layer_masks(plan: LayerPlan, full_mask: Tensor) -> list[Tensor]:
     """One mask per layer over the edges that layer keeps: ``full_mask[keep[l]]``."""
-    return [full_mask[keep] for keep in plan.keep]
+    return [full_mask.index_select(0, index) for index in plan.keep_index]
 
 
 @contextlib.contextmanager
