@@ -100,9 +100,10 @@ def _batch_mb(chunks: Sequence[InstanceBatch]) -> float:
 
 def messages_per_target(model: torch.nn.Module, chunks: Sequence[InstanceBatch]) -> float:
     """Messages the model's layers compute in one pruned forward over ``chunks``, per target."""
+    device = next(model.parameters()).device
     with frozen(model), torch.no_grad(), count_messages(model) as counts:
         for chunk in chunks:
-            forward(model, chunk)
+            forward(model, chunk.to(device))
     return sum(counts) / max(sum(c.num_instances for c in chunks), 1)
 
 
