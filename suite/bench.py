@@ -107,13 +107,14 @@ PAIRS.add("gnnexplainer", Pair("gnnexplainer", "pyg-gnnexplainer", {"epochs": 10
                                {"epochs": 100, "lr": 0.01}, steps="epochs",
                                quick={"epochs": 5}))
 PAIRS.add("pgexplainer", Pair("pgexplainer", "pyg-pgexplainer", {"epochs": 30},
-                              {"epochs": 30, "lr": 0.003}, quick={"epochs": 1}))
+                              {"epochs": 30, "lr": 0.003, "fit_instances": 100},
+                              quick={"epochs": 1}))
 PAIRS.add("integrated-gradients", Pair("integrated-gradients", "pyg-integrated-gradients",
                                        {"steps": 50, "node_scores": False}, {"steps": 50},
                                        steps="steps", quick={"steps": 5}))
 PAIRS.add("saliency", Pair("saliency", "pyg-saliency", steps=1))
 PAIRS.add("graphmask", Pair("graphmask", "pyg-graphmask", {}, {"epochs": 100, "lr": 0.01},
-                            pyg_cap=10, quick={"epochs_per_layer": 2}))
+                            pyg_cap=5, quick={"epochs_per_layer": 2}))
 
 
 @dataclass
@@ -297,11 +298,15 @@ def trained(task: BenchTask, paths: Paths, device: str) -> tuple[BenchmarkDatase
 
 
 def compare(tasks: Sequence[str], pairs: Sequence[str], paths: Paths, device: str = "cpu",
-            quick: bool = False, progress: Callable[[str], None] = lambda _line: None
-            ) -> BenchReport:
-    """Run every pair on every task; see the module docstring."""
+            quick: bool = False, progress: Callable[[str], None] = lambda _line: None,
+            on_row: Callable[["BenchReport"], None] = lambda _report: None) -> BenchReport:
+    """Run every pair on every task; see the module docstring. ``on_row(report so far)``
+    is called after every row (the CLI rewrites the table, so a long run keeps what it has)."""
     table = QUICK_TASKS if quick else TASKS
-    rows, accuracy = [], {}
+    rows: list[Row] = []
+    accuracy: dict[str, float] = {}
+    partial = BenchReport(rows=rows, accuracy=accuracy, threads=torch.get_num_threads(),
+                          device=_device_name(device), quick=quick)
     for task_name in tasks:
         if task_name not in table:
             raise KeyError(f"bench task {task_name!r}: known tasks: {', '.join(table)}")
@@ -331,12 +336,12 @@ def compare(tasks: Sequence[str], pairs: Sequence[str], paths: Paths, device: st
             theirs = run_explainer(pair.theirs, theirs_h, model, dataset, select_instances(ids, cap, 1))
             row = Row(task_name, task.model, pair_name, ours, theirs, amortised, floor, steps)
             rows.append(row)
+            on_row(partial)
             progress(f"  {pair_name}: ours {ours.rate:.1f}/s (AUC {ours.auc:.3f}), "
                      f"{pair.theirs} {theirs.rate:.2f}/s (AUC {theirs.auc:.3f})"
                      + (f" [{theirs.skipped}]" if theirs.skipped else "")
                      + f", ratio {row.ratio:.1f}x, overhead {row.overhead:.2f}")
-    return BenchReport(rows=rows, accuracy=accuracy, threads=torch.get_num_threads(),
-                       device=_device_name(device), quick=quick)
+    return partial
 
 
 def _device_name(device: str) -> str:

@@ -428,7 +428,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if task not in bench.TASKS:
             raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(bench.TASKS)})")
     report = bench.compare(tasks, pairs, paths, device=args.device or "cpu", quick=args.quick,
-                           progress=say)
+                           progress=say, on_row=lambda partial: bench.write_report(partial, out))
     print(report.markdown())
     print(f"table written to {bench.write_report(report, out)}")
     return EXIT_OK
