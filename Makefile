@@ -13,7 +13,7 @@ DEVICE ?= cpu
 MIRROR := $(abspath ../shared/data)
 export SUITE_DATA_MIRROR ?= $(if $(wildcard $(MIRROR)),$(MIRROR),)
 
-.PHONY: venv run smoke leaderboard test test-slow bench reference plugin-board clean
+.PHONY: venv run smoke leaderboard test test-slow bench bench-kernels check check-reference reference plugin-board clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ test-slow: venv
 
 bench: venv
 	$(PY) benchmarks/compare_pyg.py
+
+# pytest-benchmark timings of the hot kernels (opt-in; not part of `make test`)
+bench-kernels: venv
+	$(PY) -m pytest benchmarks/kernels -p pytest_benchmark -o addopts="" -q $(BENCH_ARGS)
+
+# the quality gate: rerun the smoke matrix against the committed reference
+check: venv
+	$(SUITE) check --reference results/reference/check-smoke.json --device $(DEVICE)
+
+check-reference: venv
+	$(SUITE) check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
 
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard

@@ -13,6 +13,8 @@ Commands::
     suite merge A.sqlite B.sqlite ... --out C.sqlite
     suite export --format csv|parquet [--store PATH] [--out FILE] [--plugin-ref REF]
     suite leaderboard ... [--include SUBMISSION]
+    suite check --reference FILE [--matrix NAME_OR_FILE] | --write-reference FILE [--seeds ...]
+    suite bench [--quick] [--scaling] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -35,6 +37,7 @@ from suite.registry import Entry, Registry, UnknownNameError
 
 PROG = "suite"
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_CHECK_FAILED = 1  # `suite check`: a score fell below its reference tolerance
 
 
 class CliError(Exception):
@@ -395,6 +398,20 @@ examples:
 examples:
   suite compare --explainer toy-inverse-degree --plugin suite_toy_plugin --matrix smoke
   suite compare --explainer gnnexplainer --explainer saliency --matrix default --executor ray""",
+    "check": """\
+examples:
+  suite check --reference results/reference/check-smoke.json
+  suite check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
+
+Exit status 0 when every gated score is within its tolerance, 1 when one is not
+(each failing cell and metric is printed), 2 on bad input.""",
+    "bench": """\
+examples:
+  suite bench                                   BA-Shapes (GCN, 80 nodes) and BA-2Motifs (GIN, 100 graphs)
+  suite bench --tasks ba-shapes --explainers gnnexplainer integrated-gradients
+  suite bench --out results/reference/bench     refresh the committed reference table
+  suite bench --quick                           tiny data: checks the whole path in seconds
+  suite bench --scaling --out results/reference/bench   scaling curves (PNG + table)""",
     "report": """\
 examples:
   suite report graphmask --quick
@@ -552,6 +569,73 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(text)
     print(f"comparison written to {out}")
+# ----------------------------------------------------------------------------- suite check
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
+    from suite import check as gate
+
+    if bool(args.reference) == bool(args.write_reference):
+        raise CliError("give exactly one of --reference FILE (check) and "
+                       "--write-reference FILE (write a reference)")
+    paths = Paths.from_env(args.root)
+    progress = not args.no_progress
+    if args.write_reference:
+        config = _load_matrix(args.matrix or "smoke")
+        try:
+            reference = gate.write_reference(config, args.seeds, paths, args.write_reference,
+                                             device=args.device, sigmas=args.sigmas,
+                                             min_tolerance=args.min_tolerance, progress=progress)
+        except ValueError as exc:
+            raise CliError(f"--seeds: {exc}") from None
+        count = sum(len(m) for m in reference.scores.values())
+        print(f"reference written to {args.write_reference}: {len(reference.scores)} cells, "
+              f"{count} scores, seeds {reference.seeds}")
+        return EXIT_OK
+    try:
+        reference = gate.Reference.load(args.reference)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"--reference {args.reference}: {exc}") from None
+    config = _load_matrix(args.matrix) if args.matrix else None
+    try:
+        report = gate.check(reference, paths, config=config, device=args.device,
+                            progress=progress, store_path=args.store)
+    except FileExistsError as exc:
+        raise CliError(str(exc)) from None
+    print(report.text(verbose=args.verbose))
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+# ----------------------------------------------------------------------------- suite bench
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    _set_threads(args.threads)
+    from suite import bench
+
+    paths = Paths.from_env(args.root)
+    out = Path(args.out) if args.out else paths.results / "bench"
+    say = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
+    if args.scaling:
+        from suite import scaling
+
+        result = scaling.run(quick=args.quick, device=args.device or "cpu", progress=say)
+        print(result.markdown())
+        for path in scaling.write(result, out):
+            print(f"written: {path}")
+        return EXIT_OK
+    pairs = [bench.PAIRS.resolve(name) for name in (args.explainers or bench.PAIRS.names())]
+    tasks = args.tasks or list(bench.TASKS)
+    for task in tasks:
+        if task not in bench.TASKS:
+            raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(bench.TASKS)})")
+    report = bench.compare(tasks, pairs, paths, device=args.device or "cpu", quick=args.quick,
+                           progress=say, on_row=lambda partial: bench.write_report(partial, out))
+    print(report.markdown())
+    print(f"table written to {bench.write_report(report, out)}")
     return EXIT_OK
 
 
@@ -728,6 +812,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print the comparison")
     _add_executor_arguments(p)
     p.set_defaults(handler=_cmd_compare)
+
+    p = commands.add_parser(
+        "check", help="quality gate: rerun a small matrix, fail when a score drops below its reference",
+        description="Rerun the reference's matrix (or --matrix) in a fresh store and compare "
+                    "every gated score with the reference: a score worse than the reference "
+                    "mean by more than its tolerance (max(sigmas x seed std, min-tolerance)) "
+                    "fails the check. --write-reference runs the matrix on several seeds and "
+                    "writes the reference instead.", epilog=_EXAMPLES["check"], formatter_class=fmt)
+    p.add_argument("--reference", metavar="FILE", help="reference JSON to check against")
+    p.add_argument("--write-reference", metavar="FILE",
+                   help="write a reference (JSON) from a run of --matrix on --seeds")
+    p.add_argument("--matrix", metavar="NAME_OR_FILE",
+                   help="matrix to run (check: default the reference's own; write: default smoke)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED",
+                   help="seeds whose variance sets the tolerances (write only; default 0 1 2)")
+    p.add_argument("--sigmas", type=float, default=3.0,
+                   help="tolerance in seed standard deviations (write only; default 3)")
+    p.add_argument("--min-tolerance", type=float, default=0.02,
+                   help="smallest tolerance, in score units (write only; default 0.02)")
+    p.add_argument("--store", metavar="PATH",
+                   help="keep the check's results store here (must not exist; default: a "
+                        "temporary file)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default: the matrix's)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    p.add_argument("--verbose", action="store_true", help="print every compared score")
+    p.set_defaults(handler=_cmd_check)
+
+    p = commands.add_parser(
+        "bench", help="our explainers vs torch_geometric.explain side by side: explanations/s, "
+        "ratios, AUC, overhead ratio",
+        description="Explain the same instances with the same model, epochs and lr with our "
+                    "explainers and PyG's, in one run; print and write a Markdown table "
+                    "(explanations/s, ratios, AUC under the same metric code, overhead = "
+                    "explain time / (steps x one forward+backward over the batch)).",
+        epilog=_EXAMPLES["bench"], formatter_class=fmt)
+    p.add_argument("--tasks", nargs="+", metavar="TASK",
+                   help="bench tasks (default: ba-shapes ba-2motifs)")
+    p.add_argument("--explainers", nargs="+", metavar="NAME",
+                   help="pairs to run (default: gnnexplainer pgexplainer integrated-gradients "
+                        "saliency graphmask)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny data and a few epochs: a smoke test of the whole path, not a measurement")
+    p.add_argument("--scaling", action="store_true",
+                   help="instead: scaling curves (explanations/s vs targets 1..10k and vs graph "
+                        "size 700..140k nodes, memory), scaling.md + scaling.png")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: ROOT/results/bench)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    p.set_defaults(handler=_cmd_bench)
     return parser
 
 

@@ -16,6 +16,7 @@ element-wise optimiser (Adam) equals one optimisation per instance.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,9 @@ class InstanceBatch:
         target_index: [B] union position of each target node (node task) or of the
             first node of each graph (graph task).
         edge_attr: [m, D] or None; edge_type: [m] or None.
+        prunable: node batches only: explainers may propagate each layer over just the
+            edges that can still reach a target (``suite.pruning``); False for the
+            full-graph reference views, which must run the plain model.
     """
 
     task: TaskLevel
@@ -59,6 +63,7 @@ class InstanceBatch:
     target_index: Tensor
     edge_attr: Tensor | None = None
     edge_type: Tensor | None = None
+    prunable: bool = True
 
     @property
     def num_instances(self) -> int:
@@ -98,7 +103,9 @@ class InstanceBatch:
         return out[self.target_index] if self.task == TaskLevel.NODE else out
 
     def to(self, device: torch.device | str) -> "InstanceBatch":
-        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        """A copy on ``device`` (fields only: caches kept on the instance are not carried)."""
+        moved = {f.name: (v.to(device) if isinstance(v, Tensor) else v)
+                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
         return InstanceBatch(**moved)
 
 
@@ -118,14 +125,72 @@ def node_batch(data: Data, targets: Tensor, num_hops: int) -> InstanceBatch:
     targets = torch.as_tensor(targets, dtype=torch.long).view(-1)
     size = max(int(data.num_nodes), int(data.edge_index.size(1)), 1)
     chunk = max(1, _MAX_DENSE_ENTRIES // size)
-    parts = [_node_batch_chunk(data, targets[i : i + chunk], num_hops, offset=i)
+    parts = [_node_batch_sparse(data, targets[i : i + chunk], num_hops, offset=i)
              for i in range(0, targets.numel(), chunk)]
     if len(parts) == 1:
         return parts[0]
     return _concat(parts, targets)
 
 
+def _in_edges(keys: Tensor, n: int, order: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor]:
+    """For (instance * n + node) ``keys``: (instance of each in-edge, edge id), every edge
+    into each key's node, via the dst-sorted edge ``order`` and its offsets ``ptr`` [n+1]."""
+    inst, node = keys // n, keys % n
+    counts = ptr[node + 1] - ptr[node]
+    rep = torch.repeat_interleave(torch.arange(keys.numel()), counts)
+    starts = torch.cumsum(counts, 0) - counts
+    pos = ptr[node][rep] + (torch.arange(rep.numel()) - starts[rep])
+    return inst[rep], order[pos]
+
+
+def _node_batch_sparse(data: Data, targets: Tensor, k: int, offset: int) -> InstanceBatch:
+    """The same batch as :func:`_node_batch_chunk`, built from the targets' neighbourhoods
+    only (a frontier search over in-edges): cost grows with the computation subgraphs,
+    not with the graph."""
+    src, dst = data.edge_index
+    n, e, b = int(data.num_nodes), int(src.numel()), int(targets.numel())
+    order = torch.argsort(dst, stable=True)
+    ptr = torch.zeros(n + 1, dtype=torch.long)
+    ptr[1:] = torch.bincount(dst, minlength=n).cumsum(0)
+    frontier = torch.arange(b) * n + targets
+    levels = [frontier]
+    visited = frontier.sort().values
+    for _hop in range(k):
+        inst, eid = _in_edges(frontier, n, order, ptr)
+        new = torch.unique(inst * n + src[eid])
+        new = new[~torch.isin(new, visited)]
+        levels.append(new)
+        visited = torch.cat([visited, new]).sort().values
+        frontier = new
+    inner = torch.cat(levels[:k]).sort().values  # (instance, node) within k-1 hops
+    reach = visited  # within k hops
+    inst, eid = _in_edges(reach, n, order, ptr)  # every edge into a reached node
+    edge_keys = (inst * e + eid).sort().values
+    eb, eid = edge_keys // e, edge_keys % e
+    node_keys = torch.unique(torch.cat([reach, eb * n + src[eid]]))
+    nb, nid = node_keys // n, node_keys % n
+    dst_keys = eb * n + dst[eid]
+    explainable = torch.isin(dst_keys, inner)
+    edge_index = torch.stack([torch.searchsorted(node_keys, eb * n + src[eid]),
+                              torch.searchsorted(node_keys, dst_keys)])
+    return InstanceBatch(
+        task=TaskLevel.NODE,
+        instance_ids=targets,
+        x=data.x[nid],
+        edge_index=edge_index,
+        node_ids=nid,
+        node_instance=nb + offset,
+        edge_ids=eid,
+        edge_instance=eb + offset,
+        explainable=explainable,
+        target_index=torch.searchsorted(node_keys, torch.arange(b) * n + targets),
+        **_edge_extras(data, eid),
+    )
+
+
 def _node_batch_chunk(data: Data, targets: Tensor, k: int, offset: int) -> InstanceBatch:
+    """Dense reference of :func:`_node_batch_sparse` ([targets x nodes] reachability
+    tables: cost grows with the graph); kept for the tests that check the two agree."""
     src, dst = data.edge_index
     n, b = int(data.num_nodes), int(targets.numel())
     reach = torch.zeros(b, n, dtype=torch.bool)
@@ -223,3 +288,55 @@ def instance_batch(dataset: BenchmarkDataset, ids: Tensor, num_hops: int) -> Ins
     if dataset.task == TaskLevel.NODE:
         return node_batch(dataset.data, ids, num_hops)
     return graph_batch(dataset, ids)
+
+
+#: Bytes one union edge is budgeted during an explainer step (edge ids and index, mask,
+#: per-layer messages of width up to ~64 and their gradients): a conservative estimate
+#: that sizes the chunks of :func:`batch_chunks`.
+BYTES_PER_EDGE = 4096
+
+
+def memory_budget(device: torch.device | str = "cpu", share: float = 0.25) -> int:
+    """Bytes a batch may use: ``share`` of the free GPU memory, or of the machine's RAM."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * share)
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return int(total * share)
+
+
+def batch_chunks(dataset: BenchmarkDataset, ids: Tensor, num_hops: int,
+                 max_edges: int | None = None, device: torch.device | str = "cpu",
+                 probe: int = 256) -> list[InstanceBatch]:
+    """``instance_batch`` of ``ids`` [B], split into chunks of at most ``max_edges`` union
+    edges each (default: :func:`memory_budget` / :data:`BYTES_PER_EDGE`).
+
+    The chunk size adapts: the first ``probe`` instances are batched, their mean edge count
+    per instance sets the next chunk's size, and so on. Chunks are disjoint unions of
+    whole instances in the order of ``ids``, so per-instance results do not change; a
+    single instance larger than the budget still gets its own chunk.
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1)
+    if max_edges is None:
+        max_edges = max(1, memory_budget(device) // BYTES_PER_EDGE)
+    if max_edges < 1:
+        raise ValueError(f"max_edges: must be >= 1 (got {max_edges})")
+    chunks: list[InstanceBatch] = []
+    start, size = 0, max(1, min(probe, ids.numel()))
+    while start < ids.numel():
+        part = instance_batch(dataset, ids[start:start + size], num_hops)
+        edges = int(part.edge_ids.numel())
+        if edges > max_edges and size > 1:  # too big: retry with a smaller chunk
+            size = max(1, int(size * max_edges / edges))
+            continue
+        chunks.append(part)
+        start += size
+        per_instance = max(edges / max(part.num_instances, 1), 1.0)
+        size = max(1, int(max_edges / per_instance))
+    return chunks

@@ -37,3 +37,44 @@ def test_parameters_cover_every_suite_explainer_and_dataset():
     ours = {e.name for e in EXPLAINERS.entries() if e.metadata["info"].source != "pyg"}
     assert ours == set(bench_explain.EXPLAINERS)
     assert set(bench_explain.Explain.params[1]) == set(bench_explain.DATASETS)
+
+
+@pytest.fixture(scope="module")
+def train_cache():
+    from benchmarks import bench_train
+
+    return bench_train.Train().setup_cache()
+
+
+@pytest.mark.parametrize("training", ["standard", "adv-features", "adv-structure"])
+def test_train_benchmark_runs_once(train_cache, training):
+    from benchmarks import bench_train
+
+    bench = bench_train.Train()
+    bench.epochs_scale = 0.02  # a few epochs: the benchmark runs, not the study
+    bench.time_train(train_cache, training, "ba-shapes")
+    acc = bench.track_test_accuracy(train_cache, training, "ba-shapes")
+    assert 0.0 <= acc <= 1.0
+    robust = bench.track_robust_accuracy(train_cache, training, "ba-shapes")
+    assert math.isnan(robust) == (training == "standard")
+    assert set(bench_train.Train.params[0]) == set(bench_train.ATTACKS)
+
+
+def test_memory_benchmark_runs_once(monkeypatch):
+    from benchmarks import bench_memory
+
+    monkeypatch.setattr(bench_memory, "SIZES", {"small": (100, 20, 10)})
+    bench = bench_memory.BigGraph()
+    cache = bench.setup_cache()
+    for explainer in bench_memory.EXPLAINERS:
+        bench.peakmem_instance_batch(cache, explainer, "small")
+        bench.peakmem_explain(cache, explainer, "small")
+
+
+def test_asv_uses_the_existing_environment():
+    """asv must never build an environment (it would pull a CUDA build of torch)."""
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(__file__).resolve().parents[1] / "asv.conf.json").read_text())
+    assert config["environment_type"] == "existing"

@@ -103,3 +103,21 @@ def test_bad_hops_rejected(tiny_node_dataset):
         node_batch(tiny_node_dataset.data, torch.tensor([0]), 0)
     with pytest.raises(AssertionError):
         graph_batch(tiny_node_dataset, torch.tensor([0]))
+
+
+def test_sparse_construction_equals_the_dense_reference():
+    """The frontier-search batch (cost of the subgraphs) equals the dense-table one."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import barabasi_albert_graph
+
+    from suite.subgraphs import _node_batch_chunk, _node_batch_sparse
+
+    torch.manual_seed(0)
+    edge_index = barabasi_albert_graph(200, 3)
+    data = Data(x=torch.randn(200, 3), edge_index=edge_index)
+    targets = torch.tensor([5, 0, 199, 37, 5])  # repeated and hub targets included
+    for k in (1, 2, 3):
+        dense, sparse = _node_batch_chunk(data, targets, k, 2), _node_batch_sparse(data, targets, k, 2)
+        for name in ("x", "edge_index", "node_ids", "node_instance", "edge_ids", "edge_instance",
+                     "explainable", "target_index"):
+            assert torch.equal(getattr(dense, name), getattr(sparse, name)), (name, k)

@@ -29,7 +29,8 @@ from torch import Tensor, nn
 
 from suite.explainers.base import Explainer
 from suite.masking import edge_mask, message_layers
-from suite.subgraphs import InstanceBatch, instance_batch
+from suite.pruning import LayerPlan, layer_masks, plan_for, pruned
+from suite.subgraphs import InstanceBatch, batch_chunks
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
 
@@ -135,7 +136,7 @@ def full_graph_view(dataset: BenchmarkDataset, instance_id: int, num_hops: int) 
             edge_index=data.edge_index, node_ids=torch.arange(n),
             node_instance=torch.zeros(n, dtype=torch.long), edge_ids=torch.arange(e),
             edge_instance=torch.zeros(e, dtype=torch.long), explainable=inner[data.edge_index[1]],
-            target_index=torch.tensor([int(instance_id)]), **extras,
+            target_index=torch.tensor([int(instance_id)]), prunable=False, **extras,
         )
     assert dataset.node_ptr is not None and dataset.edge_ptr is not None
     n0, n1 = int(dataset.node_ptr[instance_id]), int(dataset.node_ptr[instance_id + 1])
@@ -151,10 +152,12 @@ def full_graph_view(dataset: BenchmarkDataset, instance_id: int, num_hops: int) 
 
 
 def instance_views(dataset: BenchmarkDataset, ids: Tensor, num_hops: int,
-                   batched: bool) -> list[InstanceBatch]:
-    """One batched view of all ``ids`` [B], or one full-graph view per id."""
+                   batched: bool, device: torch.device | str = "cpu",
+                   max_edges: int | None = None) -> list[InstanceBatch]:
+    """Batched views of all ``ids`` [B] (one, or chunks sized to fit ``device``'s memory:
+    ``suite.subgraphs.batch_chunks``), or one full-graph view per id."""
     if batched:
-        return [instance_batch(dataset, ids, num_hops)]
+        return batch_chunks(dataset, ids, num_hops, max_edges=max_edges, device=device)
     return [full_graph_view(dataset, int(i), num_hops) for i in ids]
 
 
@@ -187,16 +190,32 @@ def nodes_per_instance(view: InstanceBatch) -> Tensor:
 # ---------------------------------------------------------------- model calls
 
 def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
-            x: Tensor | None = None) -> Tensor:
+            x: Tensor | None = None, prune: bool = True) -> Tensor:
     """Logits [B, C] of the view's instances, messages scaled by ``mask``.
 
     ``mask`` is [M_v] over the explainable edges (context edges stay at 1) or None
     for the unmasked model; ``x`` replaces the node features [n, F] when given.
+    ``prune`` (node views with ``prunable``, i.e. batches, not the full-graph reference
+    views): each layer propagates only the messages that can still reach a target
+    (:mod:`suite.pruning`); the targets' logits are unchanged.
     """
+    plan = _plan(model, view) if prune else None
     full = None if mask is None else view.full_mask(mask)
-    with edge_mask(model, full):
+    if plan is not None and full is not None:
+        full = layer_masks(plan, full)
+    with pruned(model, plan), edge_mask(model, full):
         out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())
     return view.select_outputs(out)
+
+
+def _plan(model: nn.Module, view: InstanceBatch) -> LayerPlan | None:
+    """The view's layer plan when the model's depth equals its message-passing layers."""
+    if view.task != TaskLevel.NODE or not view.prunable:
+        return None
+    layers = len(message_layers(model))
+    if layers != model_num_hops(model):
+        return None
+    return plan_for(view, layers)
 
 
 def predict(model: nn.Module, view: InstanceBatch) -> Tensor:
@@ -218,6 +237,9 @@ class ViewExplainer(Explainer):
     Subclasses define ``explain_view(model, view, seed, dataset) -> ViewResult`` and a
     ``Config`` (subclass :class:`BatchedConfig` to get the ``batched`` switch).
 
+    Batched views are chunked to fit the device's memory (``suite.subgraphs.batch_chunks``);
+    an instance attribute ``max_batch_edges`` (int) caps the union edges per chunk instead.
+
     ``Explanation.meta`` holds ``explainer``, ``hparams``, ``num_hops``, ``device``,
     ``batched``, ``target`` ([B] the explained class, where the method has one) and
     any per-instance ``extras`` of the method.
@@ -236,7 +258,8 @@ class ViewExplainer(Explainer):
         start = time.perf_counter()
         ids, hops, device = prepare_explain(self, model, dataset, ids)
         batched = bool(getattr(self.config, "batched", True))
-        views = instance_views(dataset, ids, hops, batched)
+        views = instance_views(dataset, ids, hops, batched, device=device,
+                               max_edges=getattr(self, "max_batch_edges", None))
         results = []
         with frozen(model):
             for view in views:

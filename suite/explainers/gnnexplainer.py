@@ -205,7 +205,8 @@ class GNNExplainer(ViewExplainer):
                 x = view.x * feat_logits.sigmoid()[view.node_instance]
             loss_b = -target_log_prob(forward(model, view, mask, x), target)
             loss_b = loss_b + cfg.edge_size * segment_sum(mask, edge_instance, b)
-            loss_b = loss_b + cfg.edge_ent * segment_sum(binary_entropy(mask), edge_instance, b) / counts
+            if cfg.edge_ent:  # speed path: no entropy graph when its weight is 0
+                loss_b = loss_b + cfg.edge_ent * segment_sum(binary_entropy(mask), edge_instance, b) / counts
             if use_feat:
                 fm = feat_logits.sigmoid()
                 loss_b = loss_b + cfg.node_feat_size * fm.mean(dim=1)

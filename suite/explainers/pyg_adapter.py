@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from suite.config import ConfigError
-from suite.explainers._common import full_graph_view, mask_support_reason, prepare_explain
+from suite.explainers._common import (full_graph_view, mask_support_reason, model_device,
+                                      model_num_hops, prepare_explain, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.seeding import generator
 from suite.subgraphs import InstanceBatch
@@ -271,3 +272,107 @@ class PygGraphMask(PygExplainer):
                                   penalty_scaling=cfg.penalty_scaling,
                                   lambda_optimizer_lr=cfg.lambda_lr, init_lambda=cfg.init_lambda,
                                   allowance=cfg.allowance, log=False)
+
+
+#: Key of the generator that picks PyG PGExplainer's fit subset.
+_FIT_SUBSET_STREAM = 0x9F17
+
+
+@dataclass
+class PygPGExplainerConfig:
+    """PyG's ``PGExplainer`` arguments (its defaults: lr 0.003; epochs has no default).
+
+    Attributes:
+        epochs: training passes over the fit instances (one ``algorithm.train`` call per
+            instance and epoch: PyG's PGExplainer takes a single index per call).
+        lr: Adam learning rate of its MLP.
+        fit_instances: train on at most this many of the fit instances (a fixed seeded
+            subset; 0 = all): the default matrix caps it to keep PyG's per-instance
+            training within the run's time budget.
+    """
+
+    epochs: int = 30
+    lr: float = 0.003
+    fit_instances: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fit_instances < 0:
+            raise ConfigError(f"fit_instances: must be >= 0 (got {self.fit_instances})")
+        if self.epochs < 1:
+            raise ConfigError(f"epochs: must be >= 1 (got {self.epochs})")
+        if not self.lr > 0:
+            raise ConfigError(f"lr: must be > 0 (got {self.lr})")
+
+
+@register_explainer(ExplainerInfo(
+    name="pyg-pgexplainer", source="pyg", amortised=True,
+    citation="Luo et al., NeurIPS 2020; implementation: torch_geometric.explain.PGExplainer",
+    description="PyG's PGExplainer (phenomenon explanations of the model's own prediction): "
+    "fit trains its MLP one instance per call on the full graph (node tasks) or on each "
+    "graph; explain runs one instance at a time"))
+class PygPGExplainer(PygExplainer):
+    """PyG's ``PGExplainer``; ``fit`` must run before ``explain``. The target is the
+    model's own prediction, so the phenomenon it explains is the model's output."""
+
+    Config = PygPGExplainerConfig
+
+    def algorithm(self) -> Any:
+        from torch_geometric.explain.algorithm import PGExplainer
+
+        return PGExplainer(epochs=self.config.epochs, lr=self.config.lr)
+
+    def _runner(self, wrapped: nn.Module, task: TaskLevel) -> Any:
+        from torch_geometric.explain import Explainer as PygRunner
+
+        return PygRunner(
+            model=wrapped, algorithm=self._algorithm, explanation_type="phenomenon",
+            edge_mask_type="object", node_mask_type=None,
+            model_config=dict(mode="multiclass_classification", task_level=task.value,
+                              return_type="raw"))
+
+    def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, seed: int) -> None:
+        ids = prepare_fit(self, model, dataset, ids)
+        if 0 < self.config.fit_instances < ids.numel():
+            order = torch.randperm(ids.numel(), generator=generator(seed, _FIT_SUBSET_STREAM))
+            ids = ids[order[: self.config.fit_instances]].sort().values
+        hops, device = model_num_hops(model), model_device(model)
+        views = [full_graph_view(dataset, int(i), hops).to(device) for i in
+                 (ids[:1] if dataset.task == TaskLevel.NODE else ids)]
+        kwargs = views[0].model_kwargs()
+        self._wrapped = _KeywordModel(copy.deepcopy(model), tuple(kwargs)).eval()
+        for p in self._wrapped.parameters():
+            p.requires_grad_(False)
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(generator(seed, 0).initial_seed())
+            self._algorithm = self.algorithm().to(device)
+            self._runner(self._wrapped, dataset.task)  # connects the model config
+            if dataset.task == TaskLevel.NODE:
+                view = views[0]
+                with torch.no_grad():
+                    target = self._wrapped(view.x, view.edge_index, **kwargs).argmax(-1)
+                for epoch in range(self.config.epochs):
+                    for index in ids.tolist():
+                        self._algorithm.train(epoch, self._wrapped, view.x, view.edge_index,
+                                              target=target, index=int(index), **kwargs)
+            else:
+                targets = []
+                with torch.no_grad():
+                    for view in views:
+                        vk = view.model_kwargs()
+                        targets.append(self._wrapped(view.x, view.edge_index, **vk).argmax(-1))
+                for epoch in range(self.config.epochs):
+                    for view, target in zip(views, targets):
+                        self._algorithm.train(epoch, self._wrapped, view.x, view.edge_index,
+                                              target=target, **view.model_kwargs())
+
+    def _explain_one(self, model: nn.Module, view: InstanceBatch, seed: int) -> Tensor:
+        if getattr(self, "_algorithm", None) is None:
+            raise RuntimeError("pyg-pgexplainer: call fit() before explain()")
+        kwargs = view.model_kwargs()
+        runner = self._runner(self._wrapped, view.task)
+        with torch.no_grad():
+            target = self._wrapped(view.x, view.edge_index, **kwargs).argmax(-1)
+        index = int(view.target_index[0]) if view.task == TaskLevel.NODE else None
+        out = runner(view.x, view.edge_index, target=target, index=index, **kwargs)
+        return out.edge_mask

@@ -1,0 +1,361 @@
+"""Side by side with PyG: explanations/s, ratios, AUC and the overhead ratio, in one run.
+
+For each task (:data:`TASKS`) one model is trained (or loaded from the model cache) and
+every pair of :data:`PAIRS` explains the same instances with it: ours (batched, or
+amortised) and PyG's ``torch_geometric.explain`` implementation (one instance at a time
+on the full graph, its own model copy per instance, through ``suite.explainers.pyg_adapter``),
+with the same epochs (100) and learning rate (0.01) where the method has them. Both are
+scored by the same metric code (pooled edge ROC-AUC over the explained edges, absolute
+values for signed methods: ``suite.metrics.roc_auc`` of ``attribution_scores``).
+
+Timing: wall time of ``explain`` (and of ``fit`` for amortised methods), one torch
+thread unless told otherwise, each measured once. Slow PyG baselines run on a fixed
+seeded subset (``pyg_cap``); rates are per instance, so ratios stay comparable.
+
+**Overhead ratio** (optimisation-based explainers): explain time / floor, where the floor
+is ``steps`` x one forward+backward of the model over the batch the explainer builds
+(same view builder, same masked forward), timed in the same run (best of
+``floor_repeats``). For amortised explainers the floor is one model forward over the
+batch (the explainer network's own forward is not in it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from suite.datasets import load_dataset
+from suite.explainers import build_explainer
+from suite.explainers._common import forward, frozen, instance_views, model_num_hops, predict, target_log_prob
+from suite.metrics import attribution_scores, roc_auc
+from suite.paths import Paths
+from suite.registry import Registry
+from suite.runner import fit_instances, select_instances
+from suite.training import ModelCache, train_or_load
+from suite.types import BenchmarkDataset, Explanation, TaskLevel
+
+
+@dataclass(frozen=True)
+class BenchTask:
+    """One dataset and model of the side by side.
+
+    Attributes:
+        dataset, dataset_params: registered dataset and its parameters (seed 0).
+        model, model_hparams: registered model and its hyper-parameters.
+        training: config of the ``standard`` training mode.
+        n_instances: explained instances (test split; node tasks add the val split's
+            motif nodes when the test split has fewer), a fixed seeded subset.
+    """
+
+    dataset: str
+    dataset_params: dict[str, Any]
+    model: str
+    model_hparams: dict[str, Any]
+    training: dict[str, Any]
+    n_instances: int
+
+
+#: The reference setups (REFERENCES.md): BA-Shapes with a 3-layer GCN (hidden 20, lr 0.01,
+#: 1000 epochs) and 80 motif nodes; BA-2Motifs with a 3-layer GIN and 100 test graphs.
+TASKS: dict[str, BenchTask] = {
+    "ba-shapes": BenchTask("ba-shapes", {}, "gcn", {"hidden": 20, "num_layers": 3, "jk": "last"},
+                           {"lr": 0.01, "epochs": 1000, "patience": 0}, 80),
+    "ba-2motifs": BenchTask("ba-2motifs", {}, "gin", {"hidden": 32, "num_layers": 3},
+                            {"lr": 0.001, "epochs": 300, "patience": 100}, 100),
+}
+
+#: ``--quick``: tiny data and short runs (a smoke test of the whole path, seconds).
+QUICK_TASKS: dict[str, BenchTask] = {
+    "ba-shapes": replace(TASKS["ba-shapes"], dataset_params={"num_base": 60, "num_motifs": 12},
+                         training={"lr": 0.01, "epochs": 50, "patience": 0}, n_instances=6),
+    "ba-2motifs": replace(TASKS["ba-2motifs"], dataset_params={"num_graphs": 40},
+                          training={"lr": 0.001, "epochs": 20, "patience": 0}, n_instances=6),
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Our explainer and PyG's implementation of the same method.
+
+    Attributes:
+        ours, theirs: registered explainer names.
+        hparams: ours' hyper-parameters (shared settings: epochs, lr, steps).
+        pyg_hparams: PyG's.
+        steps: name of the hyper-parameter that counts forward+backward passes (the
+            floor's step count), "" for amortised methods, or an int for a fixed count.
+        pyg_cap: at most this many instances for PyG's (slow) implementation.
+        quick: hyper-parameter overrides for ``--quick``.
+    """
+
+    ours: str
+    theirs: str
+    hparams: dict[str, Any] = field(default_factory=dict)
+    pyg_hparams: dict[str, Any] = field(default_factory=dict)
+    steps: str | int = ""
+    pyg_cap: int = 1000
+    quick: dict[str, Any] = field(default_factory=dict)
+
+
+PAIRS: Registry[Pair] = Registry("bench pair")
+PAIRS.add("gnnexplainer", Pair("gnnexplainer", "pyg-gnnexplainer", {"epochs": 100, "lr": 0.01},
+                               {"epochs": 100, "lr": 0.01}, steps="epochs",
+                               quick={"epochs": 5}))
+PAIRS.add("pgexplainer", Pair("pgexplainer", "pyg-pgexplainer", {"epochs": 30},
+                              {"epochs": 30, "lr": 0.003, "fit_instances": 100},
+                              quick={"epochs": 1}))
+PAIRS.add("integrated-gradients", Pair("integrated-gradients", "pyg-integrated-gradients",
+                                       {"steps": 50, "node_scores": False}, {"steps": 50},
+                                       steps="steps", quick={"steps": 5}))
+PAIRS.add("saliency", Pair("saliency", "pyg-saliency", steps=1))
+PAIRS.add("graphmask", Pair("graphmask", "pyg-graphmask", {}, {"epochs": 100, "lr": 0.01},
+                            pyg_cap=5, quick={"epochs_per_layer": 2}))
+
+
+@dataclass
+class Measured:
+    """One explainer's run on one task."""
+
+    name: str
+    n: int
+    explain_seconds: float
+    fit_seconds: float
+    auc: float
+    skipped: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.explain_seconds if self.explain_seconds > 0 else math.nan
+
+    @property
+    def rate_with_fit(self) -> float:
+        total = self.explain_seconds + self.fit_seconds
+        return self.n / total if total > 0 else math.nan
+
+
+@dataclass
+class Row:
+    """One line of the table: a pair on a task."""
+
+    task: str
+    model: str
+    pair: str
+    ours: Measured
+    theirs: Measured
+    amortised: bool
+    floor_seconds: float = math.nan
+    steps: int = 0
+
+    @property
+    def ratio(self) -> float:
+        return self.ours.rate / self.theirs.rate if self.theirs.rate > 0 else math.nan
+
+    @property
+    def ratio_with_fit(self) -> float:
+        """Both rates with their fit time added (PyG's per-instance methods fit nothing)."""
+        theirs = self.theirs.rate_with_fit
+        return self.ours.rate_with_fit / theirs if theirs > 0 else math.nan
+
+    @property
+    def overhead(self) -> float:
+        return (self.ours.explain_seconds / self.floor_seconds
+                if self.floor_seconds > 0 else math.nan)
+
+
+@dataclass
+class BenchReport:
+    rows: list[Row]
+    accuracy: dict[str, float]
+    threads: int
+    device: str
+    quick: bool
+
+    def markdown(self) -> str:
+        lines = [
+            "# Side by side with PyG",
+            "",
+            f"Device `{self.device}`, {self.threads} torch thread(s)"
+            + (", **--quick (tiny data, not a measurement)**" if self.quick else "") + ". "
+            "Same model, instances, epochs (100) and lr (0.01); AUC = pooled edge ROC-AUC "
+            "(|score| for signed methods) by the same code. Rates are explained instances per "
+            "second of `explain` (amortised: also with the fit time added, `incl. fit`); "
+            "overhead = explain time / floor (floor = steps x one forward+backward of the "
+            "model over the batch the explainer builds; amortised: one forward).",
+            "",
+            "| task | model (test acc) | method | n ours | ours /s | ours incl. fit /s | n PyG | "
+            "PyG /s | ratio | ratio incl. fit | AUC ours | AUC PyG | floor (s) | overhead |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+
+        def num(value: float, fmt: str) -> str:
+            return "-" if value is None or not math.isfinite(value) else format(value, fmt)
+
+        for r in self.rows:
+            acc = self.accuracy.get(r.task, math.nan)
+            theirs = r.theirs
+            pyg = "refused: " + theirs.skipped if theirs.skipped else None
+            lines.append("| " + " | ".join([
+                r.task, f"{r.model} ({num(acc, '.3f')})", r.pair, str(r.ours.n),
+                num(r.ours.rate, ".1f"),
+                num(r.ours.rate_with_fit, ".1f") if r.amortised else "-",
+                str(theirs.n) if not pyg else "-",
+                pyg or (num(theirs.rate, ".2f") + (f" ({num(theirs.rate_with_fit, '.2f')} incl. fit)"
+                                                   if theirs.fit_seconds > 1e-3 else "")),
+                (num(r.ratio, ".1f") + "x") if not pyg else "-",
+                (num(r.ratio_with_fit, ".1f") + "x") if r.amortised and not pyg else "-",
+                num(r.ours.auc, ".3f"), "-" if pyg else num(theirs.auc, ".3f"),
+                num(r.floor_seconds, ".3f"), num(r.overhead, ".2f"),
+            ]) + " |")
+        return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def edge_auc(explanation: Explanation, dataset: BenchmarkDataset) -> float:
+    """Pooled edge ROC-AUC of ``explanation`` against the dataset's ground truth."""
+    assert dataset.gt_edge_mask is not None
+    labels = dataset.gt_edge_mask[explanation.edge_ids]
+    return roc_auc(attribution_scores(explanation), labels)
+
+
+def bench_instances(dataset: BenchmarkDataset, n: int, seed: int = 0) -> Tensor:
+    """``n`` instances: the test split's explain ids, topped up from val (node tasks)."""
+    ids = dataset.explain_ids["test"]
+    if ids.numel() < n and dataset.task == TaskLevel.NODE:
+        ids = torch.cat([ids, dataset.explain_ids["val"]]).unique()
+    return select_instances(ids, n, seed)
+
+
+def run_explainer(name: str, hparams: dict[str, Any], model: nn.Module,
+                  dataset: BenchmarkDataset, ids: Tensor, seed: int = 0) -> Measured:
+    """Fit (amortised) and explain ``ids``, timed; refused cells come back with the reason."""
+    explainer = build_explainer(name, **hparams)
+    reason = explainer.supports(model, dataset)
+    if reason:
+        return Measured(name, 0, math.nan, math.nan, math.nan, skipped=reason)
+    start = time.perf_counter()
+    explainer.fit(model, dataset, fit_instances(dataset), seed)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    explanation = explainer.explain(model, dataset, ids, seed)
+    seconds = time.perf_counter() - start
+    return Measured(name, int(ids.numel()), seconds, fit_seconds, edge_auc(explanation, dataset))
+
+
+def step_seconds(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, backward: bool = True,
+                 steps: int = 5, repeats: int = 3) -> float:
+    """Seconds of one (masked) forward (+ backward w.r.t. the mask) of ``model`` over the
+    batch an explainer builds for ``ids``: best of ``repeats`` runs of ``steps`` steps."""
+    device = next(model.parameters()).device
+    hops = model_num_hops(model)
+    best = math.inf
+    with frozen(model):
+        views = [v.to(device) for v in instance_views(dataset, ids, hops, batched=True,
+                                                      device=device)]
+        targets = [predict(model, view) for view in views]
+        masks = [torch.full((view.num_explainable,), 0.5, device=device, requires_grad=backward)
+                 for view in views]
+
+        def one() -> None:
+            for view, target, mask in zip(views, targets, masks):
+                if backward:
+                    out = target_log_prob(forward(model, view, mask), target).sum()
+                    torch.autograd.grad(out, mask)
+                else:
+                    with torch.no_grad():
+                        forward(model, view, mask)
+
+        one()  # warm-up
+        for _ in range(repeats):
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(steps):
+                one()
+            _sync(device)
+            best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def trained(task: BenchTask, paths: Paths, device: str) -> tuple[BenchmarkDataset, nn.Module, float]:
+    """(dataset, trained model in eval mode, test accuracy) of a task (model cache under ``paths``)."""
+    dataset = load_dataset(task.dataset, seed=0, cache_dir=paths.dataset_cache,
+                           **task.dataset_params)
+    model, result, _ = train_or_load(task.model, task.model_hparams, "standard", task.training,
+                                     dataset, seed=0, device=device,
+                                     cache=ModelCache(paths.model_cache))
+    return dataset, model.eval(), float(result.accuracy.get("test", math.nan))
+
+
+def compare(tasks: Sequence[str], pairs: Sequence[str], paths: Paths, device: str = "cpu",
+            quick: bool = False, progress: Callable[[str], None] = lambda _line: None,
+            on_row: Callable[["BenchReport"], None] = lambda _report: None) -> BenchReport:
+    """Run every pair on every task; see the module docstring. ``on_row(report so far)``
+    is called after every row (the CLI rewrites the table, so a long run keeps what it has)."""
+    table = QUICK_TASKS if quick else TASKS
+    rows: list[Row] = []
+    accuracy: dict[str, float] = {}
+    partial = BenchReport(rows=rows, accuracy=accuracy, threads=torch.get_num_threads(),
+                          device=_device_name(device), quick=quick)
+    for task_name in tasks:
+        if task_name not in table:
+            raise KeyError(f"bench task {task_name!r}: known tasks: {', '.join(table)}")
+        task = table[task_name]
+        dataset, model, accuracy[task_name] = trained(task, paths, device)
+        progress(f"{task_name}: {task.model} test accuracy {accuracy[task_name]:.3f}")
+        ids = bench_instances(dataset, task.n_instances)
+        for pair_name in pairs:
+            pair = PAIRS.get(pair_name)
+            ours_h = {**pair.hparams, **(pair.quick if quick else {})}
+            theirs_h = {**pair.pyg_hparams, **({k: v for k, v in pair.quick.items()
+                                               if k in pair.pyg_hparams} if quick else {})}
+            if quick and pair.theirs == "pyg-graphmask":
+                theirs_h["epochs"] = 2
+            amortised = bool(build_explainer(pair.ours, **ours_h).info.amortised)
+            steps = pair.steps if isinstance(pair.steps, int) else int(ours_h.get(pair.steps, 0) or 0)
+            # the floor right before our run, so both see the same machine load
+            floor = math.nan
+            if amortised:
+                floor = step_seconds(model, dataset, ids, backward=False)
+            elif steps:
+                floor = steps * step_seconds(model, dataset, ids, backward=True)
+            ours = run_explainer(pair.ours, ours_h, model, dataset, ids)
+            if ours.skipped:
+                floor = math.nan
+            cap = min(pair.pyg_cap, 2) if quick else pair.pyg_cap
+            theirs = run_explainer(pair.theirs, theirs_h, model, dataset, select_instances(ids, cap, 1))
+            row = Row(task_name, task.model, pair_name, ours, theirs, amortised, floor, steps)
+            rows.append(row)
+            on_row(partial)
+            progress(f"  {pair_name}: ours {ours.rate:.1f}/s (AUC {ours.auc:.3f}), "
+                     f"{pair.theirs} {theirs.rate:.2f}/s (AUC {theirs.auc:.3f})"
+                     + (f" [{theirs.skipped}]" if theirs.skipped else "")
+                     + f", ratio {row.ratio:.1f}x, overhead {row.overhead:.2f}")
+    return partial
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    import platform
+
+    return f"{device} ({platform.processor() or platform.machine()})"
+
+
+def write_report(report: BenchReport, out: str | Path) -> Path:
+    """Write ``bench.md`` under ``out``; returns its path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "bench.md"
+    path.write_text(report.markdown())
+    return path
