@@ -15,7 +15,7 @@ from typing import Any, Callable
 from torch import Tensor, nn
 
 from suite.registry import Registry
-from suite.types import BenchmarkDataset, TaskLevel
+from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ModelInfo:
     task_levels: frozenset[TaskLevel] = frozenset({TaskLevel.NODE, TaskLevel.GRAPH})
     uses_edge_attr: bool = False
     uses_edge_type: bool = False
+    requires_edge_type: bool = False  # defined only on typed edges: skipped on datasets without them
     description: str = ""
 
 
@@ -74,6 +75,16 @@ def model_supports(name: str, dataset: BenchmarkDataset) -> str | None:
     info = model_info(name)
     if dataset.task not in info.task_levels:
         return f"model {info.name} does not support {dataset.task.value}-level tasks"
+    return edge_type_incompatibility(info, dataset.info)
+
+
+def edge_type_incompatibility(info: ModelInfo, dataset: "DatasetInfo") -> str | None:
+    """Why model ``info`` cannot run on dataset ``dataset`` because of edge types (None: it can)."""
+    if info.requires_edge_type and not dataset.edge_types:
+        return f"model {info.name} needs typed edges (dataset {dataset.name} has no edge types)"
+    if dataset.needs_edge_types and not info.uses_edge_type:
+        return (f"model {info.name} ignores edge types, which dataset {dataset.name}'s labels "
+                "depend on")
     return None
 
 
