@@ -510,7 +510,8 @@ def _incompatibility(dataset: str, model: str, explainer: str) -> str | None:
     task = dataset_meta.task
     if task not in model_meta.task_levels:
         return f"model {model} does not support {task.value}-level tasks (dataset {dataset})"
-    reason = edge_type_incompatibility(model_meta, dataset_meta)
+    reason = edge_type_incompatibility(model_meta, dataset, dataset_meta.edge_types,
+                                       dataset_meta.needs_edge_types)
     if reason:
         return reason
     info = reg.explainers.entry(explainer).metadata.get("info")

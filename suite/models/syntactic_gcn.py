@@ -154,12 +154,13 @@ def type_directions(dataset: BenchmarkDataset) -> Tensor:
                 "(self-loops are typed edges of the graph); LayerNorm+ReLU per layer, 1-3 layers; "
                 "word/POS embeddings on token graphs; mean readout + MLP"))
 def syntactic_gcn(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 2, readout: str = "mean",
-                  dropout: float = 0.0, gated: bool = True) -> SyntacticGCN:
+                  dropout: float = 0.0, gated: bool = True, words: bool = True) -> SyntacticGCN:
+    """``words=False`` leaves the word ids out of the token encoder (POS, side, morphology only)."""
     from suite.models.tokens import is_token_format, token_encoder
 
     if getattr(dataset.data, "edge_type", None) is None:
         raise ConfigError(f"syntactic-gcn needs typed edges (dataset {dataset.name} has no edge_type)")
-    encoder = (token_encoder(dataset, hidden) if is_token_format(dataset)
+    encoder = (token_encoder(dataset, hidden, words) if is_token_format(dataset)
                else nn.Linear(dataset.num_node_features, hidden))
     return SyntacticGCN(encoder, dataset.num_classes, type_directions(dataset), dataset.task, hidden=hidden,
                         num_layers=num_layers, readout=readout, dropout=dropout, gated=gated)

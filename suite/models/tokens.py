@@ -30,22 +30,28 @@ class TokenEncoder(nn.Module):
         num_words, num_tags: vocabulary sizes (rows of the two tables).
         num_other: F, the remaining feature columns.
         hidden: output width.
+        words: read the word ids (False: POS and features only; for tasks that do not
+            depend on the words, where word embeddings only let the model memorise).
     """
 
-    def __init__(self, num_words: int, num_tags: int, num_other: int, hidden: int) -> None:
+    def __init__(self, num_words: int, num_tags: int, num_other: int, hidden: int,
+                 words: bool = True) -> None:
         super().__init__()
-        self.words = nn.Embedding(num_words, hidden)
+        self.use_words = words
+        self.words = nn.Embedding(num_words if words else 1, hidden)
         self.tags = nn.Embedding(num_tags, hidden)
         self.other = nn.Linear(num_other, hidden) if num_other > 0 else None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = _lookup(self.words, x[:, 0]) + _lookup(self.tags, x[:, 1])
+        out = _lookup(self.tags, x[:, 1])
+        if self.use_words:
+            out = out + _lookup(self.words, x[:, 0])
         if self.other is not None:
             out = out + self.other(x[:, 2:])
         return out
 
 
-def token_encoder(dataset: BenchmarkDataset, hidden: int) -> TokenEncoder:
+def token_encoder(dataset: BenchmarkDataset, hidden: int, words: bool = True) -> TokenEncoder:
     """The encoder for a token-format dataset (its vocabulary sizes from ``data.token_vocab_sizes``)."""
     num_words, num_tags = (int(v) for v in dataset.data.token_vocab_sizes)
-    return TokenEncoder(num_words, num_tags, dataset.num_node_features - 2, hidden)
+    return TokenEncoder(num_words, num_tags, dataset.num_node_features - 2, hidden, words)
