@@ -348,3 +348,24 @@ def conllu_file(seed: int = 0, path: str = "", format: str = "conllu",  # noqa: 
               "num_query_relations": num_query_relations, "min_count": min_count}
     return build_dep_count(dataset_info("conllu"), file_splits(path, format, seed, max_sentences), seed,
                            num_query_relations, min_count, params)
+
+
+def _fixed_question(question: str):
+    def build(seed: int = 0, max_sentences: int | None = 2000, balance: bool = True,
+              min_count: int = 2) -> BenchmarkDataset:
+        name = f"dep-role-{question}"
+        params = {"seed": seed, "question": question, "max_sentences": max_sentences, "balance": balance,
+                  "min_count": min_count}
+        return build_dep_role(dataset_info(name), ewt_splits(seed, max_sentences), seed, question,
+                              balance, min_count, params)
+
+    build.__doc__ = f"``dep-role`` with ``question={question!r}`` (its own name, so a matrix can list it)."
+    return build
+
+
+for _question in ("nsubj-pass", "comp"):
+    register_dataset(DatasetInfo(
+        name=f"dep-role-{_question}", task=TaskLevel.NODE, family="nlp", has_ground_truth=True,
+        citation=f"{MARCHEGGIANI} (SRL-like argument detection); treebank: {ewt.CITATION}",
+        provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True,
+        description=f"dep-role with question {_question} (see dep-role)"))(_fixed_question(_question))
