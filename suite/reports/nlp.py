@@ -52,11 +52,13 @@ class NLPConfig:
 
     seed: int = 0
     tasks: dict[str, TaskSetup] = field(default_factory=lambda: {
-        "dep-count": TaskSetup("dep-count", {"max_sentences": 4000},
+        # the full treebank: on 2,000 sentences the model overfits (test 0.78-0.88 for 1-2 layers,
+        # with or without words, sum or mean readout, R-GCN alike); on all 12,544 train: 0.978
+        "dep-count": TaskSetup("dep-count", {"max_sentences": None},
                                {"hidden": 64, "num_layers": 1, "words": False, "readout": "sum"},
-                               {"lr": 0.003, "epochs": 30, "batch_size": 64, "patience": 0}),
+                               {"lr": 0.003, "epochs": 15, "batch_size": 64, "patience": 0}),
         "dep-role": TaskSetup("dep-role", {"question": "obj", "max_sentences": 2000},
-                              {"hidden": 64, "num_layers": 2}, {"lr": 0.003, "epochs": 100, "patience": 0}),
+                              {"hidden": 64, "num_layers": 2}, {"lr": 0.003, "epochs": 200, "patience": 0}),
         "ewt-genre": TaskSetup("ewt-genre", {"max_sentences": 4000}, {"hidden": 64, "num_layers": 2},
                                {"lr": 0.003, "epochs": 20, "batch_size": 64, "patience": 0}),
     })
@@ -67,6 +69,7 @@ class NLPConfig:
     max_val: int = 100
     max_test: int = 100
     max_instance_method: int = 30  # graphmask-instance explains fewer instances (per-instance cost)
+    max_fit: int = 1000  # training instances of the amortised explainers (a seeded subset)
     drawings: int = 3
 
     @classmethod
@@ -79,7 +82,7 @@ class NLPConfig:
                                   {"lr": 0.01, "epochs": 10, "patience": 0}),
         }, explainers={"graphmask": {"epochs_per_layer": 3}, "graphmask-instance": {"epochs_per_layer": 5},
                        "saliency": {}, "random": {}},
-            max_val=10, max_test=10, max_instance_method=5, drawings=2)
+            max_val=10, max_test=10, max_instance_method=5, max_fit=50, drawings=2)
 
 
 @dataclass
@@ -171,7 +174,8 @@ def run_task(name: str, setup: TaskSetup, config: NLPConfig, paths: Paths, devic
                 row.error = reason
                 continue
             seed_everything(config.seed)
-            explainer.fit(model, dataset, fit_instances(dataset), config.seed)
+            explainer.fit(model, dataset, select_instances(fit_instances(dataset), config.max_fit, config.seed),
+                          config.seed)
             ids = test_ids if method != "graphmask-instance" else test_ids[: config.max_instance_method]
             threshold = None
             if method not in HARD and gt is not None:

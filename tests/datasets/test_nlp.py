@@ -239,3 +239,36 @@ def test_conllu_dataset_reads_a_user_file(tmp_path):
     assert ds.num_graphs >= 3 and ds.gt_edge_mask.any()
     with pytest.raises(Exception, match="path"):
         load_dataset("conllu", seed=0, path=str(tmp_path / "missing.conllu"))
+
+
+def test_matrix_skips_type_blind_models_on_dep_count_and_syntactic_gcn_without_types():
+    from suite.matrix import expand, parse_matrix
+
+    config = parse_matrix({"name": "t", "seeds": [0], "datasets": {"dep-count": {}, "ba-shapes": {}},
+                           "models": {"gcn": {}, "rgcn": {}, "syntactic-gcn": {}},
+                           "explainers": {"random": {}}})
+    cells, skipped = expand(config)
+    ran = {(c.dataset, c.model) for c in cells}
+    assert ran == {("dep-count", "rgcn"), ("dep-count", "syntactic-gcn"), ("ba-shapes", "gcn"),
+                   ("ba-shapes", "rgcn")}
+    reasons = {(c.dataset, c.model): r for c, r in skipped}
+    assert "ignores edge types" in reasons[("dep-count", "gcn")]
+    assert "needs typed edges" in reasons[("ba-shapes", "syntactic-gcn")]
+
+
+def test_syntactic_gcn_on_a_token_graph_sends_one_gated_message_per_edge(tmp_path):
+    from suite.masking import message_hooks
+    from suite.models import build_model
+
+    path = tmp_path / "mine.conllu"
+    path.write_text("".join(CONLLU.replace("email-test-0001", f"s{i}") for i in range(6)), encoding="utf-8")
+    ds = load_dataset("conllu", seed=0, path=str(path), num_query_relations=3)
+    for layers in (1, 2, 3):
+        model = build_model("syntactic-gcn", ds, hidden=8, num_layers=layers).eval()
+        sizes = []
+        d = ds.data
+        with message_hooks(model, lambda ctx, m: sizes.append(m.size(0)) or m):
+            out = model(d.x, d.edge_index, batch=d.batch, edge_type=d.edge_type)
+        assert out.shape == (ds.num_graphs, 2) and sizes == [d.edge_index.size(1)] * layers
+    with pytest.raises(Exception, match="num_layers"):
+        build_model("syntactic-gcn", ds, num_layers=4)
