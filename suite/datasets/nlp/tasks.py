@@ -16,7 +16,9 @@
   must find *which* core dependent (its word, POS, morphology, side of the verb and
   its own dependents) settles it. The other labels (``aux:pass``, ``mark``, ``obl``...)
   stay visible. With ``balance=True`` each split keeps all its positive verbs and as
-  many seeded negatives (the other verbs stay in the graph, unlabelled).
+  many seeded negatives (the other verbs stay in the graph, unlabelled). Marked
+  ``needs_edge_types``: the evidence is which *typed* arc (``core`` vs ``obl``,
+  ``aux:pass``, ``mark``...) a dependent hangs from, so type-blind models are skipped.
 - ``ewt-genre`` (graph level, real labels, no ground truth): the sentence's document
   genre (answers, email, newsgroup, reviews, weblog), the prefix of its EWT sentence id.
 - ``conllu``: ``dep-count`` on a user's own CoNLL-U or CoNLL-2009 file
@@ -309,7 +311,7 @@ def dep_count(seed: int = 0, max_sentences: int | None = 2000, num_query_relatio
 @register_dataset(DatasetInfo(
     name="dep-role", task=TaskLevel.NODE, family="nlp", has_ground_truth=True,
     citation=f"{MARCHEGGIANI} (SRL-like argument detection); treebank: {ewt.CITATION}",
-    provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True,
+    provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
     description="per verb: does it take an obj / nsubj:pass / ccomp|xcomp dependent (`question`)? core-"
                 "argument labels merged into one `core` type so the answer is not an edge type; balanced "
                 "targets; ground truth: the deciding arcs. " + _GRAPH_DESC))
@@ -367,5 +369,5 @@ for _question in ("nsubj-pass", "comp"):
     register_dataset(DatasetInfo(
         name=f"dep-role-{_question}", task=TaskLevel.NODE, family="nlp", has_ground_truth=True,
         citation=f"{MARCHEGGIANI} (SRL-like argument detection); treebank: {ewt.CITATION}",
-        provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True,
+        provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
         description=f"dep-role with question {_question} (see dep-role)"))(_fixed_question(_question))
