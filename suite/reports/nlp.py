@@ -194,7 +194,7 @@ def run_task(name: str, setup: TaskSetup, config: NLPConfig, paths: Paths, devic
                 row.auc = roc_auc(attribution_scores(expl), truth)
             if method == "graphmask":
                 task.layer_shares = layer_relation_shares(expl, dataset)
-                if dataset.node_ptr is not None:
+                if dataset.node_ptr is not None and gt is not None:
                     task.drawings = _drawings(dataset, expl, kept, config.drawings)
             say(f"{name} {method}: F1 {row.f1:.3f}, AUC {row.auc:.3f}, retained {row.retained:.1%}")
         except Exception as exc:  # one failing method does not sink the report
