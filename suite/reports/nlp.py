@@ -80,6 +80,7 @@ class NLPConfig:
                                                                          "words": False, "readout": "sum"}, small),
             "dep-role": TaskSetup("dep-role", {"question": "obj", "max_sentences": 60}, {"hidden": 16, "num_layers": 2},
                                   {"lr": 0.01, "epochs": 10, "patience": 0}),
+            "ewt-genre": TaskSetup("ewt-genre", {"max_sentences": 60}, {"hidden": 16, "num_layers": 1}, small),
         }, explainers={"graphmask": {"epochs_per_layer": 3}, "graphmask-instance": {"epochs_per_layer": 5},
                        "saliency": {}, "random": {}},
             max_val=10, max_test=10, max_instance_method=5, max_fit=50, drawings=2)

@@ -28,7 +28,8 @@ def test_quick_nlp_report_renders(small_ewt, suite_home):
     names = sorted(p.name for p in files)
     assert names == ["nlp.md", "nlp_f1.png", "nlp_sentences.png"]
     text = (out / "nlp.md").read_text()
-    assert "## dep-count" in text and "## dep-role" in text
+    assert "## dep-count" in text and "## dep-role" in text and "## ewt-genre" in text
+    assert "GraphMask drops" in text.split("## ewt-genre")[1]  # the droppable share without ground truth
     for method in ("graphmask", "graphmask-instance", "saliency", "random"):
         assert f"| {method} |" in text
     assert "failed" not in text
