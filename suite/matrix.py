@@ -606,11 +606,18 @@ def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
 
 def _incompatibility(dataset: str, model: str, explainer: str) -> str | None:
     """Why a combination cannot run, from registry metadata alone (None when it can)."""
+    from suite.models.base import edge_type_incompatibility
+
     reg = plugins()
-    task = reg.datasets.entry(dataset).metadata["info"].task
-    levels = reg.models.entry(model).metadata["info"].task_levels
-    if task not in levels:
+    dataset_meta = reg.datasets.entry(dataset).metadata["info"]
+    model_meta = reg.models.entry(model).metadata["info"]
+    task = dataset_meta.task
+    if task not in model_meta.task_levels:
         return f"model {model} does not support {task.value}-level tasks (dataset {dataset})"
+    reason = edge_type_incompatibility(model_meta, dataset, dataset_meta.edge_types,
+                                       dataset_meta.needs_edge_types)
+    if reason:
+        return reason
     info = reg.explainers.entry(explainer).metadata.get("info")
     if info is not None and task not in info.task_levels:
         return f"explainer {explainer} does not explain {task.value}-level tasks (dataset {dataset})"

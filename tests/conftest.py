@@ -151,6 +151,24 @@ def pytest_configure(config):
 
 
 @pytest.fixture()
+def mirror() -> Path:
+    """The data mirror (``SUITE_DATA_MIRROR``), or skip on a developer machine without it.
+
+    With the ``CI`` environment variable set, a missing mirror FAILS the test: a
+    broken data path must not pass silently (the mirror README's rule).
+    """
+    from suite.paths import data_mirror
+
+    path = data_mirror()
+    if path is None:
+        message = "needs the data mirror: set SUITE_DATA_MIRROR (e.g. ../shared/data)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the data mirror is missing: {message}")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture()
 def suite_home(tmp_path: Path, monkeypatch) -> Path:
     """An empty root directory for caches, stores and boards."""
     monkeypatch.setenv("SUITE_HOME", str(tmp_path))

@@ -83,13 +83,16 @@ def test_presets_are_listed_and_smoke_loads():
 def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explainer():
     config = load_matrix("default")
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
-                                    "ba-2motifs"}
-    assert set(config.models) == {"gcn", "gin"} and config.seeds == (0, 1, 2)
+                                    "ba-2motifs", "dep-role"}
+    assert set(config.models) == {"gcn", "gin", "syntactic-gcn"} and config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
     assert set(config.explainers) == builtin
     cells, skipped = expand(config)
-    assert len(cells) + len(skipped) == 5 * 2 * 1 * len(builtin) * 3
+    assert len(cells) + len(skipped) == 6 * 3 * 1 * len(builtin) * 3
+    # the NLP slice: syntactic-gcn only on dep-role, and only there
+    assert {(c.dataset, c.model) for c in cells if "dep-role" in (c.dataset,) or c.model == "syntactic-gcn"} \
+        == {("dep-role", "syntactic-gcn")}
     assert len({c.key for c in cells}) == len(cells)
     capped = {"pyg-graphmask": 5, "graphmask-instance": 10}
     for cell in cells:

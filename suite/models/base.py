@@ -27,6 +27,7 @@ class ModelInfo:
     task_levels: frozenset[TaskLevel] = frozenset({TaskLevel.NODE, TaskLevel.GRAPH})
     uses_edge_attr: bool = False
     uses_edge_type: bool = False
+    requires_edge_type: bool = False  # defined only on typed edges: skipped on datasets without them
     description: str = ""
 
 
@@ -74,6 +75,22 @@ def model_supports(name: str, dataset: BenchmarkDataset) -> str | None:
     info = model_info(name)
     if dataset.task not in info.task_levels:
         return f"model {info.name} does not support {dataset.task.value}-level tasks"
+    has_types = getattr(dataset.data, "edge_type", None) is not None
+    return edge_type_incompatibility(info, dataset.name, has_types, dataset.info.needs_edge_types)
+
+
+def edge_type_incompatibility(info: ModelInfo, dataset: str, has_edge_types: bool,
+                              needs_edge_types: bool) -> str | None:
+    """Why model ``info`` cannot run on ``dataset`` because of edge types (None: it can).
+
+    ``has_edge_types``: the dataset carries ``edge_type``; ``needs_edge_types``: its
+    labels depend on them (``DatasetInfo.needs_edge_types``), so a type-blind model
+    could not learn it.
+    """
+    if info.requires_edge_type and not has_edge_types:
+        return f"model {info.name} needs typed edges (dataset {dataset} has no edge types)"
+    if needs_edge_types and not info.uses_edge_type:
+        return f"model {info.name} ignores edge types, which dataset {dataset}'s labels depend on"
     return None
 
 

@@ -150,7 +150,7 @@ class RGCN(GraphModel):
     def __init__(self, in_channels: int, num_classes: int, num_relations: int, task: TaskLevel,
                  hidden: int = 100, num_layers: int = 1, input_mlp: bool = True,
                  readout: str = "centre", num_bases: int = 0, dropout: float = 0.0,
-                 norm: str = "relation") -> None:
+                 norm: str = "relation", encoder: nn.Module | None = None) -> None:
         super().__init__()
         if num_layers < 1:
             raise ConfigError(f"num_layers: must be >= 1 (got {num_layers!r})")
@@ -165,8 +165,10 @@ class RGCN(GraphModel):
         self.num_relations = num_relations
         self.readout, self.dropout = readout, dropout
         self.embedding_dim = hidden
+        # ``encoder`` (e.g. the NLP token encoder) replaces the first Linear of the input MLP
+        first = encoder if encoder is not None else nn.Linear(in_channels, hidden)
         self.input_mlp: nn.Module = (
-            nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            nn.Sequential(first, nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
             if input_mlp else nn.Identity())
         dims = [hidden if input_mlp else in_channels] + [hidden] * num_layers
         self.convs = nn.ModuleList(RelationalConv(dims[i], hidden, num_relations, num_bases, norm)
@@ -207,7 +209,8 @@ def num_relations(dataset: BenchmarkDataset) -> int:
                 "layer, readout of each graph's first node (centre) or mean/sum pooling; "
                 "norm='relation' divides each message by the target's in-degree in that "
                 "relation (R-GCN's 1/c_{v,r}), norm='none' sums (GraphMask's star-graph model); "
-                "datasets without edge types use one relation"))
+                "datasets without edge types use one relation; token graphs (NLP family) get "
+                "word/POS embeddings in the input MLP"))
 def rgcn(dataset: BenchmarkDataset, hidden: int = 100, num_layers: int = 1, input_mlp: bool = True,
          readout: str = "centre", num_bases: int = 0, dropout: float = 0.0,
          norm: str = "relation") -> RGCN:
@@ -219,6 +222,9 @@ def rgcn(dataset: BenchmarkDataset, hidden: int = 100, num_layers: int = 1, inpu
     many: measured Bayes ceiling 0.79. Use ``norm="none"`` there (as GraphMask's
     reference model, which sums messages).
     """
+    from suite.models.tokens import is_token_format, token_encoder
+
+    encoder = token_encoder(dataset, hidden) if input_mlp and is_token_format(dataset) else None
     return RGCN(dataset.num_node_features, dataset.num_classes, num_relations(dataset), dataset.task,
                 hidden=hidden, num_layers=num_layers, input_mlp=input_mlp, readout=readout,
-                num_bases=num_bases, dropout=dropout, norm=norm)
+                num_bases=num_bases, dropout=dropout, norm=norm, encoder=encoder)

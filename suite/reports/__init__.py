@@ -6,6 +6,7 @@ Plotting imports matplotlib only when a plot is drawn.
 
 from suite.reports import adversarial  # noqa: F401  (registers `suite report adversarial`)
 from suite.reports import graphmask  # noqa: F401  (registers `suite report graphmask`)
+from suite.reports import nlp  # noqa: F401  (registers `suite report nlp`)
 from suite.reports.base import REPORTS, ReportRequest
 from suite.reports.html import render_html
 from suite.reports.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped

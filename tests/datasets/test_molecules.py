@@ -7,7 +7,6 @@ is set (the mirror README's rule: a broken data path must not pass silently).
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.error
 import urllib.request
@@ -23,23 +22,10 @@ from suite.datasets import DatasetUnavailable, dataset_info, load_dataset  # noq
 from suite.datasets.molecules import builders, sources  # noqa: E402
 from suite.datasets.molecules import rules as R  # noqa: E402
 from suite.datasets.molecules.ogb_format import OGB_FORMAT  # noqa: E402
-from suite.paths import data_mirror  # noqa: E402
 from suite.types import TaskLevel  # noqa: E402
 
 MOLECULE_DATASETS = ("benzene", "fluoride-carbonyl", "alkane-carbonyl", "mutag", "b3db",
                      "mutagenic-alerts", "ogbg-molhiv", "ogbg-molpcba")
-
-
-@pytest.fixture()
-def mirror():
-    """The data mirror, or skip (developer machine) / fail (CI) without it."""
-    path = data_mirror()
-    if path is None:
-        message = "needs the data mirror: set SUITE_DATA_MIRROR (e.g. ../shared/data)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the data mirror is missing: {message}")
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -18,15 +20,27 @@ def dataset(request):
     return request.getfixturevalue(f"tiny_{request.param}_dataset")
 
 
+def _typed(ds):
+    """A copy of ``ds`` with 3 edge types (for models defined only on typed edges)."""
+    data = ds.data.clone()
+    data.edge_type = torch.arange(data.edge_index.size(1)) % 3
+    return dataclasses.replace(ds, data=data, num_edge_types=3)
+
+
+def _for(name, ds):
+    return _typed(ds) if model_info(name).requires_edge_type else ds
+
+
 def _call(model, ds):
     kwargs = {"batch": ds.data.batch} if ds.task == TaskLevel.GRAPH else {}
-    return model(ds.data.x, ds.data.edge_index, **kwargs)
+    return model(ds.data.x, ds.data.edge_index, edge_type=getattr(ds.data, "edge_type", None), **kwargs)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_model_output_shape_and_embedding(name, dataset):
     if dataset.task not in model_info(name).task_levels:
         pytest.skip(f"{name} does not support {dataset.task.value} tasks")
+    dataset = _for(name, dataset)
     torch.manual_seed(0)
     model = build_model(name, dataset).eval()
     out = _call(model, dataset)
@@ -34,7 +48,8 @@ def test_model_output_shape_and_embedding(name, dataset):
     assert out.shape == (rows, dataset.num_classes)
     assert isinstance(model.num_layers, int) and model.num_layers >= 1
     kwargs = {"batch": dataset.data.batch} if dataset.task == TaskLevel.GRAPH else {}
-    z = model.embed(dataset.data.x, dataset.data.edge_index, **kwargs)
+    z = model.embed(dataset.data.x, dataset.data.edge_index, edge_type=getattr(dataset.data, "edge_type", None),
+                    **kwargs)
     assert torch.allclose(model.classify(z), out)
 
 
@@ -42,6 +57,7 @@ def test_model_output_shape_and_embedding(name, dataset):
 def test_all_ones_mask_is_the_bare_model_and_zeros_cut_every_edge(name, dataset):
     if dataset.task not in model_info(name).task_levels:
         pytest.skip(f"{name} does not support {dataset.task.value} tasks")
+    dataset = _for(name, dataset)
     torch.manual_seed(0)
     model = build_model(name, dataset).eval()
     e = dataset.data.edge_index.size(1)
@@ -58,3 +74,12 @@ def test_all_ones_mask_is_the_bare_model_and_zeros_cut_every_edge(name, dataset)
     assert not torch.allclose(zeros, bare, atol=1e-4)  # the model uses its edges
     assert sorted({layer for layer, _ in seen}) == list(range(len(seen)))
     assert all(size >= e for _, size in seen)  # one message per edge (+ appended self-loops)
+
+
+def test_models_that_need_typed_edges_are_refused_without_them(tiny_graph_dataset):
+    from suite.models.base import model_supports
+
+    for name in MODEL_NAMES:
+        if model_info(name).requires_edge_type:
+            assert "typed edges" in (model_supports(name, tiny_graph_dataset) or "")
+            assert model_supports(name, _typed(tiny_graph_dataset)) is None

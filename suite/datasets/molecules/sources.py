@@ -16,8 +16,6 @@ import importlib.util
 import io
 import shutil
 import socket
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -25,10 +23,9 @@ from typing import Iterator
 import torch
 
 from suite.datasets.base import DatasetUnavailable
+from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url
+from suite.datasets.fetch import first_line as _first_line
 from suite.paths import Paths, data_mirror
-
-#: Seconds a download may wait for the server (per socket operation).
-DOWNLOAD_TIMEOUT = 30.0
 
 GRAPHXAI_RAW = ("https://raw.githubusercontent.com/mims-harvard/GraphXAI/main/"
                 "graphxai/datasets/real_world/")
@@ -74,17 +71,6 @@ ATTRIBUTION_FILES = {
 }
 
 
-def fetch_url(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
-    """The body of ``url`` (raises ``OSError``/``URLError`` on any failure, never waits forever)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URLs)
-        return response.read()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
 def normalise_table(raw: bytes) -> tuple[list[tuple[str, str, int]], str]:
     """Rows ``(mol_id, smiles, label)`` of a published CSV and the SHA-256 of their normal form."""
     reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
@@ -94,11 +80,6 @@ def normalise_table(raw: bytes) -> tuple[list[tuple[str, str, int]], str]:
     rows = [(r["mol_id"], r["smiles"], int(float(r["label"]))) for r in reader]
     text = "mol_id,smiles,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
     return rows, hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def download_dir() -> Path:
-    """Where downloaded source files are kept: ``<dataset cache>/downloads``."""
-    return Paths.from_env().dataset_cache / "downloads"
 
 
 def read_molecule_table(key: str) -> tuple[list[tuple[str, str, int]], str]:

@@ -1,0 +1,41 @@
+"""Generic download helpers shared by every dataset family that reads public files.
+
+Nothing here prompts or waits without a timeout: ``fetch_url`` bounds every socket
+operation, and callers turn any failure into ``DatasetUnavailable`` with a
+one-line reason (:func:`first_line`).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from suite.paths import Paths
+
+#: Seconds a download may wait for the server (per socket operation).
+DOWNLOAD_TIMEOUT = 30.0
+
+
+def fetch_url(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
+    """The body of ``url`` (raises ``OSError``/``URLError`` on any failure, never waits forever)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URLs)
+        return response.read()
+
+
+def first_line(exc: BaseException) -> str:
+    """``"Type: first line of the message"`` of an exception, for one-line reasons."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def download_dir() -> Path:
+    """Where downloaded source files are kept: ``<dataset cache>/downloads``."""
+    return Paths.from_env().dataset_cache / "downloads"
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file (never a torn file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(path)
