@@ -85,11 +85,11 @@ class ChemistryConfig:
 
     seed: int = 0
     datasets: dict[str, dict[str, Any]] = field(default_factory=lambda: {
-        "benzene": {"max_molecules": 1500}, "fluoride-carbonyl": {"max_molecules": 1500},
-        "mutagenic-alerts": {"max_molecules": 1500}, "mutag": {}, "b3db": {"max_molecules": 1500}})
+        "benzene": {"max_molecules": 1000}, "fluoride-carbonyl": {"max_molecules": 1000},
+        "mutagenic-alerts": {"max_molecules": 1000}, "mutag": {}, "b3db": {"max_molecules": 1000}})
     model: str = "gine"
     model_params: dict[str, Any] = field(default_factory=dict)
-    trainings: dict[str, dict[str, Any]] = field(default_factory=lambda: training_settings(30))
+    trainings: dict[str, dict[str, Any]] = field(default_factory=lambda: training_settings(20))
     explainers: dict[str, dict[str, Any]] = field(default_factory=lambda: {e: {} for e in EXPLAINERS})
     max_test: int = 100
     top_share: float = 0.25
