@@ -107,3 +107,22 @@ def test_tiny_run_on_mutag_writes_markdown_and_a_png(suite_home, tmp_path):
     assert all(not c.error and c.n > 0 and c.fragments for c in ds.cells)
     png = files[1].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_quick_report_from_the_command_line(suite_home, tmp_path, capsys):
+    """`suite report chemistry --quick`: benzene from the mirror, or a one-line skip without it."""
+    from suite.cli import main
+    from suite.paths import data_mirror
+
+    out = tmp_path / "chemistry"
+    assert main(["report", "chemistry", "--quick", "--out", str(out)]) == 0
+    text = (out / "chemistry.md").read_text()
+    assert "## benzene" in text
+    if data_mirror() is None:
+        assert "Skipped: benzene" in text
+        return
+    assert "benzene ring: top 5?" in text
+    for training in ("standard", "adv-features", "adv-structure"):
+        assert f"| saliency | {training} |" in text
+    png = (out / "chemistry-benzene.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
