@@ -83,19 +83,32 @@ def test_presets_are_listed_and_smoke_loads():
 def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explainer():
     config = load_matrix("default")
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
-                                    "ba-2motifs"}
+                                    "ba-2motifs", "benzene"}  # + the molecule slice (issue 5)
+    assert config.datasets["benzene"] == {"max_molecules": 150}
     assert set(config.models) == {"gcn", "gin"} and config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
     assert set(config.explainers) == builtin
     cells, skipped = expand(config)
-    assert len(cells) + len(skipped) == 5 * 2 * 1 * len(builtin) * 3
+    assert len(cells) + len(skipped) == 6 * 2 * 1 * len(builtin) * 3
     assert len({c.key for c in cells}) == len(cells)
     capped = {"pyg-graphmask": 5, "graphmask-instance": 10}
     for cell in cells:
         source = EXPLAINERS.entry(cell.explainer).metadata["info"].source
         expected = capped.get(cell.explainer, 20 if source == "pyg" else 50)
         assert cell.max_instances == expected, cell.explainer
+
+
+def test_paper_preset_holds_the_whole_molecule_family():
+    from suite.datasets import DATASETS
+
+    config = load_matrix("paper")
+    family = {e.name for e in DATASETS.entries() if e.metadata["info"].family == "molecules"}
+    assert family <= set(config.datasets)
+    assert {"gine", "gcn-ogb"} <= set(config.models)
+    assert {"standard", "adv-features", "adv-structure"} <= set(config.trainings)
+    cells, _ = expand(config)
+    assert {c.dataset for c in cells} >= family
 
 
 # --------------------------------------------------------------------------- parsing
