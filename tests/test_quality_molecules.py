@@ -1,7 +1,7 @@
 """Slow tier: issue 5's quality numbers on the molecule datasets.
 
 Runs the `paper` preset's molecule settings (GINE with OGB encoders, standard training,
-every explainer of the preset, seed 0) on seeded subsets of 3,000 molecules for
+every explainer of the preset, seed 0; GraphMask only on MUTAG and B3DB) on seeded subsets of 3,000 molecules for
 benzene, fluoride-carbonyl and b3db (``max_molecules``; each run well under 10 minutes
 on one thread) and on all of MUTAG, and prints every number for the closing note.
 Run with ``make test-slow`` (needs the data mirror for benzene and fluoride-carbonyl).
@@ -28,11 +28,12 @@ COLUMNS = ["dataset", "explainer", "model_acc_test_mean", "edge_auc_mean", "node
            "fid_minus_acc_mean", "n"]
 
 
-def paper_molecules(datasets: dict) -> dict:
+def paper_molecules(datasets: dict, skip: tuple[str, ...] = ()) -> dict:
     _, raw = preset_document("paper")
     raw.update(name="paper (molecules, slow tier)", seeds=[0], datasets=datasets,
                models={"gine": raw["models"]["gine"]},
-               trainings={"standard": raw["trainings"]["standard"]})
+               trainings={"standard": raw["trainings"]["standard"]},
+               explainers={k: v for k, v in raw["explainers"].items() if k not in skip})
     return raw
 
 
@@ -51,8 +52,10 @@ def _board(root, raw):
 
 @pytest.fixture(scope="module")
 def ground_truth_board(tmp_path_factory, mirror):  # noqa: F811
+    # graphmask is left out here: its fit on 2,400 training molecules ran over 35 min of wall
+    # time (under 5 min of CPU on a shared machine) without finishing; it runs on MUTAG below
     raw = paper_molecules({"benzene": {"max_molecules": SUBSET},
-                           "fluoride-carbonyl": {"max_molecules": SUBSET}})
+                           "fluoride-carbonyl": {"max_molecules": SUBSET}}, skip=("graphmask",))
     return _board(tmp_path_factory.mktemp("slow-molecules-gt"), raw)
 
 
