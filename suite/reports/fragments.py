@@ -196,12 +196,17 @@ def tu_mutag_mol(atoms: Sequence[int], edge_index: np.ndarray, bonds: Sequence[i
             bond.SetBondType(Chem.BondType.SINGLE)
             oxygens[1].SetFormalCharge(-1)
             rw.GetBondBetweenAtoms(atom.GetIdx(), oxygens[0].GetIdx()).SetBondType(Chem.BondType.DOUBLE)
+    from rdkit.rdBase import BlockLogs
+
     mol = rw.GetMol()
+    block = BlockLogs()  # RDKit's sanitisation complaints are not printed (the fallback below)
     try:
         Chem.SanitizeMol(mol)
     except Exception:  # RDKit refuses some TU graphs (e.g. odd aromatic systems): draw them as they are
         mol.UpdatePropertyCache(strict=False)
         Chem.FastFindRings(mol)
+    finally:
+        del block
     return mol
 
 
