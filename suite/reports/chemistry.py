@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from suite.paths import Paths
 from suite.reports.base import REPORTS, ReportRequest
