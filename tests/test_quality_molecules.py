@@ -10,15 +10,15 @@ Run with ``make test-slow`` (needs the data mirror for benzene and fluoride-carb
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
 from suite.leaderboard import build_leaderboard
 from suite.matrix import parse_matrix, preset_document
-from suite.paths import Paths
+from suite.paths import Paths, data_mirror
 from suite.runner import run_matrix
 from suite.store import ResultsStore
-from tests.datasets.test_molecules import mirror  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,12 @@ def _board(root, raw):
 
 
 @pytest.fixture(scope="module")
-def ground_truth_board(tmp_path_factory, mirror):  # noqa: F811
+def ground_truth_board(tmp_path_factory):
+    if data_mirror() is None:  # as tests/datasets/test_molecules.py's `mirror`, at module scope
+        message = "needs the data mirror: set SUITE_DATA_MIRROR (e.g. ../shared/data)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the data mirror is missing: {message}")
+        pytest.skip(message)
     # graphmask is left out here: its fit on 2,400 training molecules ran over 35 min of wall
     # time (under 5 min of CPU on a shared machine) without finishing; it runs on MUTAG below
     raw = paper_molecules({"benzene": {"max_molecules": SUBSET},
