@@ -84,7 +84,7 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     config = load_matrix("default")
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
                                     "ba-2motifs", "benzene"}  # + the molecule slice (issue 5)
-    assert config.datasets["benzene"] == {"max_molecules": 150}
+    assert config.datasets["benzene"] == {"max_molecules": 120}
     assert set(config.models) == {"gcn", "gin"} and config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
