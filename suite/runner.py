@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from suite.datasets import load_dataset
+from suite.datasets import DatasetUnavailable, load_dataset
 from suite.environment import environment_record
 from suite.explainers.base import build_explainer
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig, cell_labels, expand, load_matrix
@@ -203,6 +203,8 @@ def run_cell(cell: Cell, paths: Paths, device: str | torch.device | None = None,
             scores, n_instances = _explain_and_score(cell, dataset, model, result, explainer,
                                                      torch.device(device))
             status = CellStatus.DONE
+    except DatasetUnavailable as exc:  # no network and no mirror: skipped with its one-line reason
+        status, error, scores = CellStatus.SKIPPED, str(exc).strip().splitlines()[0], {}
     except Exception as exc:  # a failing cell is recorded, the run goes on
         status, error, scores = CellStatus.FAILED, error_text(exc), {}
         log.warning("cell %s failed: %s", cell.label, error)

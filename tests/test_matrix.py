@@ -83,13 +83,14 @@ def test_presets_are_listed_and_smoke_loads():
 def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explainer():
     config = load_matrix("default")
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
-                                    "ba-2motifs", "dep-role"}
+                                    "ba-2motifs", "dep-role", "benzene"}
+    assert config.datasets["benzene"] == {"max_molecules": 120}  # the molecule slice (issue 5)
     assert set(config.models) == {"gcn", "gin", "syntactic-gcn"} and config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
     assert set(config.explainers) == builtin
     cells, skipped = expand(config)
-    assert len(cells) + len(skipped) == 6 * 3 * 1 * len(builtin) * 3
+    assert len(cells) + len(skipped) == 7 * 3 * 1 * len(builtin) * 3
     # the NLP slice: syntactic-gcn only on dep-role, and only there
     assert {(c.dataset, c.model) for c in cells if "dep-role" in (c.dataset,) or c.model == "syntactic-gcn"} \
         == {("dep-role", "syntactic-gcn")}
@@ -99,6 +100,18 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
         source = EXPLAINERS.entry(cell.explainer).metadata["info"].source
         expected = capped.get(cell.explainer, 20 if source == "pyg" else 50)
         assert cell.max_instances == expected, cell.explainer
+
+
+def test_paper_preset_holds_the_whole_molecule_family():
+    from suite.datasets import DATASETS
+
+    config = load_matrix("paper")
+    family = {e.name for e in DATASETS.entries() if e.metadata["info"].family == "molecules"}
+    assert family <= set(config.datasets)
+    assert {"gine", "gcn-ogb"} <= set(config.models)
+    assert {"standard", "adv-features", "adv-structure"} <= set(config.trainings)
+    cells, _ = expand(config)
+    assert {c.dataset for c in cells} >= family
 
 
 # --------------------------------------------------------------------------- parsing

@@ -1,7 +1,7 @@
 """Metrics: pure functions of tensors (formula in each docstring) and registered scorers.
 
 Importing this package registers the built-in scorers (``ground-truth-auc``,
-``fidelity``, ``sparsity``, ``edges-dropped``, ``representation-fidelity``,
+``fidelity``, ``sparsity``, ``edges-dropped``, ``representation-fidelity``, ``explanation-accuracy``,
 ``unfaithfulness``, ``throughput``); ``score_all`` runs them on one cell.
 """
 
@@ -9,6 +9,8 @@ from suite.metrics import scorers  # noqa: F401  (registers the scorers)
 from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
                                per_instance_roc_auc, roc_auc)
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, metric_info, register_metric
+from suite.metrics.explanation_accuracy import (best_alternative_accuracy, graph_explanation_accuracy,
+                                               jaccard_per_instance, relative_threshold_mask)
 from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
                                     fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
 from suite.metrics.ground_truth_free import (cosine_distance, random_topk_masks,
@@ -20,7 +22,8 @@ from suite.metrics.sparsity import instance_sparsity, mean_sparsity, soft_mask
 
 __all__ = [
     "COLUMNS", "METRICS", "attribution_scores", "average_precision", "characterization",
-    "ColumnInfo", "cosine_distance", "fidelity_minus_acc", "fidelity_minus_prob",
+    "ColumnInfo", "best_alternative_accuracy", "cosine_distance", "graph_explanation_accuracy",
+    "jaccard_per_instance", "relative_threshold_mask", "fidelity_minus_acc", "fidelity_minus_prob",
     "fidelity_plus_acc", "fidelity_plus_prob", "instance_sparsity", "masked_log_probs",
     "mean_sparsity", "metric_info", "MetricContext", "MetricInfo", "node_scores_from_edges",
     "per_instance_roc_auc", "random_topk_masks", "register_metric", "representation_fidelity",

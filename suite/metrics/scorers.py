@@ -34,6 +34,8 @@ from suite.metrics.auc import (attribution_scores, average_precision, node_score
 from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_mask,
                                       dropped_within_tolerance)
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, register_metric
+from suite.metrics.explanation_accuracy import (GRAPHXAI_FACTOR, graph_explanation_accuracy,
+                                               jaccard_per_instance)
 from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
                                     fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
 from suite.metrics.ground_truth_free import (representation_fidelity, representation_masks,
@@ -118,6 +120,15 @@ COLUMNS: dict[str, ColumnInfo] = {
                                            "k = all the instance's edges)"),
     ),
     **_columns(
+        "explanation-accuracy",
+        ("gea", True, "GraphXAI's graph explanation accuracy on atoms/nodes: mean over instances "
+                      "of the Jaccard index of {nodes scored > gea_factor (0.1) x the instance's "
+                      "max} with the ground-truth nodes (the union of all matches)"),
+        ("gea_edge", True, "explanation accuracy on edges: mean over instances of the Jaccard "
+                           "index of the top-k edges (k = ground-truth edges of the instance) "
+                           "with the ground-truth edges"),
+    ),
+    **_columns(
         "unfaithfulness",
         ("unfaithfulness", False, "GraphXAI's GEF: mean over instances of 1 - exp(-KL(p_full "
                                   "|| p_expl)), p_expl the class probabilities with only the "
@@ -181,15 +192,19 @@ def _node_auc(ctx: MetricContext, edge_scores: Tensor) -> float:
     gt_nodes = ctx.dataset.gt_node_mask
     if gt_nodes is None:
         return float("nan")
+    node_ids, _, scores = _node_scores(ctx, edge_scores)
+    return roc_auc(scores, gt_nodes.cpu()[node_ids])
+
+
+def _node_scores(ctx: MetricContext, edge_scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(node_ids [K], node_ptr [B+1], scores [K])`` of the explained instances: the explainer's
+    node scores (``|score|`` when signed), else each node's max explained-edge score."""
     expl = ctx.explanation
     if expl.node_scores is not None:
-        node_ids = expl.node_ids.cpu()
         scores = expl.node_scores.detach().cpu()
-        scores = scores.abs() if expl.signed else scores
-    else:
-        endpoints = ctx.dataset.data.edge_index.cpu()[:, expl.edge_ids.cpu()]
-        node_ids, _, scores = node_scores_from_edges(endpoints, edge_scores, expl.edge_ptr.cpu())
-    return roc_auc(scores, gt_nodes.cpu()[node_ids])
+        return expl.node_ids.cpu(), expl.node_ptr.cpu(), scores.abs() if expl.signed else scores
+    endpoints = ctx.dataset.data.edge_index.cpu()[:, expl.edge_ids.cpu()]
+    return node_scores_from_edges(endpoints, edge_scores, expl.edge_ptr.cpu())
 
 
 def _option(ctx: MetricContext, name: str, default: float) -> float:
@@ -281,6 +296,32 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
            "drop_curve_area": curve_area(curve)}
     out.update({curve_column(q): value for q, value in zip(DROP_GRID, curve)})
     return out
+
+
+@register_metric(MetricInfo(
+    name="explanation-accuracy",
+    description="GraphXAI's GEA: Jaccard overlap of the thresholded explanation with the ground "
+                "truth, on nodes (scores above gea_factor x the instance max; option gea_factor, "
+                "default 0.1) and on edges (top-k, k = ground-truth size)",
+    columns=_declared("explanation-accuracy"), needs_ground_truth=True,
+    citation="Agarwal et al., Sci. Data 2023 (GraphXAI, arXiv 2208.09339)"))
+def explanation_accuracy_scorer(ctx: MetricContext) -> dict[str, float]:
+    labels = _gt_edge_labels(ctx)
+    if labels is None:
+        return {}
+    expl = ctx.explanation
+    scores = attribution_scores(expl).cpu()
+    ptr = expl.edge_ptr.cpu()
+    gt_counts = torch.zeros(ptr.numel() - 1, dtype=torch.long).index_add_(
+        0, expl.edge_instance.cpu(), labels.long())
+    top = topk_mask(scores, ptr, gt_counts)
+    gea = float("nan")
+    gt_nodes = ctx.dataset.gt_node_mask
+    if gt_nodes is not None:
+        factor = _option(ctx, "gea_factor", GRAPHXAI_FACTOR)
+        node_ids, node_ptr, node_scores = _node_scores(ctx, scores)
+        gea = _mean(graph_explanation_accuracy(node_scores, gt_nodes.cpu()[node_ids], node_ptr, factor))
+    return {"gea": gea, "gea_edge": _mean(jaccard_per_instance(top, labels, ptr))}
 
 
 #: Default number of random edge sets of representation fidelity (option ``repr_draws``).
@@ -407,4 +448,4 @@ def score_all(ctx: MetricContext, names: list[str] | None = None) -> dict[str, f
 
 __all__ = ["COLUMNS", "ColumnInfo", "score_all", "ground_truth_auc", "fidelity_scorer",
            "sparsity_scorer", "edges_dropped", "throughput", "representation_fidelity_scorer",
-           "unfaithfulness_scorer"]
+           "unfaithfulness_scorer", "explanation_accuracy_scorer"]

@@ -5,6 +5,7 @@ Plotting imports matplotlib only when a plot is drawn.
 """
 
 from suite.reports import adversarial  # noqa: F401  (registers `suite report adversarial`)
+from suite.reports import chemistry  # noqa: F401  (registers `suite report chemistry`)
 from suite.reports import graphmask  # noqa: F401  (registers `suite report graphmask`)
 from suite.reports import nlp  # noqa: F401  (registers `suite report nlp`)
 from suite.reports.base import REPORTS, ReportRequest

@@ -348,3 +348,19 @@ def test_mutagenic_alerts_small(suite_home):
     _same(ds, builders.mutagenic_alerts(seed=0, pools="nci", max_per_pool=600))
     with pytest.raises(ValueError, match="pools"):
         builders.mutagenic_alerts(pools="nci+zinc")
+
+
+def test_a_matrix_cell_without_mirror_or_network_is_skipped_with_the_reason(offline):
+    from suite.matrix import CellStatus, expand, parse_matrix
+    from suite.paths import Paths
+    from suite.runner import run_cell
+
+    config = parse_matrix({"name": "offline", "seeds": [0], "datasets": {"benzene": {"max_molecules": 50}},
+                           "models": {"gine": {}}, "explainers": {"random": {}}})
+    cells, _ = expand(config)
+    (cell,) = cells
+    start = time.perf_counter()
+    outcome = run_cell(cell, Paths(offline))
+    assert outcome.status == CellStatus.SKIPPED
+    assert outcome.error.startswith("benzene") and "\n" not in outcome.error and "mocked" in outcome.error
+    assert time.perf_counter() - start < 5
