@@ -39,6 +39,21 @@ READOUTS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
+def typed_layers_and_readout(model: GraphModel, h: Tensor, edge_index: Tensor,
+                             edge_type: Tensor | None, batch: Tensor | None) -> Tensor:
+    """The shared body of the typed-edge models: ``h`` [N, H] through every
+    ``conv -> LayerNorm -> ReLU -> dropout`` of ``model.convs`` / ``model.norms``, then
+    (graph tasks) ``READOUTS[model.readout]`` per graph: [N, H] or [G, H]."""
+    for conv, layer_norm in zip(model.convs, model.norms):
+        h = torch.relu(layer_norm(conv(h, edge_index, edge_type)))
+        h = nn.functional.dropout(h, model.dropout, model.training)
+    if model.task == TaskLevel.GRAPH:
+        if batch is None:
+            batch = edge_index.new_zeros(h.size(0))
+        h = READOUTS[model.readout](h, batch)
+    return h
+
+
 class RelationalConv(MessagePassing):
     r"""One R-GCN layer with a single ``propagate`` call.
 
@@ -178,15 +193,7 @@ class RGCN(GraphModel):
 
     def embed(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
               edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
-        h = self.input_mlp(x)
-        for conv, layer_norm in zip(self.convs, self.norms):
-            h = torch.relu(layer_norm(conv(h, edge_index, edge_type)))
-            h = nn.functional.dropout(h, self.dropout, self.training)
-        if self.task == TaskLevel.GRAPH:
-            if batch is None:
-                batch = edge_index.new_zeros(h.size(0))
-            h = READOUTS[self.readout](h, batch)
-        return h
+        return typed_layers_and_readout(self, self.input_mlp(x), edge_index, edge_type, batch)
 
     def classify(self, z: Tensor) -> Tensor:
         return self.head(z)

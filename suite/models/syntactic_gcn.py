@@ -31,7 +31,7 @@ from torch_geometric.nn.conv import MessagePassing
 
 from suite.config import ConfigError
 from suite.models.base import GraphModel, ModelInfo, register_model
-from suite.models.rgcn import READOUTS, num_relations
+from suite.models.rgcn import READOUTS, num_relations, typed_layers_and_readout
 from suite.types import BenchmarkDataset, TaskLevel
 
 MARCHEGGIANI = ("Marcheggiani & Titov. Encoding Sentences with Graph Convolutional Networks for "
@@ -125,15 +125,8 @@ class SyntacticGCN(GraphModel):
               edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
         if edge_type is None:
             raise ValueError("syntactic-gcn needs edge_type (typed edges)")
-        h = torch.relu(self.encoder(x))
-        for conv, layer_norm in zip(self.convs, self.norms):
-            h = torch.relu(layer_norm(conv(h, edge_index, edge_type)))
-            h = nn.functional.dropout(h, self.dropout, self.training)
-        if self.task == TaskLevel.GRAPH:
-            if batch is None:
-                batch = edge_index.new_zeros(h.size(0))
-            h = READOUTS[self.readout](h, batch)
-        return h
+        return typed_layers_and_readout(self, torch.relu(self.encoder(x)), edge_index, edge_type,
+                                        batch)
 
     def classify(self, z: Tensor) -> Tensor:
         return self.head(z)
