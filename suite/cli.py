@@ -569,6 +569,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(text)
     print(f"comparison written to {out}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- suite check
 
 

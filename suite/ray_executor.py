@@ -46,6 +46,10 @@ class RayUnavailableError(RuntimeError):
     """Ray is not installed (the message says how to install it)."""
 
 
+#: How long the driver blocks in one ``ray.wait`` before it checks for Ctrl-C again (s).
+WAIT_SECONDS = 1.0
+
+
 def require_ray() -> Any:
     """The ``ray`` module, or :class:`RayUnavailableError` with :data:`INSTALL_HINT`."""
     try:
@@ -164,7 +168,11 @@ def ray_executor(cells: Sequence[Cell], paths: Paths, on_start: Callable[[Cell],
                                                   models[cell.model_key])
             pending[ref] = cell
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            # a short timeout returns control to Python every second, so a Ctrl-C reaches
+            # the driver promptly instead of waiting for the next cell to finish
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
+            if not ready:
+                continue
             cell = pending.pop(ready[0])
             on_start(cell)
             try:
