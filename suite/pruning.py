@@ -28,7 +28,7 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from suite.masking import message_layers
+from suite.masking import edge_mask, message_layers
 from suite.types import TaskLevel
 
 
@@ -164,3 +164,31 @@ def count_messages(model: nn.Module) -> Iterator[list[int]]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+def model_plan(model: nn.Module, view: "object") -> LayerPlan | None:
+    """The plan of a node batch ``view`` for ``model``, or None where pruning does not apply:
+    graph batches, views that are not ``prunable`` (full-graph reference views), and models
+    whose depth (``num_layers``) differs from their number of message-passing layers."""
+    if getattr(view, "task", None) != TaskLevel.NODE or not getattr(view, "prunable", False):
+        return None
+    layers = len(message_layers(model))
+    hops = getattr(model, "num_layers", None)
+    if not (isinstance(hops, int) and hops > 0):
+        hops = layers
+    if layers != hops:
+        return None
+    return plan_for(view, layers)
+
+
+@contextlib.contextmanager
+def masked_and_pruned(model: nn.Module, view: "object", full_mask: Tensor | None,
+                      prune: bool = True) -> Iterator[None]:
+    """Run ``model`` on ``view`` with messages scaled by ``full_mask`` [E_view] (None: unmasked)
+    and, with ``prune``, only the messages that can still reach a target (:func:`model_plan`);
+    the targets' outputs equal the unpruned ones. Hooks are removed on exit, also on error."""
+    plan = model_plan(model, view) if prune else None
+    if plan is not None and full_mask is not None:
+        full_mask = layer_masks(plan, full_mask)
+    with pruned(model, plan), edge_mask(model, full_mask):
+        yield

@@ -28,8 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from suite.explainers.base import Explainer
-from suite.masking import edge_mask, message_layers
-from suite.pruning import LayerPlan, layer_masks, plan_for, pruned
+from suite.masking import message_layers
+from suite.pruning import masked_and_pruned
 from suite.subgraphs import InstanceBatch, batch_chunks
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
@@ -199,23 +199,10 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
     views): each layer propagates only the messages that can still reach a target
     (:mod:`suite.pruning`); the targets' logits are unchanged.
     """
-    plan = _plan(model, view) if prune else None
     full = None if mask is None else view.full_mask(mask)
-    if plan is not None and full is not None:
-        full = layer_masks(plan, full)
-    with pruned(model, plan), edge_mask(model, full):
+    with masked_and_pruned(model, view, full, prune):
         out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())
     return view.select_outputs(out)
-
-
-def _plan(model: nn.Module, view: InstanceBatch) -> LayerPlan | None:
-    """The view's layer plan when the model's depth equals its message-passing layers."""
-    if view.task != TaskLevel.NODE or not view.prunable:
-        return None
-    layers = len(message_layers(model))
-    if layers != model_num_hops(model):
-        return None
-    return plan_for(view, layers)
 
 
 def predict(model: nn.Module, view: InstanceBatch) -> Tensor:

@@ -7,6 +7,8 @@ Context edges of the batch (degree-only, never explained) stay at 1, and an
 all-ones mask reproduces every target's full-graph prediction.
 
 Keep form: ``m``; remove form: ``1 - m`` (the complement of the explanation).
+Node batches propagate, per layer, only the messages that can still reach a target
+(``suite.pruning``), which leaves every target's output unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from suite.masking import edge_mask
+from suite.pruning import masked_and_pruned
 from suite.subgraphs import InstanceBatch
 
 
@@ -53,6 +55,6 @@ def masked_log_probs(model: nn.Module, batch: InstanceBatch,
             raise ValueError(f"mask has {explainable_mask.numel()} entries but the batch has "
                              f"{batch.num_explainable} explainable edges")
         full = batch.full_mask(explainable_mask.to(device=batch.x.device, dtype=batch.x.dtype))
-    with _eval_mode(model), edge_mask(model, full):
+    with _eval_mode(model), masked_and_pruned(model, batch, full):
         logits = model(batch.x, batch.edge_index, **batch.model_kwargs())
     return batch.select_outputs(logits).log_softmax(dim=-1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from suite.masking import edge_mask
+from suite.pruning import masked_and_pruned
 from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
                                per_instance_roc_auc, roc_auc)
 from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_mask,
@@ -349,7 +349,7 @@ def _masked_embeddings(ctx: MetricContext, masks: Tensor) -> Tensor:
         out = []
         for mask in masks:
             full = batch.full_mask(mask.to(device=batch.x.device, dtype=batch.x.dtype))
-            with edge_mask(model, full):
+            with masked_and_pruned(model, batch, full):
                 z = model.embed(batch.x, batch.edge_index, **batch.model_kwargs())
             out.append(batch.select_outputs(z))
         return torch.stack(out)

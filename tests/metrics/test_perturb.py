@@ -73,3 +73,24 @@ def test_model_state_is_restored(case):
     finally:
         model.eval()
     assert all(not layer._message_forward_hooks for layer in message_layers(model))
+
+
+def test_pruned_masked_predictions_equal_the_unpruned_ones(case):
+    """Metrics prune messages that cannot reach a target (suite.pruning); with any mask the
+    targets' outputs must equal a forward that propagates every message of the batch."""
+    from suite.masking import edge_mask
+
+    dataset, model, ids, batch = case
+    mask = torch.rand(batch.num_explainable, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    with torch.no_grad(), edge_mask(model, batch.full_mask(mask)):
+        expected = batch.select_outputs(model(batch.x, batch.edge_index,
+                                              **batch.model_kwargs())).log_softmax(-1)
+    torch.testing.assert_close(masked_log_probs(model, batch, mask), expected,
+                               atol=1e-5, rtol=0)
+    if dataset.task == TaskLevel.NODE:  # the node batch really is pruned
+        from suite.pruning import model_plan
+
+        plan = model_plan(model, batch)
+        assert plan is not None
+        assert int(plan.need[-1].sum()) < int(plan.need[0].sum())
