@@ -135,7 +135,11 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
     command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
                str(store), "--root", str(tmp_path), "--executor", "ray", "--address", cluster,
                "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress", "--no-leaderboard"]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps
+    # an inherited SIG_IGN (no KeyboardInterrupt): give the driver the default disposition,
+    # as an interactive terminal would
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while _done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
