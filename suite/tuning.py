@@ -16,6 +16,7 @@ shape; ``suite tune`` is the command line.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from suite.config import ConfigError
-from suite.matrix import MatrixConfig, load_matrix, plugins, resolved_parameters
+from suite.matrix import MatrixConfig, expand, load_matrix, plugins
 from suite.paths import Paths
 
 __all__ = ["TuningResult", "load_grid", "tune", "validation_auc"]
@@ -190,7 +191,6 @@ def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
             build_explainer(name, **setting)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"grid[{i}]: {exc}") from None
-    resolved = resolved_parameters(config)
     chosen = [d for d in config.datasets
               if reg.datasets.entry(d).metadata["info"].task.value == task]
     if datasets is not None:
@@ -212,38 +212,45 @@ def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
     seeds = tuple(seeds) if seeds is not None else config.seeds
     cap = max_instances or config.max_instances
     cache = ModelCache(paths.model_cache)
+    # The matrix's own cells for this explainer, restricted to the chosen datasets,
+    # models and seeds: the same expansion (parameters, by_dataset, only_datasets,
+    # incompatibility skips) as ``suite run``; the explainer's settings come from the grid.
+    scoped = dataclasses.replace(
+        config, seeds=seeds, datasets={d: config.datasets[d] for d in chosen},
+        models={m: config.models[m] for m in models},
+        explainers={name: config.explainers.get(name, {})})
+    cells, _skipped = expand(scoped)
 
     sums = [{d: 0.0 for d in chosen} for _ in settings]
     counts = [{d: 0 for d in chosen} for _ in settings]
     seconds = [0.0 for _ in settings]
     n_instances: dict[str, int] = {}
-    for dataset_name in chosen:
-        for seed in seeds:
-            dataset = load_dataset(dataset_name, seed=seed, cache_dir=paths.dataset_cache,
-                                   **resolved.datasets[dataset_name])
-            for model_name in models:
-                for training_name in resolved.trainings:
-                    if (resolved.excluded("models", model_name, dataset_name)
-                            or resolved.excluded("trainings", training_name, dataset_name)
-                            or resolved.excluded("explainers", name, dataset_name)):
-                        continue
-                    model, _result, _cached = train_or_load(
-                        model_name, resolved.model(model_name, dataset_name, task), training_name,
-                        resolved.training(training_name, dataset_name, task), dataset,
-                        dataset_params=dataset.params or {"seed": seed,
-                                                          **resolved.datasets[dataset_name]},
-                        seed=seed, device=config.device, cache=cache)
-                    model.eval()
-                    for i, setting in enumerate(settings):
-                        auc, n, secs = validation_auc(build_explainer(name, **setting), model,
-                                                      dataset, seed, cap)
-                        sums[i][dataset_name] += auc
-                        counts[i][dataset_name] += 1
-                        seconds[i] += secs
-                        n_instances[dataset_name] = n
-                        if progress is not None:
-                            progress(f"{dataset_name}/{model_name}/seed{seed} {setting}: "
-                                     f"val AUC {auc:.3f} ({secs:.1f} s)")
+    loaded: tuple[tuple[str, int], Any] | None = None
+    for cell in cells:
+        if loaded is None or loaded[0] != (cell.dataset, cell.seed):
+            loaded = ((cell.dataset, cell.seed),
+                      load_dataset(cell.dataset, seed=cell.seed, cache_dir=paths.dataset_cache,
+                                   **cell.dataset_params))
+        dataset = loaded[1]
+        model, _result, _cached = train_or_load(
+            cell.model, cell.model_hparams, cell.training, cell.training_config, dataset,
+            dataset_params=dataset.params or {"seed": cell.seed, **cell.dataset_params},
+            seed=cell.seed, device=cell.device, cache=cache)
+        model.eval()
+        for i, setting in enumerate(settings):
+            auc, n, secs = validation_auc(build_explainer(name, **setting), model,
+                                          dataset, cell.seed, cap)
+            sums[i][cell.dataset] += auc
+            counts[i][cell.dataset] += 1
+            seconds[i] += secs
+            n_instances[cell.dataset] = n
+            if progress is not None:
+                progress(f"{cell.dataset}/{cell.model}/seed{cell.seed} {setting}: "
+                         f"val AUC {auc:.3f} ({secs:.1f} s)")
+    empty = [d for d in chosen if not counts[0][d]]
+    if empty:
+        raise ConfigError(f"matrix {config.name!r}: no {name} cell to tune on for "
+                          f"{', '.join(empty)} (every model or training mode is skipped there)")
     scores = [{d: sums[i][d] / counts[i][d] for d in chosen} for i in range(len(settings))]
     return TuningResult(explainer=name, task=task, settings=settings, datasets=chosen,
                         scores=scores, seconds=seconds, n_instances=n_instances,
