@@ -67,8 +67,12 @@ SWEEP_PLOT = "adversarial_epsilon_sweep.png"
 CSV_FILE = "adversarial_cells.csv"
 
 #: ``adv-features`` epsilons of the sweep (per task level; the study's own value is added).
-SWEEP_EPSILONS: dict[str, tuple[float, ...]] = {"node": (0.02, 0.05, 0.2),
-                                                "graph": (0.02, 0.1, 0.2)}
+SWEEP_EPSILONS: dict[str, tuple[float, ...]] = {"node": (0.03, 0.3), "graph": (0.02, 0.15)}
+
+#: What the full study's sweep covers (a subset, for time: see the preset's comment).
+SWEEP_DATASETS: tuple[str, ...] = ("ba-shapes", "ba-2motifs")
+SWEEP_EXPLAINERS: tuple[str, ...] = ("saliency", "gnnexplainer", "random")
+SWEEP_SEEDS = 3
 SWEEP_MODE = "adv-features"
 
 
@@ -332,7 +336,9 @@ def quick_document(seed: int = 0) -> dict[str, Any]:
     raw["seeds"] = raw["seeds"][:2]
     raw["max_instances"] = 20
     raw["datasets"] = {"ba-shapes": raw["datasets"]["ba-shapes"]}
-    raw["models"] = {"gcn": raw["models"]["gcn"]}
+    raw["models"] = {"gcn": _restricted(raw["models"]["gcn"], ["ba-shapes"])}
+    raw["trainings"] = {name: _restricted(entry, ["ba-shapes"])
+                        for name, entry in raw["trainings"].items()}
     raw["explainers"] = {name: raw["explainers"][name]
                          for name in ("saliency", "gnnexplainer", "random")}
     raw["explainers"]["gnnexplainer"] = {**raw["explainers"]["gnnexplainer"], "epochs": 50}
@@ -343,13 +349,36 @@ def quick_document(seed: int = 0) -> dict[str, Any]:
     return raw
 
 
+def _restricted(entry: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, Any] | None:
+    """A model or training entry with its ``only_datasets`` / ``by_dataset`` cut to
+    ``datasets`` (a derived matrix must not name datasets it lacks); None when its
+    ``only_datasets`` keeps none of them."""
+    from suite.matrix import BY_DATASET_KEY, ONLY_DATASETS_KEY
+
+    out = copy.deepcopy(dict(entry))
+    if ONLY_DATASETS_KEY in out:
+        kept = [d for d in out[ONLY_DATASETS_KEY] if d in datasets]
+        if not kept:
+            return None
+        out[ONLY_DATASETS_KEY] = kept
+    if BY_DATASET_KEY in out:
+        kept_params = {d: v for d, v in out[BY_DATASET_KEY].items() if d in datasets}
+        if kept_params:
+            out[BY_DATASET_KEY] = kept_params
+        else:
+            del out[BY_DATASET_KEY]
+    return out
+
+
 def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[float]] | None = None,
                     datasets: Sequence[str] | None = None,
-                    explainers: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                    explainers: Sequence[str] | None = None,
+                    seeds: int | None = None) -> list[dict[str, Any]]:
     """One matrix per extra ``adv-features`` epsilon (the format allows one entry per mode
-    name): ``raw`` restricted to ``datasets`` and ``explainers`` with only the
-    ``adv-features`` training, its epsilon set per task level from ``epsilons``. Cells of
-    the study's own epsilon and of standard training come from the main matrix."""
+    name): ``raw`` restricted to ``datasets``, ``explainers`` and its first ``seeds`` seeds
+    (None: all) with only the ``adv-features`` training, its epsilon set per task level from
+    ``epsilons``; ``only_datasets`` / ``by_dataset`` entries are cut to the kept datasets.
+    Cells of the study's own epsilon and of standard training come from the main matrix."""
     epsilons = dict(epsilons or SWEEP_EPSILONS)
     rounds = max(len(v) for v in epsilons.values()) if epsilons else 0
     docs = []
@@ -361,7 +390,13 @@ def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[floa
         if explainers is not None:
             doc["explainers"] = {e: doc["explainers"][e] for e in explainers
                                  if e in doc["explainers"]}
-        mode = copy.deepcopy(doc["trainings"][SWEEP_MODE])
+        if seeds is not None:
+            doc["seeds"] = list(doc["seeds"])[:seeds]
+        kept = list(doc["datasets"])
+        doc["models"] = {name: entry for name, entry in
+                         ((n, _restricted(e or {}, kept)) for n, e in doc["models"].items())
+                         if entry is not None}
+        mode = _restricted(doc["trainings"][SWEEP_MODE], kept) or {}
         by_task = mode.setdefault("by_task", {})
         for level, values in epsilons.items():
             if i < len(values):
@@ -375,25 +410,36 @@ def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[floa
 
 
 def attack_specs(config: Any) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
-    """task level -> {adversarial training name: (attack name, attack config)} of ``config``."""
-    from suite.matrix import TASK_LEVELS, resolved_parameters
+    """dataset -> {adversarial training name: (attack name, attack config)} of ``config``.
+
+    Per dataset, not per task level: a training mode's ``by_dataset`` overrides (e.g. an
+    epsilon for one dataset) reach its attack, exactly as they reach its training
+    (``ResolvedParameters.training``).
+    """
+    from suite.matrix import plugins, resolved_parameters
     from suite.training import build_training
 
     resolved = resolved_parameters(config)
-    out: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {level: {} for level in TASK_LEVELS}
-    for name, by_task in resolved.trainings.items():
-        for level in TASK_LEVELS:
-            mode = build_training(name, **by_task[level])
+    reg = plugins()
+    out: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+    for dataset in resolved.datasets:
+        level = reg.datasets.entry(dataset).metadata["info"].task.value
+        out[dataset] = {}
+        for name in resolved.trainings:
+            if resolved.excluded("trainings", name, dataset):
+                continue
+            mode = build_training(name, **resolved.training(name, dataset, level))
             spec = getattr(mode, "attack_spec", None)
             if spec is not None:
-                out[level][name] = spec()
+                out[dataset][name] = spec()
     return out
 
 
 def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tuple[str, dict]]],
                        paths: Paths, device: str = "cpu",
                        progress: Callable[[str], None] = lambda _line: None) -> pd.DataFrame:
-    """Test accuracy of every trained model of ``cells`` under every attack of ``specs``.
+    """Test accuracy of every trained model of ``cells`` under every attack of ``specs``
+    (dataset -> {mode: (attack, config)}, :func:`attack_specs`).
 
     Each distinct model (``Cell.model_key``) is loaded from the model cache with the
     arguments the runner uses (``train_or_load``; trained now if missing) and attacked
@@ -424,7 +470,7 @@ def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tu
             cell.model, cell.model_hparams, cell.training, cell.training_config, dataset,
             dataset_params=dataset.params or {"seed": cell.seed, **cell.dataset_params},
             seed=cell.seed, device=device, cache=cache)
-        for attack_mode, (attack, attack_config) in specs.get(dataset.task.value, {}).items():
+        for attack_mode, (attack, attack_config) in specs.get(cell.dataset, {}).items():
             acc = robust_accuracy(model, dataset, "test", attack, attack_config, cell.seed, device)
             rows.append({"model_key": cell.model_key, "dataset": cell.dataset,
                          "model": cell.model, "training": cell.training, "seed": cell.seed,
@@ -669,36 +715,44 @@ def analyse(frame: pd.DataFrame, models: pd.DataFrame,
 
 
 def _run(config: Any, store_path: Path, paths: Paths, device: str,
-         progress: Callable[[str], None], bar: bool = False
+         progress: Callable[[str], None], bar: bool = False, run: bool = True
          ) -> tuple[pd.DataFrame, list[Any], str]:
-    """Run ``config`` into the store; its cells' frame rows, its cells, the run summary."""
+    """Run ``config`` into the store; its cells' frame rows, its cells, the run summary.
+    ``run=False``: only read what the store holds (cells never run are left out)."""
     from suite.matrix import expand
     from suite.runner import run_matrix
     from suite.store import ResultsStore
 
     cells, skipped = expand(config)
-    with ResultsStore(store_path) as store:
-        summary = run_matrix(config, store, paths, progress=bar)
-        frame = store.cells_frame()
-    progress(summary.text().splitlines()[0])
     keys = {c.key for c in cells} | {c.key for c, _ in skipped}
-    return frame[frame["cell_key"].isin(keys)].reset_index(drop=True), cells, summary.text()
+    with ResultsStore(store_path) as store:
+        if run:
+            text = run_matrix(config, store, paths, progress=bar).text()
+        frame = store.cells_frame()
+    frame = frame[frame["cell_key"].isin(keys)].reset_index(drop=True)
+    if not run:
+        held = int(frame["status"].isin(["done", "skipped"]).sum())
+        text = (f"{config.name}: not run (read from the store): {held} of {len(keys)} cells "
+                "done or skipped")
+    progress(text.splitlines()[0])
+    return frame, cells, text
 
 
 def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | None = None,
               device: str = "cpu", progress: Callable[[str], None] | None = None,
               sweep: Sequence[Mapping[str, Any]] = (), quick: bool = False,
-              bar: bool = False) -> AdversarialStudy:
+              bar: bool = False, run: bool = True) -> AdversarialStudy:
     """Run the matrix ``raw`` (plain data) and the ``sweep`` matrices into ``store_path``,
     measure robustness and compute the paired differences (module docstring). ``bar``:
-    the runner's progress bar over cells (on stderr)."""
+    the runner's progress bar over cells (on stderr). ``run=False``: analyse only the
+    cells the store already holds (a study cut short); pairs need both seeds done."""
     from suite.matrix import parse_matrix
 
     say = progress or (lambda _line: None)
     paths = paths or Paths.from_env()
     start = time.perf_counter()
     config = parse_matrix(dict(raw), source="report:adversarial").with_device(device)
-    frame, cells, run_text = _run(config, Path(store_path), paths, device, say, bar)
+    frame, cells, run_text = _run(config, Path(store_path), paths, device, say, bar, run)
     by_key = {c.key: c for c in cells}
     specs = attack_specs(config)
     done_cells = [by_key[k] for k in frame.loc[frame["status"] == "done", "cell_key"]]
@@ -709,7 +763,7 @@ def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | Non
                              accuracy_differences=acc_diffs, run_text=run_text, quick=quick)
     if sweep:
         study.sweep = _run_sweep(config, frame, models, by_key, sweep, Path(store_path), paths,
-                                 device, specs, say, bar)
+                                 device, specs, say, bar, run)
     study.seconds = time.perf_counter() - start
     return study
 
@@ -718,18 +772,18 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
                by_key: Mapping[str, Any], documents: Sequence[Mapping[str, Any]],
                store_path: Path, paths: Paths, device: str,
                specs: Mapping[str, Mapping[str, tuple[str, dict]]],
-               say: Callable[[str], None], bar: bool = False) -> pd.DataFrame:
+               say: Callable[[str], None], bar: bool = False, run: bool = True) -> pd.DataFrame:
     """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models
     and explainers, with standard training as epsilon 0 and the main study's adv-features
     cells at their epsilon."""
     from suite.matrix import parse_matrix
 
     parts, all_cells = [], dict(by_key)
-    sweep_specs = {level: {SWEEP_MODE: spec[SWEEP_MODE]} for level, spec in specs.items()
+    sweep_specs = {dataset: {SWEEP_MODE: spec[SWEEP_MODE]} for dataset, spec in specs.items()
                    if SWEEP_MODE in spec}
     for doc in documents:
         sub = parse_matrix(dict(doc), source="report:adversarial-sweep").with_device(device)
-        sub_frame, sub_cells, _text = _run(sub, store_path, paths, device, say, bar)
+        sub_frame, sub_cells, _text = _run(sub, store_path, paths, device, say, bar, run)
         all_cells.update({c.key: c for c in sub_cells})
         done = [all_cells[k] for k in sub_frame.loc[sub_frame["status"] == "done", "cell_key"]]
         robust = measure_robustness(done, sweep_specs, paths, device, say)
@@ -923,8 +977,8 @@ def adversarial_report(request: ReportRequest) -> list[Path]:
         sweep: list[dict[str, Any]] = []
     else:
         raw, store = adversarial_document(request.seed), out / "store.sqlite"
-        sweep = sweep_documents(raw, datasets=["ba-shapes", "ba-2motifs"],
-                                explainers=["saliency", "gnnexplainer", "random"])
+        sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
+                                seeds=SWEEP_SEEDS)
     study = run_study(raw, store, request.paths, request.device, request.progress, sweep=sweep,
                       quick=request.quick, bar=not request.quick)
     return write_study(study, out)
