@@ -773,9 +773,9 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
                store_path: Path, paths: Paths, device: str,
                specs: Mapping[str, Mapping[str, tuple[str, dict]]],
                say: Callable[[str], None], bar: bool = False, run: bool = True) -> pd.DataFrame:
-    """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models
-    and explainers, with standard training as epsilon 0 and the main study's adv-features
-    cells at their epsilon."""
+    """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models,
+    explainers and seeds, with standard training as epsilon 0 and the main study's
+    adv-features cells at their epsilon (on the sweep's seeds only)."""
     from suite.matrix import parse_matrix
 
     parts, all_cells = [], dict(by_key)
@@ -790,7 +790,9 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
         parts.append((sub_frame, model_frame(sub_frame, robust, all_cells)))
     datasets = set().union(*(set(p[0]["dataset"]) for p in parts)) if parts else set()
     explainers = set().union(*(set(p[0]["explainer"]) for p in parts)) if parts else set()
-    main = frame[frame["training"].isin([BASELINE, SWEEP_MODE])]
+    seeds = set().union(*(set(p[0]["seed"]) for p in parts)) if parts else set()
+    # the study's own points on the sweep's seeds only, so every epsilon averages the same seeds
+    main = frame[frame["training"].isin([BASELINE, SWEEP_MODE]) & frame["seed"].isin(seeds)]
     parts.append((main, models[models["training"].isin([BASELINE, SWEEP_MODE])]))
     rows = []
     for cells_frame, model_rows in parts:

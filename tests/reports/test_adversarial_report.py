@@ -198,7 +198,7 @@ def tiny_document() -> dict:
 
 def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     raw = tiny_document()
-    sweep = sweep_documents(raw, {"node": (0.3,)})
+    sweep = sweep_documents(raw, {"node": (0.3,)}, seeds=1)
     paths = Paths(tmp_path)
     study = run_study(raw, tmp_path / "store.sqlite", paths, sweep=sweep)
     assert (study.frame["status"] == "done").all(), study.frame["error"].tolist()
@@ -216,6 +216,8 @@ def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     assert set(diffs["metric"]) == {"edge_auc", "repr_fidelity", "unfaithfulness", "fid_plus_acc"}
     assert (diffs["n"] == 2).all()
     assert sorted(study.sweep["epsilon"].unique()) == [0.0, 0.1, 0.3]
+    # every epsilon averages the sweep's seeds only (the main study's 2nd seed is left out)
+    assert study.sweep.groupby("epsilon")["seed"].apply(set).tolist() == [{0}] * 3
 
     files = write_study(study, tmp_path / "out")
     names = {f.name for f in files}
