@@ -523,6 +523,8 @@ class AdversarialStudy:
         run_text: the runner's summary line(s).
         quick: whether this is the quick configuration.
         seconds: wall time.
+        notes: extra lines for the Markdown's notes.
+        planned: the matrix's runnable cells (0: unknown; then the frame's count is used).
     """
 
     config: Any
@@ -535,6 +537,7 @@ class AdversarialStudy:
     quick: bool = False
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    planned: int = 0
 
     def findings(self) -> list[str]:
         return (model_findings(self.accuracy_differences)
@@ -558,7 +561,9 @@ class AdversarialStudy:
             f"Matrix `{cfg.name}`: datasets {', '.join(cfg.datasets)}; models "
             f"{', '.join(cfg.models)}; trainings {', '.join(cfg.trainings)}; explainers "
             f"{', '.join(cfg.explainers)}; seeds {seeds}; at most {cfg.max_instances} explained "
-            f"test instances per cell. {done} of {len(self.frame)} cells done.",
+            f"test instances per cell. {done} of {self.planned or len(self.frame)} cells done"
+            + (" (the others were not run: see Notes)." if self.planned and done < self.planned
+               else "."),
             "",
             "How to read: every difference is adversarial minus standard, paired by seed (same "
             "dataset draw, explained instances and initialisation), mean over the paired seeds "
@@ -760,7 +765,8 @@ def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | Non
     models = model_frame(frame, robustness, by_key)
     diffs, acc_diffs = analyse(frame, models)
     study = AdversarialStudy(config=config, frame=frame, models=models, differences=diffs,
-                             accuracy_differences=acc_diffs, run_text=run_text, quick=quick)
+                             accuracy_differences=acc_diffs, run_text=run_text, quick=quick,
+                             planned=len(cells))
     if sweep:
         study.sweep = _run_sweep(config, frame, models, by_key, sweep, Path(store_path), paths,
                                  device, specs, say, bar, run)

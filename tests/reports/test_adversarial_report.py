@@ -234,7 +234,9 @@ def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     pd.testing.assert_frame_equal(again.differences, study.differences)
     read = run_study(raw, tmp_path / "store.sqlite", paths, run=False)  # analysis only
     assert "not run (read from the store): 12 of 12" in read.run_text
+    assert "12 of 12 cells done." in read.markdown()
     pd.testing.assert_frame_equal(read.differences, study.differences)
     other = {**raw, "seeds": [7]}  # never run: nothing is trained or explained
     empty = run_study(other, tmp_path / "store.sqlite", paths, run=False)
     assert empty.frame.empty and empty.models.empty and "0 of 6" in empty.run_text
+    assert "0 of 6 cells done (the others were not run" in empty.markdown()
