@@ -972,6 +972,21 @@ def write_study(study: AdversarialStudy, out_dir: str | Path) -> list[Path]:
     return files + [csv]
 
 
+def full_study(out_dir: str | Path, paths: Paths | None = None, device: str = "cpu",
+               seed: int = 0, progress: Callable[[str], None] | None = None,
+               run: bool = True, bar: bool = False) -> AdversarialStudy:
+    """The full study (the preset and its sweep) with its store at ``OUT/store.sqlite``.
+    ``run=False`` analyses what that store holds without running anything (a study cut
+    short: ``python -c "from suite.reports.adversarial import full_study, write_study;
+    write_study(full_study('results/adversarial', run=False), 'results/adversarial')"``)."""
+    out = Path(out_dir)
+    raw = adversarial_document(seed)
+    sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
+                            seeds=SWEEP_SEEDS)
+    return run_study(raw, out / "store.sqlite", paths, device, progress, sweep=sweep, bar=bar,
+                     run=run)
+
+
 @REPORTS.register("adversarial", description="adversarial vs standard training (features, "
                   "structure): paired seed-matched differences of edge AUC, representation "
                   "fidelity, unfaithfulness and fidelity+, with clean and robust accuracy and an "
@@ -982,12 +997,9 @@ def adversarial_report(request: ReportRequest) -> list[Path]:
     ``OUT/store-quick.sqlite``), so a rerun resumes; seeds shifted by ``--seed``."""
     out = Path(request.out)
     if request.quick:
-        raw, store = quick_document(request.seed), out / "store-quick.sqlite"
-        sweep: list[dict[str, Any]] = []
+        study = run_study(quick_document(request.seed), out / "store-quick.sqlite",
+                          request.paths, request.device, request.progress, quick=True)
     else:
-        raw, store = adversarial_document(request.seed), out / "store.sqlite"
-        sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
-                                seeds=SWEEP_SEEDS)
-    study = run_study(raw, store, request.paths, request.device, request.progress, sweep=sweep,
-                      quick=request.quick, bar=not request.quick)
+        study = full_study(out, request.paths, request.device, request.seed, request.progress,
+                           bar=True)
     return write_study(study, out)
