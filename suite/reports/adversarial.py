@@ -626,6 +626,7 @@ class AdversarialStudy:
         head = ["dataset", "model", "training", "clean acc",
                 *[f"acc under {c.removeprefix('robust@')} attack" for c in robust_cols], "seeds"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        models = in_matrix_order(models, self.config)
         for (d, m, t), part in models.groupby(["dataset", "model", "training"], sort=False):
             cells = [d, m, t, _mean_sd(part["clean"])]
             cells += [_mean_sd(part[c]) for c in robust_cols]
@@ -642,6 +643,7 @@ class AdversarialStudy:
                 *[("clean acc" if m == "clean" else f"acc under {m.removeprefix('robust@')} attack")
                   for m in metrics]]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        diffs = in_matrix_order(diffs, self.config)
         for (d, m, t), part in diffs.groupby(["dataset", "model", "training"], sort=False):
             by_metric = {r["metric"]: r for _, r in part.iterrows()}
             lines.append("| " + " | ".join([d, m, t, *[_diff_text(by_metric.get(x))
@@ -658,6 +660,7 @@ class AdversarialStudy:
         head = ["dataset", "model", "explainer", BASELINE, *[f"{m} - {BASELINE}" for m in modes]]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         done = self.frame[self.frame["status"] == "done"]
+        part = in_matrix_order(part, self.config)
         for (d, m, e), rows in part.groupby(["dataset", "model", "explainer"], sort=False):
             base = done[(done["dataset"] == d) & (done["model"] == m) & (done["explainer"] == e)
                         & (done["training"] == BASELINE)]
@@ -686,6 +689,24 @@ class AdversarialStudy:
                      *[_mean_sd(part[c]) for c in score_cols], str(part["seed"].nunique())]
             lines.append("| " + " | ".join(cells) + " |")
         return lines
+
+
+def in_matrix_order(frame: pd.DataFrame, config: Any) -> pd.DataFrame:
+    """``frame`` sorted by the matrix's order of datasets, models, trainings and explainers
+    (columns it lacks are ignored; rows keep their order within equal keys)."""
+    if frame.empty:
+        return frame
+    keys = []
+    for column, names in (("dataset", config.datasets), ("model", config.models),
+                          ("training", config.trainings), ("explainer", config.explainers)):
+        if column in frame:
+            rank = {name: i for i, name in enumerate(names)}
+            keys.append(frame[column].map(lambda v, r=rank: r.get(v, len(r))).rename(column))
+    if not keys:
+        return frame
+    order = pd.concat(keys, axis=1).reset_index(drop=True)
+    index = order.sort_values(list(order.columns), kind="stable").index
+    return frame.iloc[index]
 
 
 def _first_line(text: Any) -> str:
@@ -834,7 +855,7 @@ def plot_differences(study: AdversarialStudy, path: str | Path) -> Path:
     diffs = study.differences
     if diffs.empty or not (diffs["n"] > 0).any():
         return _empty(Path(path), "no paired differences (no adversarial mode finished)")
-    diffs = diffs[diffs["n"] > 0]
+    diffs = in_matrix_order(diffs[diffs["n"] > 0], study.config)
     metrics = [m for m in COMPARED if m in set(diffs["metric"])]
     modes = list(dict.fromkeys(diffs["training"]))
     explainers = list(dict.fromkeys(diffs["explainer"]))
@@ -883,6 +904,7 @@ def plot_accuracy(study: AdversarialStudy, path: str | Path) -> Path:
     models = study.models
     if models.empty:
         return _empty(Path(path), "no trained model finished")
+    models = in_matrix_order(models, study.config)
     setups = list(dict.fromkeys(zip(models["dataset"], models["model"])))
     columns = ["clean", *sorted(c for c in models.columns if c.startswith("robust@"))]
     labels = ["clean" if c == "clean" else f"under {c.removeprefix('robust@')} attack"

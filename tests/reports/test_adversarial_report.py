@@ -14,7 +14,8 @@ from suite.matrix import expand, load_matrix, parse_matrix
 from suite.paths import Paths
 from suite.reports import REPORTS
 from suite.reports.adversarial import (ACC_PLOT, DIFF_PLOT, REPORT_FILE, SWEEP_PLOT, T_975,
-                                       adversarial_document, attack_specs, explanation_findings, model_findings, paired_difference,
+                                       adversarial_document, attack_specs, explanation_findings,
+                                       in_matrix_order, model_findings, paired_difference,
                                        paired_table, quick_document, run_study, sweep_documents,
                                        t_critical, write_study)
 
@@ -141,6 +142,15 @@ def test_adversarial_preset_loads_and_expands():
     epsilons = [s.trainings["adv-features"]["by_task"]["node"]["epsilon"] for s in sweeps]
     assert epsilons == [0.02, 0.2]
     assert "adversarial" in REPORTS.names()
+
+
+def test_rows_follow_the_matrix_order():
+    config = parse_matrix(adversarial_document())
+    frame = pd.DataFrame({"dataset": ["benzene", "ba-shapes", "ba-shapes", "ba-shapes"],
+                          "model": ["gcn", "gin", "gcn", "gcn"],
+                          "training": ["standard", "standard", "adv-structure", "standard"],
+                          "v": [1, 2, 3, 4]})
+    assert in_matrix_order(frame, config)["v"].tolist() == [4, 3, 2, 1]
 
 
 def test_attack_specs_follow_by_dataset_overrides():
