@@ -70,7 +70,7 @@ CSV_FILE = "adversarial_cells.csv"
 SWEEP_EPSILONS: dict[str, tuple[float, ...]] = {"node": (0.03, 0.3), "graph": (0.02, 0.15)}
 
 #: What the full study's sweep covers: a subset, for time (one seed: on 2 shared cores at
-#: load ~15 one seed of the main matrix took ~30 min; see the preset's comment).
+#: load 11-19 seed 1 of the main matrix took 26 min with 2 Ray workers; see the preset).
 SWEEP_DATASETS: tuple[str, ...] = ("ba-shapes", "ba-2motifs")
 SWEEP_EXPLAINERS: tuple[str, ...] = ("saliency", "gnnexplainer", "random")
 SWEEP_SEEDS = 1
