@@ -67,8 +67,13 @@ SWEEP_PLOT = "adversarial_epsilon_sweep.png"
 CSV_FILE = "adversarial_cells.csv"
 
 #: ``adv-features`` epsilons of the sweep (per task level; the study's own value is added).
-SWEEP_EPSILONS: dict[str, tuple[float, ...]] = {"node": (0.02, 0.05, 0.2),
-                                                "graph": (0.02, 0.1, 0.2)}
+SWEEP_EPSILONS: dict[str, tuple[float, ...]] = {"node": (0.03, 0.3), "graph": (0.02, 0.15)}
+
+#: What the full study's sweep covers: a subset, for time (one seed: on 2 shared cores at
+#: load 11-19 seed 1 of the main matrix took 26 min with 2 Ray workers; see the preset).
+SWEEP_DATASETS: tuple[str, ...] = ("ba-shapes", "ba-2motifs")
+SWEEP_EXPLAINERS: tuple[str, ...] = ("saliency", "gnnexplainer", "random")
+SWEEP_SEEDS = 1
 SWEEP_MODE = "adv-features"
 
 
@@ -332,7 +337,9 @@ def quick_document(seed: int = 0) -> dict[str, Any]:
     raw["seeds"] = raw["seeds"][:2]
     raw["max_instances"] = 20
     raw["datasets"] = {"ba-shapes": raw["datasets"]["ba-shapes"]}
-    raw["models"] = {"gcn": raw["models"]["gcn"]}
+    raw["models"] = {"gcn": _restricted(raw["models"]["gcn"], ["ba-shapes"])}
+    raw["trainings"] = {name: _restricted(entry, ["ba-shapes"])
+                        for name, entry in raw["trainings"].items()}
     raw["explainers"] = {name: raw["explainers"][name]
                          for name in ("saliency", "gnnexplainer", "random")}
     raw["explainers"]["gnnexplainer"] = {**raw["explainers"]["gnnexplainer"], "epochs": 50}
@@ -343,13 +350,36 @@ def quick_document(seed: int = 0) -> dict[str, Any]:
     return raw
 
 
+def _restricted(entry: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, Any] | None:
+    """A model or training entry with its ``only_datasets`` / ``by_dataset`` cut to
+    ``datasets`` (a derived matrix must not name datasets it lacks); None when its
+    ``only_datasets`` keeps none of them."""
+    from suite.matrix import BY_DATASET_KEY, ONLY_DATASETS_KEY
+
+    out = copy.deepcopy(dict(entry))
+    if ONLY_DATASETS_KEY in out:
+        kept = [d for d in out[ONLY_DATASETS_KEY] if d in datasets]
+        if not kept:
+            return None
+        out[ONLY_DATASETS_KEY] = kept
+    if BY_DATASET_KEY in out:
+        kept_params = {d: v for d, v in out[BY_DATASET_KEY].items() if d in datasets}
+        if kept_params:
+            out[BY_DATASET_KEY] = kept_params
+        else:
+            del out[BY_DATASET_KEY]
+    return out
+
+
 def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[float]] | None = None,
                     datasets: Sequence[str] | None = None,
-                    explainers: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                    explainers: Sequence[str] | None = None,
+                    seeds: int | None = None) -> list[dict[str, Any]]:
     """One matrix per extra ``adv-features`` epsilon (the format allows one entry per mode
-    name): ``raw`` restricted to ``datasets`` and ``explainers`` with only the
-    ``adv-features`` training, its epsilon set per task level from ``epsilons``. Cells of
-    the study's own epsilon and of standard training come from the main matrix."""
+    name): ``raw`` restricted to ``datasets``, ``explainers`` and its first ``seeds`` seeds
+    (None: all) with only the ``adv-features`` training, its epsilon set per task level from
+    ``epsilons``; ``only_datasets`` / ``by_dataset`` entries are cut to the kept datasets.
+    Cells of the study's own epsilon and of standard training come from the main matrix."""
     epsilons = dict(epsilons or SWEEP_EPSILONS)
     rounds = max(len(v) for v in epsilons.values()) if epsilons else 0
     docs = []
@@ -361,7 +391,13 @@ def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[floa
         if explainers is not None:
             doc["explainers"] = {e: doc["explainers"][e] for e in explainers
                                  if e in doc["explainers"]}
-        mode = copy.deepcopy(doc["trainings"][SWEEP_MODE])
+        if seeds is not None:
+            doc["seeds"] = list(doc["seeds"])[:seeds]
+        kept = list(doc["datasets"])
+        doc["models"] = {name: entry for name, entry in
+                         ((n, _restricted(e or {}, kept)) for n, e in doc["models"].items())
+                         if entry is not None}
+        mode = _restricted(doc["trainings"][SWEEP_MODE], kept) or {}
         by_task = mode.setdefault("by_task", {})
         for level, values in epsilons.items():
             if i < len(values):
@@ -375,25 +411,36 @@ def sweep_documents(raw: Mapping[str, Any], epsilons: Mapping[str, Sequence[floa
 
 
 def attack_specs(config: Any) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
-    """task level -> {adversarial training name: (attack name, attack config)} of ``config``."""
-    from suite.matrix import TASK_LEVELS, resolved_parameters
+    """dataset -> {adversarial training name: (attack name, attack config)} of ``config``.
+
+    Per dataset, not per task level: a training mode's ``by_dataset`` overrides (e.g. an
+    epsilon for one dataset) reach its attack, exactly as they reach its training
+    (``ResolvedParameters.training``).
+    """
+    from suite.matrix import plugins, resolved_parameters
     from suite.training import build_training
 
     resolved = resolved_parameters(config)
-    out: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {level: {} for level in TASK_LEVELS}
-    for name, by_task in resolved.trainings.items():
-        for level in TASK_LEVELS:
-            mode = build_training(name, **by_task[level])
+    reg = plugins()
+    out: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+    for dataset in resolved.datasets:
+        level = reg.datasets.entry(dataset).metadata["info"].task.value
+        out[dataset] = {}
+        for name in resolved.trainings:
+            if resolved.excluded("trainings", name, dataset):
+                continue
+            mode = build_training(name, **resolved.training(name, dataset, level))
             spec = getattr(mode, "attack_spec", None)
             if spec is not None:
-                out[level][name] = spec()
+                out[dataset][name] = spec()
     return out
 
 
 def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tuple[str, dict]]],
                        paths: Paths, device: str = "cpu",
                        progress: Callable[[str], None] = lambda _line: None) -> pd.DataFrame:
-    """Test accuracy of every trained model of ``cells`` under every attack of ``specs``.
+    """Test accuracy of every trained model of ``cells`` under every attack of ``specs``
+    (dataset -> {mode: (attack, config)}, :func:`attack_specs`).
 
     Each distinct model (``Cell.model_key``) is loaded from the model cache with the
     arguments the runner uses (``train_or_load``; trained now if missing) and attacked
@@ -424,7 +471,7 @@ def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tu
             cell.model, cell.model_hparams, cell.training, cell.training_config, dataset,
             dataset_params=dataset.params or {"seed": cell.seed, **cell.dataset_params},
             seed=cell.seed, device=device, cache=cache)
-        for attack_mode, (attack, attack_config) in specs.get(dataset.task.value, {}).items():
+        for attack_mode, (attack, attack_config) in specs.get(cell.dataset, {}).items():
             acc = robust_accuracy(model, dataset, "test", attack, attack_config, cell.seed, device)
             rows.append({"model_key": cell.model_key, "dataset": cell.dataset,
                          "model": cell.model, "training": cell.training, "seed": cell.seed,
@@ -477,6 +524,8 @@ class AdversarialStudy:
         run_text: the runner's summary line(s).
         quick: whether this is the quick configuration.
         seconds: wall time.
+        notes: extra lines for the Markdown's notes.
+        planned: the matrix's runnable cells (0: unknown; then the frame's count is used).
     """
 
     config: Any
@@ -489,6 +538,7 @@ class AdversarialStudy:
     quick: bool = False
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    planned: int = 0
 
     def findings(self) -> list[str]:
         return (model_findings(self.accuracy_differences)
@@ -512,7 +562,9 @@ class AdversarialStudy:
             f"Matrix `{cfg.name}`: datasets {', '.join(cfg.datasets)}; models "
             f"{', '.join(cfg.models)}; trainings {', '.join(cfg.trainings)}; explainers "
             f"{', '.join(cfg.explainers)}; seeds {seeds}; at most {cfg.max_instances} explained "
-            f"test instances per cell. {done} of {len(self.frame)} cells done.",
+            f"test instances per cell. {done} of {self.planned or len(self.frame)} cells done"
+            + (" (the others were not run: see Notes)." if self.planned and done < self.planned
+               else "."),
             "",
             "How to read: every difference is adversarial minus standard, paired by seed (same "
             "dataset draw, explained instances and initialisation), mean over the paired seeds "
@@ -574,6 +626,7 @@ class AdversarialStudy:
         head = ["dataset", "model", "training", "clean acc",
                 *[f"acc under {c.removeprefix('robust@')} attack" for c in robust_cols], "seeds"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        models = in_matrix_order(models, self.config)
         for (d, m, t), part in models.groupby(["dataset", "model", "training"], sort=False):
             cells = [d, m, t, _mean_sd(part["clean"])]
             cells += [_mean_sd(part[c]) for c in robust_cols]
@@ -590,6 +643,7 @@ class AdversarialStudy:
                 *[("clean acc" if m == "clean" else f"acc under {m.removeprefix('robust@')} attack")
                   for m in metrics]]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        diffs = in_matrix_order(diffs, self.config)
         for (d, m, t), part in diffs.groupby(["dataset", "model", "training"], sort=False):
             by_metric = {r["metric"]: r for _, r in part.iterrows()}
             lines.append("| " + " | ".join([d, m, t, *[_diff_text(by_metric.get(x))
@@ -606,6 +660,7 @@ class AdversarialStudy:
         head = ["dataset", "model", "explainer", BASELINE, *[f"{m} - {BASELINE}" for m in modes]]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         done = self.frame[self.frame["status"] == "done"]
+        part = in_matrix_order(part, self.config)
         for (d, m, e), rows in part.groupby(["dataset", "model", "explainer"], sort=False):
             base = done[(done["dataset"] == d) & (done["model"] == m) & (done["explainer"] == e)
                         & (done["training"] == BASELINE)]
@@ -634,6 +689,24 @@ class AdversarialStudy:
                      *[_mean_sd(part[c]) for c in score_cols], str(part["seed"].nunique())]
             lines.append("| " + " | ".join(cells) + " |")
         return lines
+
+
+def in_matrix_order(frame: pd.DataFrame, config: Any) -> pd.DataFrame:
+    """``frame`` sorted by the matrix's order of datasets, models, trainings and explainers
+    (columns it lacks are ignored; rows keep their order within equal keys)."""
+    if frame.empty:
+        return frame
+    keys = []
+    for column, names in (("dataset", config.datasets), ("model", config.models),
+                          ("training", config.trainings), ("explainer", config.explainers)):
+        if column in frame:
+            rank = {name: i for i, name in enumerate(names)}
+            keys.append(frame[column].map(lambda v, r=rank: r.get(v, len(r))).rename(column))
+    if not keys:
+        return frame
+    order = pd.concat(keys, axis=1).reset_index(drop=True)
+    index = order.sort_values(list(order.columns), kind="stable").index
+    return frame.iloc[index]
 
 
 def _first_line(text: Any) -> str:
@@ -669,36 +742,44 @@ def analyse(frame: pd.DataFrame, models: pd.DataFrame,
 
 
 def _run(config: Any, store_path: Path, paths: Paths, device: str,
-         progress: Callable[[str], None], bar: bool = False
+         progress: Callable[[str], None], bar: bool = False, run: bool = True
          ) -> tuple[pd.DataFrame, list[Any], str]:
-    """Run ``config`` into the store; its cells' frame rows, its cells, the run summary."""
+    """Run ``config`` into the store; its cells' frame rows, its cells, the run summary.
+    ``run=False``: only read what the store holds (cells never run are left out)."""
     from suite.matrix import expand
     from suite.runner import run_matrix
     from suite.store import ResultsStore
 
     cells, skipped = expand(config)
-    with ResultsStore(store_path) as store:
-        summary = run_matrix(config, store, paths, progress=bar)
-        frame = store.cells_frame()
-    progress(summary.text().splitlines()[0])
     keys = {c.key for c in cells} | {c.key for c, _ in skipped}
-    return frame[frame["cell_key"].isin(keys)].reset_index(drop=True), cells, summary.text()
+    with ResultsStore(store_path) as store:
+        if run:
+            text = run_matrix(config, store, paths, progress=bar).text()
+        frame = store.cells_frame()
+    frame = frame[frame["cell_key"].isin(keys)].reset_index(drop=True)
+    if not run:
+        held = int(frame["status"].isin(["done", "skipped"]).sum())
+        text = (f"{config.name}: not run (read from the store): {held} of {len(keys)} cells "
+                "done or skipped")
+    progress(text.splitlines()[0])
+    return frame, cells, text
 
 
 def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | None = None,
               device: str = "cpu", progress: Callable[[str], None] | None = None,
               sweep: Sequence[Mapping[str, Any]] = (), quick: bool = False,
-              bar: bool = False) -> AdversarialStudy:
+              bar: bool = False, run: bool = True) -> AdversarialStudy:
     """Run the matrix ``raw`` (plain data) and the ``sweep`` matrices into ``store_path``,
     measure robustness and compute the paired differences (module docstring). ``bar``:
-    the runner's progress bar over cells (on stderr)."""
+    the runner's progress bar over cells (on stderr). ``run=False``: analyse only the
+    cells the store already holds (a study cut short); pairs need both seeds done."""
     from suite.matrix import parse_matrix
 
     say = progress or (lambda _line: None)
     paths = paths or Paths.from_env()
     start = time.perf_counter()
     config = parse_matrix(dict(raw), source="report:adversarial").with_device(device)
-    frame, cells, run_text = _run(config, Path(store_path), paths, device, say, bar)
+    frame, cells, run_text = _run(config, Path(store_path), paths, device, say, bar, run)
     by_key = {c.key: c for c in cells}
     specs = attack_specs(config)
     done_cells = [by_key[k] for k in frame.loc[frame["status"] == "done", "cell_key"]]
@@ -706,10 +787,11 @@ def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | Non
     models = model_frame(frame, robustness, by_key)
     diffs, acc_diffs = analyse(frame, models)
     study = AdversarialStudy(config=config, frame=frame, models=models, differences=diffs,
-                             accuracy_differences=acc_diffs, run_text=run_text, quick=quick)
+                             accuracy_differences=acc_diffs, run_text=run_text, quick=quick,
+                             planned=len(cells))
     if sweep:
         study.sweep = _run_sweep(config, frame, models, by_key, sweep, Path(store_path), paths,
-                                 device, specs, say, bar)
+                                 device, specs, say, bar, run)
     study.seconds = time.perf_counter() - start
     return study
 
@@ -718,25 +800,27 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
                by_key: Mapping[str, Any], documents: Sequence[Mapping[str, Any]],
                store_path: Path, paths: Paths, device: str,
                specs: Mapping[str, Mapping[str, tuple[str, dict]]],
-               say: Callable[[str], None], bar: bool = False) -> pd.DataFrame:
-    """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models
-    and explainers, with standard training as epsilon 0 and the main study's adv-features
-    cells at their epsilon."""
+               say: Callable[[str], None], bar: bool = False, run: bool = True) -> pd.DataFrame:
+    """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models,
+    explainers and seeds, with standard training as epsilon 0 and the main study's
+    adv-features cells at their epsilon (on the sweep's seeds only)."""
     from suite.matrix import parse_matrix
 
     parts, all_cells = [], dict(by_key)
-    sweep_specs = {level: {SWEEP_MODE: spec[SWEEP_MODE]} for level, spec in specs.items()
+    sweep_specs = {dataset: {SWEEP_MODE: spec[SWEEP_MODE]} for dataset, spec in specs.items()
                    if SWEEP_MODE in spec}
     for doc in documents:
         sub = parse_matrix(dict(doc), source="report:adversarial-sweep").with_device(device)
-        sub_frame, sub_cells, _text = _run(sub, store_path, paths, device, say, bar)
+        sub_frame, sub_cells, _text = _run(sub, store_path, paths, device, say, bar, run)
         all_cells.update({c.key: c for c in sub_cells})
         done = [all_cells[k] for k in sub_frame.loc[sub_frame["status"] == "done", "cell_key"]]
         robust = measure_robustness(done, sweep_specs, paths, device, say)
         parts.append((sub_frame, model_frame(sub_frame, robust, all_cells)))
     datasets = set().union(*(set(p[0]["dataset"]) for p in parts)) if parts else set()
     explainers = set().union(*(set(p[0]["explainer"]) for p in parts)) if parts else set()
-    main = frame[frame["training"].isin([BASELINE, SWEEP_MODE])]
+    seeds = set().union(*(set(p[0]["seed"]) for p in parts)) if parts else set()
+    # the study's own points on the sweep's seeds only, so every epsilon averages the same seeds
+    main = frame[frame["training"].isin([BASELINE, SWEEP_MODE]) & frame["seed"].isin(seeds)]
     parts.append((main, models[models["training"].isin([BASELINE, SWEEP_MODE])]))
     rows = []
     for cells_frame, model_rows in parts:
@@ -771,7 +855,7 @@ def plot_differences(study: AdversarialStudy, path: str | Path) -> Path:
     diffs = study.differences
     if diffs.empty or not (diffs["n"] > 0).any():
         return _empty(Path(path), "no paired differences (no adversarial mode finished)")
-    diffs = diffs[diffs["n"] > 0]
+    diffs = in_matrix_order(diffs[diffs["n"] > 0], study.config)
     metrics = [m for m in COMPARED if m in set(diffs["metric"])]
     modes = list(dict.fromkeys(diffs["training"]))
     explainers = list(dict.fromkeys(diffs["explainer"]))
@@ -820,6 +904,7 @@ def plot_accuracy(study: AdversarialStudy, path: str | Path) -> Path:
     models = study.models
     if models.empty:
         return _empty(Path(path), "no trained model finished")
+    models = in_matrix_order(models, study.config)
     setups = list(dict.fromkeys(zip(models["dataset"], models["model"])))
     columns = ["clean", *sorted(c for c in models.columns if c.startswith("robust@"))]
     labels = ["clean" if c == "clean" else f"under {c.removeprefix('robust@')} attack"
@@ -909,6 +994,21 @@ def write_study(study: AdversarialStudy, out_dir: str | Path) -> list[Path]:
     return files + [csv]
 
 
+def full_study(out_dir: str | Path, paths: Paths | None = None, device: str = "cpu",
+               seed: int = 0, progress: Callable[[str], None] | None = None,
+               run: bool = True, bar: bool = False) -> AdversarialStudy:
+    """The full study (the preset and its sweep) with its store at ``OUT/store.sqlite``.
+    ``run=False`` analyses what that store holds without running anything (a study cut
+    short: ``python -c "from suite.reports.adversarial import full_study, write_study;
+    write_study(full_study('results/adversarial', run=False), 'results/adversarial')"``)."""
+    out = Path(out_dir)
+    raw = adversarial_document(seed)
+    sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
+                            seeds=SWEEP_SEEDS)
+    return run_study(raw, out / "store.sqlite", paths, device, progress, sweep=sweep, bar=bar,
+                     run=run)
+
+
 @REPORTS.register("adversarial", description="adversarial vs standard training (features, "
                   "structure): paired seed-matched differences of edge AUC, representation "
                   "fidelity, unfaithfulness and fidelity+, with clean and robust accuracy and an "
@@ -919,12 +1019,9 @@ def adversarial_report(request: ReportRequest) -> list[Path]:
     ``OUT/store-quick.sqlite``), so a rerun resumes; seeds shifted by ``--seed``."""
     out = Path(request.out)
     if request.quick:
-        raw, store = quick_document(request.seed), out / "store-quick.sqlite"
-        sweep: list[dict[str, Any]] = []
+        study = run_study(quick_document(request.seed), out / "store-quick.sqlite",
+                          request.paths, request.device, request.progress, quick=True)
     else:
-        raw, store = adversarial_document(request.seed), out / "store.sqlite"
-        sweep = sweep_documents(raw, datasets=["ba-shapes", "ba-2motifs"],
-                                explainers=["saliency", "gnnexplainer", "random"])
-    study = run_study(raw, store, request.paths, request.device, request.progress, sweep=sweep,
-                      quick=request.quick, bar=not request.quick)
+        study = full_study(out, request.paths, request.device, request.seed, request.progress,
+                           bar=True)
     return write_study(study, out)

@@ -14,7 +14,8 @@ from suite.matrix import expand, load_matrix, parse_matrix
 from suite.paths import Paths
 from suite.reports import REPORTS
 from suite.reports.adversarial import (ACC_PLOT, DIFF_PLOT, REPORT_FILE, SWEEP_PLOT, T_975,
-                                       explanation_findings, model_findings, paired_difference,
+                                       adversarial_document, attack_specs, explanation_findings,
+                                       in_matrix_order, model_findings, paired_difference,
                                        paired_table, quick_document, run_study, sweep_documents,
                                        t_critical, write_study)
 
@@ -118,22 +119,74 @@ def test_model_findings_state_robustness_and_clean_cost():
 def test_adversarial_preset_loads_and_expands():
     config = load_matrix("adversarial")
     cells, skipped = expand(config)
-    assert not skipped
-    assert {c.dataset for c in cells} >= {"ba-shapes", "tree-cycles", "ba-2motifs"}
+    # GCN is kept off BA-2Motifs and Tree-Cycles (chance-level there), nothing else skips
+    assert {(c.dataset, c.model) for c, _ in skipped} == {("ba-2motifs", "gcn"),
+                                                         ("tree-cycles", "gcn")}
+    assert {c.dataset for c in cells} == {"ba-shapes", "tree-cycles", "ba-2motifs", "benzene"}
     assert set(config.trainings) == {"standard", "adv-features", "adv-structure"}
-    assert len(config.seeds) == 5 and config.max_instances == 50
-    assert len(cells) == 3 * 2 * 3 * 6 * 5
+    assert len(config.seeds) == 5
+    assert len(cells) == (2 * 2 + 2 * 1) * 3 * 6 * 5
     graph = {c.training: c.training_config for c in cells if c.dataset == "ba-2motifs"}
     node = {c.training: c.training_config for c in cells if c.dataset == "ba-shapes"}
+    mol = {c.training: c.training_config for c in cells if c.dataset == "benzene"}
     assert graph["adv-structure"]["removal_only"] and not node["adv-structure"]["removal_only"]
+    assert mol["adv-structure"]["removal_only"]
     assert node["adv-features"]["epsilon"] == 0.1 and graph["adv-features"]["epsilon"] == 0.05
-    assert node["standard"]["epochs"] == node["adv-features"]["epochs"] == 1000
+    # every cut applies to the three training modes alike (the pairs stay matched)
+    for level in (node, graph, mol):
+        assert len({(t["epochs"], t["lr"], t["patience"]) for t in level.values()}) == 1
+    assert graph["standard"]["epochs"] != mol["standard"]["epochs"]  # by_dataset reached it
     quick = parse_matrix(quick_document())
     assert list(quick.datasets) == ["ba-shapes"] and len(quick.seeds) == 2
     sweeps = [parse_matrix(d) for d in sweep_documents(quick_document(), {"node": (0.02, 0.2)})]
     epsilons = [s.trainings["adv-features"]["by_task"]["node"]["epsilon"] for s in sweeps]
     assert epsilons == [0.02, 0.2]
     assert "adversarial" in REPORTS.names()
+
+
+def test_rows_follow_the_matrix_order():
+    config = parse_matrix(adversarial_document())
+    frame = pd.DataFrame({"dataset": ["benzene", "ba-shapes", "ba-shapes", "ba-shapes"],
+                          "model": ["gcn", "gin", "gcn", "gcn"],
+                          "training": ["standard", "standard", "adv-structure", "standard"],
+                          "v": [1, 2, 3, 4]})
+    assert in_matrix_order(frame, config)["v"].tolist() == [4, 3, 2, 1]
+
+
+def test_attack_specs_follow_by_dataset_overrides():
+    raw = tiny_document()
+    raw["datasets"]["tree-cycles"] = {"depth": 3, "num_motifs": 4}
+    raw["trainings"]["adv-features"]["by_dataset"] = {"tree-cycles": {"epsilon": 0.37}}
+    specs = attack_specs(parse_matrix(raw))
+    assert specs["tree-cycles"]["adv-features"][1]["epsilon"] == 0.37
+    assert specs["ba-shapes"]["adv-features"][1]["epsilon"] == 0.1  # the node-level value
+    cells, _ = expand(parse_matrix(raw))
+    trained = {c.dataset: c.training_config["epsilon"] for c in cells
+               if c.training == "adv-features"}
+    assert trained == {"ba-shapes": 0.1, "tree-cycles": 0.37}  # the attack = the training's
+    assert set(specs["ba-shapes"]) == {"adv-features", "adv-structure"}
+
+
+def test_sweep_documents_cut_dataset_scoped_entries_to_their_datasets():
+    raw = adversarial_document()
+    docs = sweep_documents(raw, {"node": (0.03,), "graph": (0.02,)},
+                           datasets=["ba-shapes", "ba-2motifs"], explainers=["random"], seeds=2)
+    (doc,) = docs
+    cells, skipped = expand(parse_matrix(doc))
+    assert {(c.dataset, c.model) for c in cells} == {("ba-shapes", "gcn"), ("ba-shapes", "gin"),
+                                                    ("ba-2motifs", "gin")}
+    assert {(c.dataset, c.model) for c, _ in skipped} == {("ba-2motifs", "gcn")}
+    assert {c.seed for c in cells} == {0, 1} and {c.training for c in cells} == {"adv-features"}
+    by = {c.dataset: c.training_config for c in cells}
+    assert by["ba-shapes"]["epsilon"] == 0.03 and by["ba-2motifs"]["epsilon"] == 0.02
+    main = {c.dataset: c.training_config for c in expand(parse_matrix(raw))[0]
+            if c.training == "adv-features"}
+    for dataset in ("ba-shapes", "ba-2motifs"):  # only epsilon differs from the main matrix
+        assert {k: v for k, v in by[dataset].items() if k != "epsilon"} == {
+            k: v for k, v in main[dataset].items() if k != "epsilon"}
+    only_gcn = {**raw, "models": {"gcn": raw["models"]["gcn"]}}
+    (doc,) = sweep_documents(only_gcn, {"graph": (0.02,)}, datasets=["ba-2motifs"])
+    assert doc["models"] == {}  # GCN is restricted to other datasets
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -155,7 +208,7 @@ def tiny_document() -> dict:
 
 def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     raw = tiny_document()
-    sweep = sweep_documents(raw, {"node": (0.3,)})
+    sweep = sweep_documents(raw, {"node": (0.3,)}, seeds=1)
     paths = Paths(tmp_path)
     study = run_study(raw, tmp_path / "store.sqlite", paths, sweep=sweep)
     assert (study.frame["status"] == "done").all(), study.frame["error"].tolist()
@@ -173,6 +226,8 @@ def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     assert set(diffs["metric"]) == {"edge_auc", "repr_fidelity", "unfaithfulness", "fid_plus_acc"}
     assert (diffs["n"] == 2).all()
     assert sorted(study.sweep["epsilon"].unique()) == [0.0, 0.1, 0.3]
+    # every epsilon averages the sweep's seeds only (the main study's 2nd seed is left out)
+    assert study.sweep.groupby("epsilon")["seed"].apply(set).tolist() == [{0}] * 3
 
     files = write_study(study, tmp_path / "out")
     names = {f.name for f in files}
@@ -187,3 +242,11 @@ def test_tiny_study_end_to_end_resumes_and_writes_its_files(tmp_path):
     again = run_study(raw, tmp_path / "store.sqlite", paths)  # resumes: nothing reruns
     assert "12 already in the store" in again.run_text
     pd.testing.assert_frame_equal(again.differences, study.differences)
+    read = run_study(raw, tmp_path / "store.sqlite", paths, run=False)  # analysis only
+    assert "not run (read from the store): 12 of 12" in read.run_text
+    assert "12 of 12 cells done." in read.markdown()
+    pd.testing.assert_frame_equal(read.differences, study.differences)
+    other = {**raw, "seeds": [7]}  # never run: nothing is trained or explained
+    empty = run_study(other, tmp_path / "store.sqlite", paths, run=False)
+    assert empty.frame.empty and empty.models.empty and "0 of 6" in empty.run_text
+    assert "0 of 6 cells done (the others were not run" in empty.markdown()
