@@ -247,3 +247,10 @@ def compact_inputs(model: nn.Module, batch: CompactBatch, mask: Tensor | None) -
             handle.remove()
         for layer, name, value in reversed(saved):
             setattr(layer, name, value)
+
+
+def compact_logits(model: nn.Module, batch: CompactBatch, x: Tensor) -> Tensor:
+    """[B, C] the targets' outputs of ``model`` on ``batch``'s compact graph; ``x`` [n, F]
+    are the *view's* node features. Call inside :func:`compact_inputs`."""
+    out = model(x.index_select(0, batch.node_index), batch.edge_index)
+    return out.index_select(0, batch.target_index)

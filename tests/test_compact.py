@@ -13,7 +13,7 @@ from torch_geometric.nn import SAGEConv
 
 from suite.compact import compact_for
 from suite.explainers._common import forward, frozen, full_graph_view
-from suite.masking import message_layers
+from suite.masking import message_hooks, message_layers
 from suite.models import build_model
 from suite.models.gnn import MessagePassingGNN
 from suite.pruning import count_messages, masked_and_pruned
@@ -119,3 +119,35 @@ def test_compact_is_cached_per_model_and_skipped_where_it_does_not_apply(
     with frozen(sage):
         torch.testing.assert_close(forward(sage, view, mask), _plain(sage, view, mask, view.x),
                                    atol=1e-5, rtol=0)
+
+
+def test_graphmask_gates_on_the_compact_batch_equal_the_plain_batch(case):
+    from suite.explainers.graphmask import gated_logits
+
+    model, dataset = case
+    view = instance_batch(dataset, _ids(dataset), 3)
+    gen = torch.Generator().manual_seed(3)
+    layers = message_layers(model)
+    with frozen(model):
+        compact = compact_for(model, view)
+        assert compact is not None
+        widths = []  # message shape per layer
+
+        def grab(ctx, messages):
+            widths.append(tuple(messages.shape[1:]))
+            return messages
+        with torch.no_grad(), message_hooks(model, grab):
+            forward(model, view)
+        gates = {k: torch.rand(view.num_explainable, generator=gen).requires_grad_(True)
+                 for k in range(len(layers))}
+        baselines = {k: torch.randn((view.num_instances, *widths[k]), generator=gen)
+                     for k in range(len(layers))}
+        edge_instance = view.edge_instance[view.explainable]
+        fast = gated_logits(model, view, compact, gates, baselines, edge_instance)
+        plain = gated_logits(model, view, None, gates, baselines, edge_instance)
+        torch.testing.assert_close(fast, plain, atol=1e-5, rtol=0)
+        g_fast = torch.autograd.grad(fast.logsumexp(-1).sum(), list(gates.values()))
+        g_plain = torch.autograd.grad(plain.logsumexp(-1).sum(), list(gates.values()))
+        for a, b in zip(g_fast, g_plain):
+            assert a.abs().sum() > 0
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)

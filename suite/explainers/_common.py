@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from suite.explainers.base import Explainer
-from suite.compact import compact_for, compact_inputs
+from suite.compact import compact_for, compact_inputs, compact_logits
 from suite.masking import message_layers
 from suite.pruning import masked_and_pruned
 from suite.subgraphs import InstanceBatch, batch_chunks
@@ -204,10 +204,8 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
     """
     compact = compact_for(model, view) if prune else None
     if compact is not None:  # degree context computed once per batch (suite.compact)
-        xs = (view.x if x is None else x).index_select(0, compact.node_index)
         with compact_inputs(model, compact, mask):
-            out = model(xs, compact.edge_index)
-        return out.index_select(0, compact.target_index)
+            return compact_logits(model, compact, view.x if x is None else x)
     full = None if mask is None else view.full_mask(mask)
     with masked_and_pruned(model, view, full, prune):
         out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())

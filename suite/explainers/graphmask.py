@@ -89,6 +89,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from suite.compact import CompactBatch, compact_for, compact_inputs, compact_logits
 from suite.config import ConfigError
 from suite.explainers import hard_concrete as hc
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
@@ -373,9 +374,12 @@ def record_inputs(model: nn.Module, num_edges: int) -> Iterator[dict[int, LayerI
 
 
 @contextlib.contextmanager
-def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
+def gate_messages(model: nn.Module, num_edges: int | Sequence[int], gates: dict[int, Tensor],
                   baselines: dict[int, Tensor], explainable: Tensor | None = None) -> Iterator[None]:
     """Replace messages of real edges at the layers in ``gates``: ``z m + (1 - z) b``.
+
+    ``num_edges``: real edges per layer call (one int for every layer, or one per layer,
+    as on a compact batch, ``suite.compact``, where each layer keeps its own edges).
 
     ``gates[k]``: [M] gate values of the explainable edges (all ``E`` edges when
     ``explainable`` is None); context edges and appended self-loops pass unchanged.
@@ -384,10 +388,11 @@ def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
     """
 
     def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
-        _real_messages(ctx, messages, num_edges)
+        edges = num_edges if isinstance(num_edges, int) else num_edges[ctx.layer]
+        _real_messages(ctx, messages, edges)
         if ctx.layer not in gates:
             return messages
-        real, rest = messages[:num_edges], messages[num_edges:]
+        real, rest = messages[:edges], messages[edges:]
         z, base = gates[ctx.layer].to(messages.dtype), baselines[ctx.layer].to(messages.dtype)
         if explainable is None:
             zz = z.view([-1] + [1] * (real.dim() - 1))
@@ -405,6 +410,25 @@ def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
 
 def _run(model: nn.Module, view: InstanceBatch) -> Tensor:
     return view.select_outputs(model(view.x, view.edge_index, **view.model_kwargs()))
+
+
+def gated_logits(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
+                 gates: dict[int, Tensor], baselines: dict[int, Tensor],
+                 edge_instance: Tensor) -> Tensor:
+    """[B, C] the view's outputs with the layers in ``gates`` gated (``gates[k]`` [M] over the
+    explainable edges, ``baselines[k]`` [B, *message shape] one per instance). With a
+    ``compact`` batch (``suite.compact``) each layer runs on its own kept edges only, with
+    their gates and baselines; the outputs are the same."""
+    if compact is None:
+        base = {k: baselines[k][edge_instance] for k in gates}
+        with gate_messages(model, int(view.edge_index.size(1)), gates, base, view.explainable):
+            return _run(model, view)
+    kept = [item.mask_index for item in compact.layers]
+    sub = {k: gates[k].index_select(0, kept[k]) for k in gates}
+    base = {k: baselines[k][edge_instance[kept[k]]] for k in gates}
+    with compact_inputs(model, compact, None), \
+            gate_messages(model, [int(k.numel()) for k in kept], sub, base):
+        return compact_logits(model, compact, view.x)
 
 
 # ------------------------------------------------------------------- gate network
@@ -779,7 +803,6 @@ class GraphMaskInstance(ViewExplainer):
         hcfg = cfg.hard_concrete
         device = view.x.device
         b = view.num_instances
-        num_edges = int(view.edge_index.size(1))
         edge_instance = explained_edge_instance(view)
         m = int(edge_instance.numel())
         counts = torch.bincount(edge_instance, minlength=b).clamp(min=1).float()
@@ -801,16 +824,14 @@ class GraphMaskInstance(ViewExplainer):
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
         optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr)
         lagrangian = Lagrangian(cfg, (b,), device)
-        explainable = view.explainable
+        compact = compact_for(model, view)  # None on full-graph views and graph batches
 
         for epoch in range(num_layers * cfg.epochs_per_layer):
             layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
             noise = torch.cat([hc.uniform_noise((num_layers, n), hcfg, gen) for gen, n in zip(gens, sizes)],
                               dim=1).to(device) if b else torch.zeros(num_layers, 0, device=device)
             gates = {k: hc.sample(logits[k], hcfg, noise[k]).gate for k in layers}
-            base = {k: baselines[k][edge_instance] for k in layers}
-            with gate_messages(model, num_edges, gates, base, explainable):
-                masked = _run(model, view)
+            masked = gated_logits(model, view, compact, gates, baselines, edge_instance)
             loss_b = lagrangian.term(divergence(rec.logits, masked))
             for k in layers:
                 loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
@@ -827,9 +848,8 @@ class GraphMaskInstance(ViewExplainer):
             eval_gates = hc.deterministic(final, hcfg)
             hard = eval_gates.hard
             all_layers = range(num_layers)
-            with gate_messages(model, num_edges, {k: eval_gates.gate[k] for k in all_layers},
-                               {k: baselines[k].detach()[edge_instance] for k in all_layers}, explainable):
-                masked = _run(model, view)
+            masked = gated_logits(model, view, compact, {k: eval_gates.gate[k] for k in all_layers},
+                                  {k: baselines[k].detach() for k in all_layers}, edge_instance)
             share = torch.stack([_segment_mean(hard[k].float(), edge_instance, counts)
                                  for k in all_layers], dim=1)
         return ViewResult(
