@@ -101,8 +101,10 @@ class _Prepared:
 
 
 #: Builds a layer's prepared input from (layer, view edge_index [2, m], number of view
-#: nodes, need [n] bool, dtype), or returns None when the layer's settings are not covered.
-Preparer = Callable[[MessagePassing, Tensor, int, Tensor, torch.dtype], "_Prepared | None"]
+#: nodes, need [n] bool, dtype, memo), or returns None when the layer's settings are not
+#: covered; ``memo`` is a dict shared by the layers of one batch (work they can share).
+Preparer = Callable[[MessagePassing, Tensor, int, Tensor, torch.dtype, dict],
+                    "_Prepared | None"]
 
 #: Layer types whose per-step input can be prepared once per batch, by type.
 STATIC_LAYERS: dict[type, Preparer] = {}
@@ -125,13 +127,17 @@ def _edges_into(edge_index: Tensor, need: Tensor) -> Tensor:
 
 @register_static_layer(GCNConv)
 def _gcn(layer: MessagePassing, edge_index: Tensor, num_nodes: int, need: Tensor,
-         dtype: torch.dtype) -> _Prepared | None:
-    """Normalise once over the whole batch (full-graph degrees), keep the edges into ``need``."""
+         dtype: torch.dtype, memo: dict) -> _Prepared | None:
+    """Normalise once over the whole batch (full-graph degrees; layers with the same
+    settings share it), keep the edges into ``need``."""
     if not layer.normalize or layer.cached or layer._cached_edge_index is not None \
             or layer.flow != "source_to_target":
         return None
-    full_index, weight = gcn_norm(edge_index, None, num_nodes, layer.improved,
-                                  layer.add_self_loops, layer.flow, dtype)
+    key = ("gcn_norm", layer.improved, layer.add_self_loops)
+    if key not in memo:
+        memo[key] = gcn_norm(edge_index, None, num_nodes, layer.improved,
+                             layer.add_self_loops, layer.flow, dtype)
+    full_index, weight = memo[key]
     m = edge_index.size(1)
     if full_index.size(1) < m or not torch.equal(full_index[:, :m], edge_index):
         return None  # gcn_norm reordered the edges (self-loops in the batch)
@@ -144,7 +150,7 @@ def _gcn(layer: MessagePassing, edge_index: Tensor, num_nodes: int, need: Tensor
 
 @register_static_layer(GINConv, GraphConv)
 def _in_edges_only(layer: MessagePassing, edge_index: Tensor, num_nodes: int, need: Tensor,
-                   dtype: torch.dtype) -> _Prepared | None:
+                   dtype: torch.dtype, memo: dict) -> _Prepared | None:
     """Sum/mean over in-edges: the edges into ``need`` suffice."""
     if layer.flow != "source_to_target":
         return None
@@ -153,11 +159,11 @@ def _in_edges_only(layer: MessagePassing, edge_index: Tensor, num_nodes: int, ne
 
 @register_static_layer(GATConv)
 def _gat(layer: MessagePassing, edge_index: Tensor, num_nodes: int, need: Tensor,
-         dtype: torch.dtype) -> _Prepared | None:
+         dtype: torch.dtype, memo: dict) -> _Prepared | None:
     """Attention softmax over a node's in-edges: the edges into ``need`` suffice."""
     if layer.lin_edge is not None:
         return None
-    return _in_edges_only(layer, edge_index, num_nodes, need, dtype)
+    return _in_edges_only(layer, edge_index, num_nodes, need, dtype, memo)
 
 
 def build_compact(model: nn.Module, view: Any, plan: LayerPlan) -> CompactBatch | None:
@@ -170,9 +176,9 @@ def build_compact(model: nn.Module, view: Any, plan: LayerPlan) -> CompactBatch 
     edge_index, n = view.edge_index, int(view.x.size(0))
     if bool((edge_index[0] == edge_index[1]).any()):
         return None
-    prepared = []
+    prepared, memo = [], {}
     for layer, need in zip(layers, plan.need):
-        item = STATIC_LAYERS[type(layer)](layer, edge_index, n, need, view.x.dtype)
+        item = STATIC_LAYERS[type(layer)](layer, edge_index, n, need, view.x.dtype, memo)
         if item is None:
             return None
         prepared.append(item)

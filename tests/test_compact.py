@@ -16,7 +16,7 @@ from suite.explainers._common import forward, frozen, full_graph_view
 from suite.masking import message_hooks, message_layers
 from suite.models import build_model
 from suite.models.gnn import MessagePassingGNN
-from suite.pruning import count_messages, masked_and_pruned
+from suite.pruning import count_messages, masked_and_pruned, model_plan
 from suite.subgraphs import instance_batch
 from suite.types import TaskLevel
 
@@ -122,7 +122,7 @@ def test_compact_is_cached_per_model_and_skipped_where_it_does_not_apply(
 
 
 def test_graphmask_gates_on_the_compact_batch_equal_the_plain_batch(case):
-    from suite.explainers.graphmask import gated_logits
+    from suite.explainers.graphmask import gated_edges, gated_logits
 
     model, dataset = case
     view = instance_batch(dataset, _ids(dataset), 3)
@@ -143,8 +143,14 @@ def test_graphmask_gates_on_the_compact_batch_equal_the_plain_batch(case):
         baselines = {k: torch.randn((view.num_instances, *widths[k]), generator=gen)
                      for k in range(len(layers))}
         edge_instance = view.edge_instance[view.explainable]
-        fast = gated_logits(model, view, compact, gates, baselines, edge_instance)
-        plain = gated_logits(model, view, None, gates, baselines, edge_instance)
+        edges = gated_edges(compact)
+        assert gated_edges(None) is None
+        assert [e.numel() for e in edges] == [int(k.sum()) for k in model_plan(model, view).keep]
+        fast = gated_logits(model, view, compact,
+                            {k: g.index_select(0, edges[k]) for k, g in gates.items()},
+                            {k: b[edge_instance[edges[k]]] for k, b in baselines.items()})
+        plain = gated_logits(model, view, None, gates,
+                             {k: b[edge_instance] for k, b in baselines.items()})
         torch.testing.assert_close(fast, plain, atol=1e-5, rtol=0)
         g_fast = torch.autograd.grad(fast.logsumexp(-1).sum(), list(gates.values()))
         g_plain = torch.autograd.grad(plain.logsumexp(-1).sum(), list(gates.values()))

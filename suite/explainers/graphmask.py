@@ -412,22 +412,26 @@ def _run(model: nn.Module, view: InstanceBatch) -> Tensor:
     return view.select_outputs(model(view.x, view.edge_index, **view.model_kwargs()))
 
 
+def gated_edges(compact: CompactBatch | None) -> list[Tensor] | None:
+    """Per layer, the positions (among the view's explainable edges) of the edges the layer
+    gates: on a ``compact`` batch (``suite.compact``) the edges it keeps; None (no compact
+    batch): every explainable edge at every layer."""
+    return None if compact is None else [item.mask_index for item in compact.layers]
+
+
 def gated_logits(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
-                 gates: dict[int, Tensor], baselines: dict[int, Tensor],
-                 edge_instance: Tensor) -> Tensor:
-    """[B, C] the view's outputs with the layers in ``gates`` gated (``gates[k]`` [M] over the
-    explainable edges, ``baselines[k]`` [B, *message shape] one per instance). With a
-    ``compact`` batch (``suite.compact``) each layer runs on its own kept edges only, with
-    their gates and baselines; the outputs are the same."""
+                 gates: dict[int, Tensor], base: dict[int, Tensor]) -> Tensor:
+    """[B, C] the view's outputs with the layers in ``gates`` gated: ``gates[k]`` and the
+    baseline messages ``base[k]`` [*, *message shape] are over layer ``k``'s gated edges
+    (:func:`gated_edges`: every explainable edge, or on a ``compact`` batch only the edges
+    layer ``k`` keeps, which give the same outputs)."""
     if compact is None:
-        base = {k: baselines[k][edge_instance] for k in gates}
-        with gate_messages(model, int(view.edge_index.size(1)), gates, base, view.explainable):
+        # graph batches: every edge is explainable, so no masked select/scatter
+        explainable = None if bool(view.explainable.all()) else view.explainable
+        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
             return _run(model, view)
-    kept = [item.mask_index for item in compact.layers]
-    sub = {k: gates[k].index_select(0, kept[k]) for k in gates}
-    base = {k: baselines[k][edge_instance[kept[k]]] for k in gates}
-    with compact_inputs(model, compact, None), \
-            gate_messages(model, [int(k.numel()) for k in kept], sub, base):
+    counts = [int(item.mask_index.numel()) for item in compact.layers]
+    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
         return compact_logits(model, compact, view.x)
 
 
@@ -754,6 +758,26 @@ class GraphMask(Explainer):
 
 # ------------------------------------------------------------------ per instance
 
+#: Steps of hard-concrete noise each instance draws at once (a constant, so an instance's
+#: noise does not depend on the batch it is in).
+NOISE_BLOCK = 32
+
+
+def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers: int,
+               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str) -> Iterator[Tensor]:
+    """Per step, [L, M] ``U(eps, 1 - eps)`` noise: instance ``b``'s ``sizes[b]`` columns from its
+    own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one draw per
+    instance per block, not per step)."""
+    for start in range(0, steps, NOISE_BLOCK):
+        block = min(NOISE_BLOCK, steps - start)
+        if gens:
+            noise = torch.cat([hc.uniform_noise((block, num_layers, n), cfg, gen)
+                               for gen, n in zip(gens, sizes)], dim=2).to(device)
+        else:
+            noise = torch.zeros(block, num_layers, 0, device=device)
+        yield from noise.unbind(0)
+
+
 def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
     """[M] values, [M] segment ids -> [B] means (``counts`` [B] >= 1)."""
     return values.new_zeros(counts.numel()).index_add(0, segment, values) / counts
@@ -826,12 +850,20 @@ class GraphMaskInstance(ViewExplainer):
         lagrangian = Lagrangian(cfg, (b,), device)
         compact = compact_for(model, view)  # None on full-graph views and graph batches
 
-        for epoch in range(num_layers * cfg.epochs_per_layer):
+        edges = gated_edges(compact)
+
+        def pick(k: int, values: Tensor) -> Tensor:
+            """``values`` [M, ...] over the explainable edges -> layer ``k``'s gated edges."""
+            return values if edges is None else values.index_select(0, edges[k])
+
+        base_index = [pick(k, edge_instance) for k in range(num_layers)]
+        steps = num_layers * cfg.epochs_per_layer
+        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg, device)):
             layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
-            noise = torch.cat([hc.uniform_noise((num_layers, n), hcfg, gen) for gen, n in zip(gens, sizes)],
-                              dim=1).to(device) if b else torch.zeros(num_layers, 0, device=device)
-            gates = {k: hc.sample(logits[k], hcfg, noise[k]).gate for k in layers}
-            masked = gated_logits(model, view, compact, gates, baselines, edge_instance)
+            # gates are element-wise in (logit, noise): sampled at the gated edges only
+            gates = {k: hc.sample(pick(k, logits[k]), hcfg, pick(k, noise[k])).gate for k in layers}
+            base = {k: baselines[k][base_index[k]] for k in layers}
+            masked = gated_logits(model, view, compact, gates, base)
             loss_b = lagrangian.term(divergence(rec.logits, masked))
             for k in layers:
                 loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
@@ -848,8 +880,9 @@ class GraphMaskInstance(ViewExplainer):
             eval_gates = hc.deterministic(final, hcfg)
             hard = eval_gates.hard
             all_layers = range(num_layers)
-            masked = gated_logits(model, view, compact, {k: eval_gates.gate[k] for k in all_layers},
-                                  {k: baselines[k].detach() for k in all_layers}, edge_instance)
+            masked = gated_logits(model, view, compact,
+                                  {k: pick(k, eval_gates.gate[k]) for k in all_layers},
+                                  {k: baselines[k].detach()[base_index[k]] for k in all_layers})
             share = torch.stack([_segment_mean(hard[k].float(), edge_instance, counts)
                                  for k in all_layers], dim=1)
         return ViewResult(
