@@ -14,7 +14,7 @@ Commands::
     suite export --format csv|parquet [--store PATH] [--out FILE] [--plugin-ref REF]
     suite leaderboard ... [--include SUBMISSION]
     suite check --reference FILE [--matrix NAME_OR_FILE] | --write-reference FILE [--seeds ...]
-    suite bench [--quick] [--scaling] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
+    suite bench [--quick] [--scaling] [--overhead] [--tasks ...] [--explainers ...] [--out DIR] [--device cpu|cuda]
 
 A user error (unknown name, malformed matrix, missing store, no CUDA) prints one
 line to stderr and exits with status 2, without a traceback.
@@ -411,6 +411,7 @@ examples:
   suite bench --tasks ba-shapes --explainers gnnexplainer integrated-gradients
   suite bench --out results/reference/bench     refresh the committed reference table
   suite bench --quick                           tiny data: checks the whole path in seconds
+  suite bench --overhead                        overhead ratios only (no PyG), explainer x task
   suite bench --scaling --out results/reference/bench   scaling curves (PNG + table)""",
     "report": """\
 examples:
@@ -635,10 +636,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for task in tasks:
         if task not in bench.TASKS:
             raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(bench.TASKS)})")
+    if args.repeats < 1:
+        raise CliError(f"--repeats: must be >= 1 (got {args.repeats})")
+    name = "overhead.md" if args.overhead else "bench.md"
     report = bench.compare(tasks, pairs, paths, device=args.device or "cpu", quick=args.quick,
-                           progress=say, on_row=lambda partial: bench.write_report(partial, out))
-    print(report.markdown())
-    print(f"table written to {bench.write_report(report, out)}")
+                           progress=say, on_row=lambda partial: bench.write_report(partial, out, name),
+                           with_pyg=not args.overhead, repeats=args.repeats)
+    if not args.overhead:
+        print(report.markdown())
+    print(report.overhead_markdown())
+    print(f"table written to {bench.write_report(report, out, name)}")
     return EXIT_OK
 
 
@@ -857,12 +864,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench tasks (default: ba-shapes ba-2motifs)")
     p.add_argument("--explainers", nargs="+", metavar="NAME",
                    help="pairs to run (default: gnnexplainer pgexplainer integrated-gradients "
-                        "saliency graphmask)")
+                        "saliency graphmask graphmask-instance)")
     p.add_argument("--quick", action="store_true",
                    help="tiny data and a few epochs: a smoke test of the whole path, not a measurement")
     p.add_argument("--scaling", action="store_true",
                    help="instead: scaling curves (explanations/s vs targets 1..10k and vs graph "
                         "size 700..140k nodes, memory), scaling.md + scaling.png")
+    p.add_argument("--overhead", action="store_true",
+                   help="ours and the floors only, no PyG: the overhead-ratio table "
+                        "(explainer x task), overhead.md")
+    p.add_argument("--repeats", type=int, default=3, metavar="N",
+                   help="explain runs of ours per row; the overhead uses the fastest (default 3)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: ROOT/results/bench)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--root", metavar="DIR",

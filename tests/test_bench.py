@@ -25,3 +25,26 @@ def test_rows_compute_ratios_and_overhead():
     assert row.ratio == 10.0 and row.ratio_with_fit == 4.0 and row.overhead == 2.0
     refused = bench.Measured("x", 0, math.nan, math.nan, math.nan, skipped="no")
     assert math.isnan(bench.Row("t", "m", "p", ours, refused, False).ratio)
+
+
+def test_bench_overhead_table_runs_ours_only(tmp_path, monkeypatch):
+    ran = []
+    real = bench.run_explainer
+
+    def spy(name, *args, **kwargs):
+        ran.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "run_explainer", spy)
+    out = tmp_path / "out"
+    assert main(["bench", "--quick", "--overhead", "--repeats", "2", "--tasks", "ba-shapes",
+                 "--explainers", "gnnexplainer", "graphmask-instance", "--root", str(tmp_path),
+                 "--out", str(out), "--quiet"]) == 0
+    assert ran == ["gnnexplainer", "graphmask-instance"]  # no PyG run
+    table = (out / "overhead.md").read_text()
+    assert "fastest of 2 explain run(s)" in table and "| task |" not in table
+    rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in table.splitlines()
+            if line.startswith("| g")}
+    # graphmask-instance: one step per epoch, 2 epochs (--quick) per each of the 3 layers
+    assert rows["gnnexplainer"][0].strip() == "5" and rows["graphmask-instance"][0].strip() == "6"
+    assert all(float(cells[1]) > 0 for cells in rows.values())

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from suite.explainers.base import Explainer
+from suite.compact import compact_for, compact_inputs, compact_logits
 from suite.masking import message_layers
 from suite.pruning import masked_and_pruned
 from suite.subgraphs import InstanceBatch, batch_chunks
@@ -197,8 +198,14 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
     for the unmasked model; ``x`` replaces the node features [n, F] when given.
     ``prune`` (node views with ``prunable``, i.e. batches, not the full-graph reference
     views): each layer propagates only the messages that can still reach a target
-    (:mod:`suite.pruning`); the targets' logits are unchanged.
+    (:mod:`suite.pruning`), on the compact graph with each layer's degree normalisation
+    computed once per batch where the layers allow it (:mod:`suite.compact`); the
+    targets' logits are unchanged.
     """
+    compact = compact_for(model, view) if prune else None
+    if compact is not None:  # degree context computed once per batch (suite.compact)
+        with compact_inputs(model, compact, mask):
+            return compact_logits(model, compact, view.x if x is None else x)
     full = None if mask is None else view.full_mask(mask)
     with masked_and_pruned(model, view, full, prune):
         out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())

@@ -89,6 +89,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from suite.compact import CompactBatch, compact_for, compact_inputs, compact_logits
 from suite.config import ConfigError
 from suite.explainers import hard_concrete as hc
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
@@ -373,9 +374,12 @@ def record_inputs(model: nn.Module, num_edges: int) -> Iterator[dict[int, LayerI
 
 
 @contextlib.contextmanager
-def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
+def gate_messages(model: nn.Module, num_edges: int | Sequence[int], gates: dict[int, Tensor],
                   baselines: dict[int, Tensor], explainable: Tensor | None = None) -> Iterator[None]:
     """Replace messages of real edges at the layers in ``gates``: ``z m + (1 - z) b``.
+
+    ``num_edges``: real edges per layer call (one int for every layer, or one per layer,
+    as on a compact batch, ``suite.compact``, where each layer keeps its own edges).
 
     ``gates[k]``: [M] gate values of the explainable edges (all ``E`` edges when
     ``explainable`` is None); context edges and appended self-loops pass unchanged.
@@ -384,10 +388,11 @@ def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
     """
 
     def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
-        _real_messages(ctx, messages, num_edges)
+        edges = num_edges if isinstance(num_edges, int) else num_edges[ctx.layer]
+        _real_messages(ctx, messages, edges)
         if ctx.layer not in gates:
             return messages
-        real, rest = messages[:num_edges], messages[num_edges:]
+        real, rest = messages[:edges], messages[edges:]
         z, base = gates[ctx.layer].to(messages.dtype), baselines[ctx.layer].to(messages.dtype)
         if explainable is None:
             zz = z.view([-1] + [1] * (real.dim() - 1))
@@ -405,6 +410,29 @@ def gate_messages(model: nn.Module, num_edges: int, gates: dict[int, Tensor],
 
 def _run(model: nn.Module, view: InstanceBatch) -> Tensor:
     return view.select_outputs(model(view.x, view.edge_index, **view.model_kwargs()))
+
+
+def gated_edges(compact: CompactBatch | None) -> list[Tensor] | None:
+    """Per layer, the positions (among the view's explainable edges) of the edges the layer
+    gates: on a ``compact`` batch (``suite.compact``) the edges it keeps; None (no compact
+    batch): every explainable edge at every layer."""
+    return None if compact is None else [item.mask_index for item in compact.layers]
+
+
+def gated_logits(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
+                 gates: dict[int, Tensor], base: dict[int, Tensor]) -> Tensor:
+    """[B, C] the view's outputs with the layers in ``gates`` gated: ``gates[k]`` and the
+    baseline messages ``base[k]`` [*, *message shape] are over layer ``k``'s gated edges
+    (:func:`gated_edges`: every explainable edge, or on a ``compact`` batch only the edges
+    layer ``k`` keeps, which give the same outputs)."""
+    if compact is None:
+        # graph batches: every edge is explainable, so no masked select/scatter
+        explainable = None if bool(view.explainable.all()) else view.explainable
+        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
+            return _run(model, view)
+    counts = [int(item.mask_index.numel()) for item in compact.layers]
+    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
+        return compact_logits(model, compact, view.x)
 
 
 # ------------------------------------------------------------------- gate network
@@ -730,6 +758,26 @@ class GraphMask(Explainer):
 
 # ------------------------------------------------------------------ per instance
 
+#: Steps of hard-concrete noise each instance draws at once (a constant, so an instance's
+#: noise does not depend on the batch it is in).
+NOISE_BLOCK = 32
+
+
+def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers: int,
+               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str) -> Iterator[Tensor]:
+    """Per step, [L, M] ``U(eps, 1 - eps)`` noise: instance ``b``'s ``sizes[b]`` columns from its
+    own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one draw per
+    instance per block, not per step)."""
+    for start in range(0, steps, NOISE_BLOCK):
+        block = min(NOISE_BLOCK, steps - start)
+        if gens:
+            noise = torch.cat([hc.uniform_noise((block, num_layers, n), cfg, gen)
+                               for gen, n in zip(gens, sizes)], dim=2).to(device)
+        else:
+            noise = torch.zeros(block, num_layers, 0, device=device)
+        yield from noise.unbind(0)
+
+
 def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
     """[M] values, [M] segment ids -> [B] means (``counts`` [B] >= 1)."""
     return values.new_zeros(counts.numel()).index_add(0, segment, values) / counts
@@ -779,7 +827,6 @@ class GraphMaskInstance(ViewExplainer):
         hcfg = cfg.hard_concrete
         device = view.x.device
         b = view.num_instances
-        num_edges = int(view.edge_index.size(1))
         edge_instance = explained_edge_instance(view)
         m = int(edge_instance.numel())
         counts = torch.bincount(edge_instance, minlength=b).clamp(min=1).float()
@@ -801,16 +848,22 @@ class GraphMaskInstance(ViewExplainer):
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
         optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr)
         lagrangian = Lagrangian(cfg, (b,), device)
-        explainable = view.explainable
+        compact = compact_for(model, view)  # None on full-graph views and graph batches
 
-        for epoch in range(num_layers * cfg.epochs_per_layer):
+        edges = gated_edges(compact)
+
+        def pick(k: int, values: Tensor) -> Tensor:
+            """``values`` [M, ...] over the explainable edges -> layer ``k``'s gated edges."""
+            return values if edges is None else values.index_select(0, edges[k])
+
+        base_index = [pick(k, edge_instance) for k in range(num_layers)]
+        steps = num_layers * cfg.epochs_per_layer
+        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg, device)):
             layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
-            noise = torch.cat([hc.uniform_noise((num_layers, n), hcfg, gen) for gen, n in zip(gens, sizes)],
-                              dim=1).to(device) if b else torch.zeros(num_layers, 0, device=device)
-            gates = {k: hc.sample(logits[k], hcfg, noise[k]).gate for k in layers}
-            base = {k: baselines[k][edge_instance] for k in layers}
-            with gate_messages(model, num_edges, gates, base, explainable):
-                masked = _run(model, view)
+            # gates are element-wise in (logit, noise): sampled at the gated edges only
+            gates = {k: hc.sample(pick(k, logits[k]), hcfg, pick(k, noise[k])).gate for k in layers}
+            base = {k: baselines[k][base_index[k]] for k in layers}
+            masked = gated_logits(model, view, compact, gates, base)
             loss_b = lagrangian.term(divergence(rec.logits, masked))
             for k in layers:
                 loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
@@ -827,9 +880,9 @@ class GraphMaskInstance(ViewExplainer):
             eval_gates = hc.deterministic(final, hcfg)
             hard = eval_gates.hard
             all_layers = range(num_layers)
-            with gate_messages(model, num_edges, {k: eval_gates.gate[k] for k in all_layers},
-                               {k: baselines[k].detach()[edge_instance] for k in all_layers}, explainable):
-                masked = _run(model, view)
+            masked = gated_logits(model, view, compact,
+                                  {k: pick(k, eval_gates.gate[k]) for k in all_layers},
+                                  {k: baselines[k].detach()[base_index[k]] for k in all_layers})
             share = torch.stack([_segment_mean(hard[k].float(), edge_instance, counts)
                                  for k in all_layers], dim=1)
         return ViewResult(
