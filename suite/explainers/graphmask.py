@@ -232,20 +232,63 @@ def divergence(original_logits: Tensor, masked_logits: Tensor) -> Tensor:
     return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
 
 
+class SafeRMSprop:
+    """RMSprop for one tensor (no momentum, no weight decay), ``torch.optim.RMSprop``'s
+    update except that the centered variance estimate is clamped at 0 before its root.
+
+    Per step with gradient ``g`` (smoothing ``rho`` = 0.99, ``eps`` = 1e-8, PyTorch's)::
+
+        s = rho s + (1 - rho) g^2;   m = rho m + (1 - rho) g            (m: centered only)
+        p -= lr * g / (sqrt(max(s - m^2, 0)) + eps)    (centered; else sqrt(s) + eps)
+
+    ``s - m^2`` is a variance, >= 0 in exact arithmetic, but it tends to 0 when ``g``
+    stays (almost) constant, and in float32 it then drops below 0 by rounding:
+    ``torch.optim.RMSprop(centered=True)`` takes the root of that negative number and
+    turns the parameter into NaN. GraphMask's alpha gets an almost constant gradient
+    whenever the divergence stays under the allowance (e.g. a model whose output
+    hardly depends on its input): alpha sits at ``lambda_min`` and PyTorch's centered
+    RMSprop made it NaN after ~1,460 steps. Otherwise the two are the same operations
+    in the same order, so the results are bit-identical (test).
+    """
+
+    def __init__(self, param: Tensor, lr: float, centered: bool, rho: float = 0.99,
+                 eps: float = 1e-8) -> None:
+        self.param, self.lr, self.centered, self.rho, self.eps = param, lr, centered, rho, eps
+        self.square_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
+        self.grad_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def zero_grad(self) -> None:
+        self.param.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grad = self.param.grad
+        if grad is None:
+            return
+        self.square_avg.mul_(self.rho).addcmul_(grad, grad, value=1 - self.rho)
+        if self.centered:
+            self.grad_avg.lerp_(grad, 1 - self.rho)
+            avg = self.square_avg.addcmul(self.grad_avg, self.grad_avg, value=-1).clamp_(min=0).sqrt_()
+        else:
+            avg = self.square_avg.sqrt()
+        self.param.addcdiv_(grad, avg.add_(self.eps), value=-self.lr)
+
+
 class Lagrangian:
     """``lambda = softplus(alpha)``, alpha [shape] updated by gradient ascent.
 
     ``term(d)`` = ``softplus(alpha) * (d - allowance)`` goes into the loss; after the
     loss's ``backward`` (which fills ``alpha.grad = sigmoid(alpha) (d - allowance)``),
-    :meth:`ascend` flips the gradient, takes one RMSprop step and clips alpha, so
-    lambda grows while the divergence exceeds the allowance and shrinks otherwise.
+    :meth:`ascend` flips the gradient, takes one RMSprop step (:class:`SafeRMSprop`) and
+    clips alpha, so lambda grows while the divergence exceeds the allowance and shrinks
+    otherwise.
     """
 
     def __init__(self, cfg: GraphMaskObjectiveConfig, shape: Sequence[int] = (),
                  device: torch.device | str = "cpu") -> None:
         self.cfg = cfg
         self.alpha = torch.full(tuple(shape), float(cfg.lambda_init), device=device, requires_grad=True)
-        self.optimizer = torch.optim.RMSprop([self.alpha], lr=cfg.lambda_lr, centered=cfg.lambda_centered)
+        self.optimizer = SafeRMSprop(self.alpha, lr=cfg.lambda_lr, centered=cfg.lambda_centered)
 
     @property
     def multiplier(self) -> Tensor:

@@ -126,6 +126,34 @@ def test_lambda_is_clipped():
     assert float(lag.alpha.detach()) == cfg.lambda_min
 
 
+@pytest.mark.parametrize("centered", [True, False])
+def test_safe_rmsprop_matches_torch_rmsprop(centered):
+    gen = torch.Generator().manual_seed(0)
+    ours = torch.randn(3, generator=gen).requires_grad_(True)
+    theirs = ours.detach().clone().requires_grad_(True)
+    mine = gm.SafeRMSprop(ours, lr=1e-2, centered=centered)
+    ref = torch.optim.RMSprop([theirs], lr=1e-2, centered=centered)
+    for _ in range(50):
+        grad = torch.randn(3, generator=gen)
+        ours.grad, theirs.grad = grad.clone(), grad.clone()
+        mine.step()
+        ref.step()
+    assert torch.equal(ours.detach(), theirs.detach())
+
+
+def test_lambda_stays_finite_when_the_divergence_stays_under_the_allowance():
+    """Regression: a divergence that never reaches the allowance (a model whose output
+    hardly depends on its input, e.g. the default GCN at chance on BA-2Motifs) gives alpha
+    a constant gradient at ``lambda_min``; torch's centered RMSprop then took the root of
+    a variance rounded below 0 and alpha became NaN after ~1,460 steps."""
+    lag = gm.Lagrangian(gm.GraphMaskConfig())
+    for _ in range(2000):
+        lag.zero_grad()
+        lag.term(torch.tensor(0.0)).backward()
+        lag.ascend()
+    assert float(lag.alpha.detach()) == gm.GraphMaskConfig().lambda_min
+
+
 def test_divergence_is_kl_to_the_original_distribution():
     a = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     assert torch.allclose(gm.divergence(a, a), torch.zeros(2), atol=1e-7)

@@ -10,7 +10,10 @@ import torch
 from suite.config import ConfigError
 from suite.explainers import build_explainer
 from suite.explainers.pgexplainer import (PGExplainer, PGExplainerConfig, concrete_sample,
-                                          model_fingerprint, temperature)
+                                          dev_instances, drop_curve_score, model_fingerprint,
+                                          temperature)
+from suite.metrics.drop_curve import DROP_GRID
+from suite.metrics.perturb import masked_log_probs
 from suite.masking import message_layers
 from suite.models.base import GraphModel
 from suite.subgraphs import instance_batch
@@ -71,7 +74,8 @@ def test_concrete_sample():
 @pytest.mark.parametrize("field,value", [("epochs", -1), ("batch_size", 0), ("lr", 0.0),
                                          ("temp_end", -1.0), ("edge_size", -0.1),
                                          ("sample_bias", 0.5), ("embedding", "first"),
-                                         ("hidden", 0)])
+                                         ("hidden", 0), ("edge_sizes", [0.5, -1.0]),
+                                         ("dev_instances", 0)])
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         build_explainer("pgexplainer", **{field: value})
@@ -262,3 +266,67 @@ def test_no_hooks_left_when_the_model_raises(level, raise_at, request):
     _assert_clean(model, flags, True)
     if raise_at < 3:
         assert not explainer.fitted  # a failed fit leaves no half-trained MLP
+
+
+# ------------------------------------------------------------ edge_size selection
+
+def _dev_view(model, dataset):
+    return instance_batch(dataset, dev_instances(dataset)[:12], model.num_layers)
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_drop_curve_score_against_a_loop(level, request):
+    """Cross-check with a per-instance Python loop (sort each instance's edges, zero the
+    floor(q n_b) lowest, average p(yhat)); a strictly increasing map of the scores and
+    the reversed order behave as an order-only score must."""
+    model, dataset = _case(level, request)
+    view = _dev_view(model, dataset)
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.rand(view.num_explainable, generator=gen)
+    ptr = view.explained_edge_ptr().tolist()
+    yhat = masked_log_probs(model, view, None).argmax(-1)
+    points = []
+    for q in DROP_GRID:
+        mask = torch.ones(view.num_explainable)
+        for b in range(len(ptr) - 1):
+            lo, hi = ptr[b], ptr[b + 1]
+            order = sorted(range(lo, hi), key=lambda e: (float(scores[e]), e))
+            for e in order[:math.floor(q * (hi - lo) + 1e-9)]:
+                mask[e] = 0.0
+        probs = masked_log_probs(model, view, mask).exp()
+        points.append(sum(float(probs[b, yhat[b]]) for b in range(len(ptr) - 1)) / (len(ptr) - 1))
+    value = drop_curve_score(model, view, scores)
+    assert value == pytest.approx(sum(points) / len(points), abs=1e-6)
+    assert drop_curve_score(model, view, scores.exp() * 3 - 1) == pytest.approx(value, abs=1e-6)
+    assert drop_curve_score(model, view, -scores) != pytest.approx(value, abs=1e-6)
+
+
+def test_one_candidate_equals_plain_edge_size(tiny_gin_graph, tiny_graph_dataset):
+    model, dataset = tiny_gin_graph, tiny_graph_dataset
+    ids = dataset.explain_ids["test"][:6]
+    plain = _fitted(model, dataset, edge_size=0.3).explain(model, dataset, ids, 0)
+    listed = _fitted(model, dataset, edge_size=5.0, edge_sizes=[0.3]).explain(model, dataset, ids, 0)
+    assert torch.equal(plain.edge_scores, listed.edge_scores)
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_selection_keeps_the_candidate_with_the_best_dev_score(level, request):
+    """Several edge_sizes: each MLP equals the one trained alone with that value, and the
+    kept one has the largest dev drop-curve score (recomputed here from its explanations)."""
+    model, dataset = _case(level, request)
+    sizes = [0.0, 0.5, 3.0]
+    chosen = _fitted(model, dataset, edge_sizes=sizes, dev_instances=12)
+    info = chosen._fitted.info
+    assert set(info["dev_drop_scores"]) == {str(v) for v in sizes}
+    best = max(sizes, key=lambda v: info["dev_drop_scores"][str(v)])
+    assert info["edge_size"] == best
+    from suite.runner import select_instances
+    dev = select_instances(dev_instances(dataset), 12, 0)
+    view = instance_batch(dataset, dev, model.num_layers)
+    for size in sizes:
+        alone = _fitted(model, dataset, edge_size=size)
+        scores = alone.explain_view(model, view, 0, dataset).edge_scores
+        assert drop_curve_score(model, view, scores) == pytest.approx(info["dev_drop_scores"][str(size)])
+    ids = dataset.explain_ids["test"][:5]
+    torch.testing.assert_close(chosen.explain(model, dataset, ids, 0).edge_scores,
+                               _fitted(model, dataset, edge_size=best).explain(model, dataset, ids, 0).edge_scores)
