@@ -23,7 +23,6 @@ POOLS: dict[str, Callable[..., Tensor]] = {
     "mean+max": _mean_max_pool,
 }
 POOL_WIDTH = {"mean+max": 2}
-NORMS = ("none", "l2")
 
 
 class MessagePassingGNN(GraphModel):
@@ -34,24 +33,20 @@ class MessagePassingGNN(GraphModel):
     paper's models); the classifier is one linear layer. Graph tasks: node states
     are pooled per graph (``pool``; ``"mean+max"`` concatenates both, as the
     PGExplainer paper's graph models do) and classified by a two-layer MLP.
-    ``norm="l2"`` scales every node state to unit L2 norm after each layer, before
-    the ReLU (the PGExplainer paper's GCNs); ``"none"`` leaves them as they are.
     """
 
     def __init__(self, convs: list[MessagePassing], task: TaskLevel, hidden: int,
                  num_classes: int, jk: str = "cat", pool: str = "mean",
-                 dropout: float = 0.0, norm: str = "none") -> None:
+                 dropout: float = 0.0) -> None:
         super().__init__()
         if jk not in ("cat", "last"):
             raise ConfigError(f"jk: expected 'cat' or 'last' (got {jk!r})")
         if pool not in POOLS:
             raise ConfigError(f"pool: expected one of {', '.join(POOLS)} (got {pool!r})")
-        if norm not in NORMS:
-            raise ConfigError(f"norm: expected one of {', '.join(NORMS)} (got {norm!r})")
         self.task = task
         self.num_layers = len(convs)
         self.convs = nn.ModuleList(convs)
-        self.jk, self.pool, self.dropout, self.norm = jk, pool, dropout, norm
+        self.jk, self.pool, self.dropout = jk, pool, dropout
         width = hidden * len(convs) if jk == "cat" else hidden
         if task == TaskLevel.GRAPH:
             width *= POOL_WIDTH.get(pool, 1)
@@ -65,10 +60,7 @@ class MessagePassingGNN(GraphModel):
               edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
         states = []
         for conv in self.convs:
-            x = conv(x, edge_index)
-            if self.norm == "l2":
-                x = nn.functional.normalize(x, p=2.0, dim=-1)
-            x = torch.relu(x)
+            x = torch.relu(conv(x, edge_index))
             x = nn.functional.dropout(x, self.dropout, self.training)
             states.append(x)
         h = torch.cat(states, dim=-1) if self.jk == "cat" else states[-1]
@@ -93,25 +85,23 @@ def _check_layers(num_layers: int, hidden: int) -> None:
     name="gcn", citation="Kipf & Welling, ICLR 2017 (arXiv 1609.02907)",
     description="graph convolution with symmetric degree normalisation and self-loops"))
 def gcn(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-        pool: str = "mean", dropout: float = 0.0, norm: str = "none") -> MessagePassingGNN:
+        pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GCNConv(dims[i], dims[i + 1]) for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
-                             norm)
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
 
 
 @register_model(ModelInfo(
     name="gin", citation="Xu et al., ICLR 2019 (arXiv 1810.00826)",
     description="graph isomorphism network: sum aggregation and a 2-layer MLP per layer"))
 def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: str = "cat",
-        pool: str = "sum", dropout: float = 0.0, norm: str = "none") -> MessagePassingGNN:
+        pool: str = "sum", dropout: float = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
              for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
-                             norm)
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
 
 
 @register_model(ModelInfo(
@@ -119,24 +109,21 @@ def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: st
     "paper's node models (Ying et al., NeurIPS 2019) use this unnormalised form",
     description="unnormalised sum aggregation: h_v' = W1 h_v + W2 sum_u h_u (degree stays visible)"))
 def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-              pool: str = "mean", dropout: float = 0.0, norm: str = "none") -> MessagePassingGNN:
+              pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GraphConv(dims[i], dims[i + 1], aggr="add") for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
-                             norm)
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
 
 
 @register_model(ModelInfo(
     name="gat", citation="Velickovic et al., ICLR 2018 (arXiv 1710.10903)",
     description="graph attention with multi-head messages (concatenated heads)"))
 def gat(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, heads: int = 4,
-        jk: str = "cat", pool: str = "mean", dropout: float = 0.0,
-        norm: str = "none") -> MessagePassingGNN:
+        jk: str = "cat", pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     if hidden % heads:
         raise ConfigError(f"hidden: must be a multiple of heads={heads} (got {hidden})")
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GATConv(dims[i], hidden // heads, heads=heads) for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
-                             norm)
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
