@@ -61,11 +61,24 @@ class NLPConfig:
     tasks: dict[str, TaskSetup] = field(default_factory=lambda: {
         # the full treebank: on 2,000 sentences the model overfits (test 0.78-0.88 for 1-2 layers,
         # with or without words, sum or mean readout, R-GCN alike); on all 12,544 train: 0.978
+        # GraphMask (chosen on the dev instances' accuracy, as GraphMask's own model selection):
+        # lr 1e-3 and penalty 1 (arc F1 0.41, kept-only accuracy 0.980 = unmasked) beat the
+        # graph-task default lr 3e-4 / penalty 3 (0.26, kept-only 0.910)
         "dep-count": TaskSetup("dep-count", {"max_sentences": None},
                                {"hidden": 64, "num_layers": 1, "words": False, "readout": "sum"},
-                               {"lr": 0.003, "epochs": 15, "batch_size": 64, "patience": 0}),
+                               {"lr": 0.003, "epochs": 15, "batch_size": 64, "patience": 0},
+                               {"graphmask": {"lr": 1e-3, "penalty_scaling": 1.0, "epochs_per_layer": 30,
+                                              "dev_tolerance": 0.02}}),
+        # no word embeddings + dropout 0.2: val 0.970 / test 0.962 on obj, where the word
+        # embeddings memorised (train 1.000, val 0.920, test 0.915); the answer lies in the
+        # core dependent's POS, morphology and side of the verb, not in its word.
+        # GraphMask: a node task takes one step per epoch on the whole graph, so lr 3e-3 and
+        # 100 epochs per layer; dev set = the balanced validation verbs (not only positives).
         "dep-role": TaskSetup("dep-role", {"question": "obj", "max_sentences": 2000},
-                              {"hidden": 64, "num_layers": 2}, {"lr": 0.003, "epochs": 200, "patience": 0}),
+                              {"hidden": 64, "num_layers": 2, "words": False, "dropout": 0.2},
+                              {"lr": 0.003, "epochs": 200, "patience": 0, "eval_every": 5},
+                              {"graphmask": {"lr": 3e-3, "penalty_scaling": 1.0, "epochs_per_layer": 100,
+                                             "dev_set": "split"}}),
         "ewt-genre": TaskSetup("ewt-genre", {"max_sentences": 4000}, {"hidden": 64, "num_layers": 2},
                                {"lr": 0.003, "epochs": 20, "batch_size": 64, "patience": 0}),
     })
