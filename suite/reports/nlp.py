@@ -74,6 +74,9 @@ class NLPConfig:
         # core dependent's POS, morphology and side of the verb, not in its word.
         # GraphMask: a node task takes one step per epoch on the whole graph, so lr 3e-3 and
         # 100 epochs per layer; dev set = the balanced validation verbs (not only positives).
+        # Measured only on the with-words model (2,000 sentences): arc AUC 0.926 (edge AUC
+        # 0.871 before), but the dev-selected state still keeps every layer-1 and 90% of the
+        # layer-2 messages (arc F1 0.224): closing the gates on dep-role is still open.
         "dep-role": TaskSetup("dep-role", {"question": "obj", "max_sentences": 2000},
                               {"hidden": 64, "num_layers": 2, "words": False, "dropout": 0.2},
                               {"lr": 0.003, "epochs": 200, "patience": 0, "eval_every": 5},
