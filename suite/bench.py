@@ -63,14 +63,23 @@ class BenchTask:
     n_instances: int
 
 
+_NODE_GCN = {"hidden": 20, "num_layers": 3, "jk": "last"}
+_NODE_TRAINING = {"lr": 0.01, "epochs": 1000, "patience": 0}
+
 #: The reference setups (REFERENCES.md): BA-Shapes with a 3-layer GCN (hidden 20, lr 0.01,
-#: 1000 epochs) and 80 motif nodes; BA-2Motifs with a 3-layer GIN and 100 test graphs.
+#: 1000 epochs) and 80 motif nodes; BA-2Motifs with a 3-layer GIN and 100 test graphs. The
+#: default matrix's other synthetic datasets use the BA-Shapes setup (for the overhead
+#: table, ``suite bench --overhead``; the side by side with PyG runs SIDE_BY_SIDE_TASKS).
 TASKS: dict[str, BenchTask] = {
-    "ba-shapes": BenchTask("ba-shapes", {}, "gcn", {"hidden": 20, "num_layers": 3, "jk": "last"},
-                           {"lr": 0.01, "epochs": 1000, "patience": 0}, 80),
+    "ba-shapes": BenchTask("ba-shapes", {}, "gcn", _NODE_GCN, _NODE_TRAINING, 80),
     "ba-2motifs": BenchTask("ba-2motifs", {}, "gin", {"hidden": 32, "num_layers": 3},
                             {"lr": 0.001, "epochs": 300, "patience": 100}, 100),
+    "ba-community": BenchTask("ba-community", {}, "gcn", _NODE_GCN, _NODE_TRAINING, 80),
+    "tree-cycles": BenchTask("tree-cycles", {}, "gcn", _NODE_GCN, _NODE_TRAINING, 80),
+    "tree-grid": BenchTask("tree-grid", {}, "gcn", _NODE_GCN, _NODE_TRAINING, 80),
 }
+#: The tasks of the side by side with PyG (``suite bench`` without ``--overhead``).
+SIDE_BY_SIDE_TASKS: tuple[str, ...] = ("ba-shapes", "ba-2motifs")
 
 #: ``--quick``: tiny data and short runs (a smoke test of the whole path, seconds).
 QUICK_TASKS: dict[str, BenchTask] = {

@@ -632,10 +632,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(f"written: {path}")
         return EXIT_OK
     pairs = [bench.PAIRS.resolve(name) for name in (args.explainers or bench.PAIRS.names())]
-    tasks = args.tasks or list(bench.TASKS)
+    known = bench.QUICK_TASKS if args.quick else bench.TASKS
+    default = known if args.overhead or args.quick else bench.SIDE_BY_SIDE_TASKS
+    tasks = args.tasks or list(default)
     for task in tasks:
-        if task not in bench.TASKS:
-            raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(bench.TASKS)})")
+        if task not in known:
+            raise CliError(f"--tasks {task}: unknown bench task (known: {', '.join(known)})")
     if args.repeats < 1:
         raise CliError(f"--repeats: must be >= 1 (got {args.repeats})")
     name = "overhead.md" if args.overhead else "bench.md"
@@ -861,7 +863,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "explain time / (steps x one forward+backward over the batch)).",
         epilog=_EXAMPLES["bench"], formatter_class=fmt)
     p.add_argument("--tasks", nargs="+", metavar="TASK",
-                   help="bench tasks (default: ba-shapes ba-2motifs)")
+                   help="bench tasks (default: ba-shapes ba-2motifs; with --overhead: also "
+                        "ba-community tree-cycles tree-grid, the default matrix's synthetic datasets)")
     p.add_argument("--explainers", nargs="+", metavar="NAME",
                    help="pairs to run (default: gnnexplainer pgexplainer integrated-gradients "
                         "saliency graphmask graphmask-instance)")

@@ -13,7 +13,7 @@ def test_bench_quick_writes_the_side_by_side_table(tmp_path, capsys):
     assert main(["bench", "--quick", "--root", str(tmp_path), "--out", str(out), "--quiet"]) == 0
     table = (out / "bench.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ba-")]
-    assert len(rows) == len(bench.TASKS) * len(bench.PAIRS.names())
+    assert len(rows) == len(bench.QUICK_TASKS) * len(bench.PAIRS.names())
     assert "refused: GraphMaskExplainer needs in_channels" in table  # PyG's refuses GIN
     assert "--quick" in table
 
@@ -48,3 +48,23 @@ def test_bench_overhead_table_runs_ours_only(tmp_path, monkeypatch):
     # graphmask-instance: one step per epoch, 2 epochs (--quick) per each of the 3 layers
     assert rows["gnnexplainer"][0].strip() == "5" and rows["graphmask-instance"][0].strip() == "6"
     assert all(float(cells[1]) > 0 for cells in rows.values())
+
+
+def test_bench_default_tasks(tmp_path, monkeypatch):
+    """The side by side runs the two reference setups; --overhead every default-matrix
+    synthetic dataset; an unknown task is a one-line error naming the known ones."""
+    seen = []
+
+    def fake_compare(tasks, pairs, paths, **kwargs):
+        seen.append(list(tasks))
+        return bench.BenchReport(rows=[], accuracy={}, threads=1, device="cpu", quick=False,
+                                 repeats=1)
+
+    monkeypatch.setattr(bench, "compare", fake_compare)
+    monkeypatch.setattr(bench, "write_report", lambda report, out, name: out / name)
+    args = ["bench", "--root", str(tmp_path), "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    assert main(args + ["--overhead"]) == 0
+    assert seen == [list(bench.SIDE_BY_SIDE_TASKS), list(bench.TASKS)]
+    assert {"ba-shapes", "ba-community", "tree-cycles", "tree-grid", "ba-2motifs"} <= set(bench.TASKS)
+    assert main(args + ["--tasks", "ba-shapez"]) == 2
