@@ -95,7 +95,8 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     assert {(c.dataset, c.model) for c in cells if "dep-role" in (c.dataset,) or c.model == "syntactic-gcn"} \
         == {("dep-role", "syntactic-gcn")}
     assert len({c.key for c in cells}) == len(cells)
-    capped = {"pyg-graphmask": 5, "graphmask-instance": 10}
+    capped = {"pyg-graphmask": 3, "graphmask-instance": 10, "pyg-gnnexplainer": 10,
+              "pyg-integrated-gradients": 10}
     for cell in cells:
         source = EXPLAINERS.entry(cell.explainer).metadata["info"].source
         expected = capped.get(cell.explainer, 20 if source == "pyg" else 50)
