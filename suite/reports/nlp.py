@@ -357,7 +357,7 @@ class NLPReport:
                               f"({'within' if within else 'NOT within'} 5 points)."]
             if task.layer_shares:
                 rels = sorted({r for t in task.layer_shares.values() for r in t},
-                              key=lambda r: -sum(t.get(r, (0, 0))[1] for t in task.layer_shares.values()))
+                              key=lambda r: (-sum(t.get(r, (0, 0))[1] for t in task.layer_shares.values()), r))
                 layers = sorted(task.layer_shares)
                 lines += ["", "GraphMask: share of edges kept per layer and relation type (edges of the "
                               "explained instances; both directions pooled):", "",
