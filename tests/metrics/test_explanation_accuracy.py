@@ -10,7 +10,7 @@ import torch
 from suite.metrics import METRICS
 from suite.metrics.explanation_accuracy import (best_alternative_accuracy, graph_explanation_accuracy,
                                                 jaccard_per_instance, relative_threshold_mask)
-from tests.metrics.test_scorers import _ctx, _explanation, _gt, cell  # noqa: F401  (fixture)
+from tests.metrics.test_scorers import _ctx, _explanation, _gt, _max_incident_scores, cell  # noqa: F401  (fixture)
 
 
 def _set_jaccard(pred: set, truth: set) -> float:
@@ -94,10 +94,7 @@ def test_scorer_matches_sets_per_instance(cell):  # noqa: F811
     node_values, edge_values = [], []
     for b in range(expl.num_instances):
         ids, s = expl.instance(b)
-        best: dict[int, float] = {}
-        for e, value in zip(ids.tolist(), s.tolist()):
-            for v in dataset.data.edge_index[:, e].tolist():
-                best[v] = max(best.get(v, -math.inf), value)
+        best = _max_incident_scores(dataset, ids, s)
         top = max(best.values())
         pred = {v for v, value in best.items() if value > 0.1 * top}
         truth = {v for v in best if bool(dataset.gt_node_mask[v])}

@@ -34,6 +34,15 @@ def _explanation(dataset, batch, scores, **extra) -> Explanation:
                        batch.explained_edge_ptr(), scores, **extra)
 
 
+def _max_incident_scores(dataset, edge_ids, scores) -> dict[int, float]:
+    """Independent reference: node -> the largest score of its incident explained edges."""
+    best: dict[int, float] = {}
+    for e, value in zip(edge_ids.tolist(), scores.tolist()):
+        for v in dataset.data.edge_index[:, e].tolist():
+            best[v] = max(best.get(v, -math.inf), value)
+    return best
+
+
 def _ctx(cell_, scores, options=None, dataset=None, **extra) -> MetricContext:
     ds, model, batch = cell_
     ds = dataset or ds
@@ -88,10 +97,7 @@ def test_node_auc_uses_node_scores_or_the_max_of_incident_edges(cell):
     node_scores, node_labels = [], []
     for b in range(expl.num_instances):
         ids, s = expl.instance(b)
-        best: dict[int, float] = {}
-        for e, value in zip(ids.tolist(), s.tolist()):
-            for v in dataset.data.edge_index[:, e].tolist():
-                best[v] = max(best.get(v, -math.inf), value)
+        best = _max_incident_scores(dataset, ids, s)
         node_scores += list(best.values())
         node_labels += [bool(dataset.gt_node_mask[v]) for v in best]
     assert derived == pytest.approx(roc_auc_score(node_labels, node_scores))
