@@ -9,6 +9,8 @@ SUITE  := $(VENV)/bin/suite
 STAMP  := $(VENV)/.installed
 MATRIX ?= default
 DEVICE ?= cpu
+# the main job runs its cells in one worker process per core (EXECUTOR=local: one after another)
+EXECUTOR ?= processes
 # The local data mirror (gold UD treebank, molecule ground truth) when it sits beside the checkout.
 MIRROR := $(abspath ../shared/data)
 export SUITE_DATA_MIRROR ?= $(if $(wildcard $(MIRROR)),$(MIRROR),)
@@ -28,7 +30,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: venv
-	$(SUITE) run --matrix $(MATRIX) --device $(DEVICE)
+	$(SUITE) run --matrix $(MATRIX) --device $(DEVICE) --executor $(EXECUTOR)
 
 smoke: venv
 	$(SUITE) run --matrix smoke --device $(DEVICE)
@@ -57,7 +59,7 @@ check-reference: venv
 	$(SUITE) check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
 
 reference: venv
-	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard
+	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR)
 	$(SUITE) leaderboard --store results/reference/store.sqlite --out results/reference
 
 # The toy plug-in through validate-plugin, compare (smoke under Ray) and a submission onto the

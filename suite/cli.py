@@ -7,7 +7,7 @@ Commands::
     suite leaderboard [--store PATH] [--out DIR] [--root DIR]
     suite tune --explainer NAME --task node|graph [--matrix default] [--grid FILE] [--out FILE.md]
     suite report NAME [--out DIR] [--quick] [--seed N] [--device cpu|cuda]
-    suite run ... [--executor local|ray] [--address ADDR] [--plugin SPEC]
+    suite run ... [--executor local|processes|ray] [--workers N] [--address ADDR] [--plugin SPEC]
     suite validate-plugin SPEC [--levels node graph]
     suite compare --explainer NAME [--plugin SPEC] [--matrix M] [--store PATH]
     suite merge A.sqlite B.sqlite ... --out C.sqlite
@@ -235,9 +235,19 @@ def _load_plugins(specs: Sequence[str] | None) -> list[Any]:
 def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``--executor`` options of ``suite run``/``suite compare``; checks Ray is there."""
     executor = getattr(args, "executor", "local") or "local"
+    plugins = [str(_plugin_path(spec)) for spec in (getattr(args, "plugin", None) or ())]
+    if executor != "processes" and getattr(args, "workers", None) is not None:
+        raise CliError("--workers: only used with --executor processes")
+    if executor != "ray" and getattr(args, "address", None):
+        raise CliError("--address: only used with --executor ray")
+    if executor == "processes":
+        if args.workers is not None and args.workers < 1:
+            raise CliError(f"--workers: expected a positive number (got {args.workers})")
+        from suite.process_executor import default_workers
+
+        return {"workers": args.workers or default_workers(), "threads": args.threads,
+                "plugins": plugins}
     if executor != "ray":
-        if getattr(args, "address", None):
-            raise CliError("--address: only used with --executor ray")
         return {}
     from suite.ray_executor import RayUnavailableError, require_ray
 
@@ -248,8 +258,7 @@ def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.gpus_per_cell <= 0:
         raise CliError(f"--gpus-per-cell: expected a positive number (got {args.gpus_per_cell})")
     return {"address": args.address, "num_cpus": args.num_cpus, "threads": args.threads,
-            "gpus_per_cell": args.gpus_per_cell,
-            "plugins": [str(_plugin_path(spec)) for spec in (args.plugin or ())]}
+            "gpus_per_cell": args.gpus_per_cell, "plugins": plugins}
 
 
 def _plugin_path(spec: str) -> str:
@@ -362,6 +371,7 @@ examples:
 examples:
   suite run --matrix smoke                      seconds: one small dataset, a few explainers
   suite run --matrix default                    every synthetic dataset (minutes on CPU)
+  suite run --matrix default --executor processes            one worker per core (make run)
   suite run --matrix my_matrix.yaml --device cuda --store results/gpu.sqlite
   suite run --matrix default --executor ray                  a local Ray cluster, all CPUs
   suite run --matrix default --executor ray --address auto   the cluster of `ray start --head`
@@ -451,9 +461,12 @@ def _add_plugin_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", default="local", choices=("local", "ray"),
-                   help="local: cells one after another in this process (default); ray: cells "
-                        "as Ray tasks (pip install \".[ray]\")")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="local: cells one after another in this process (default); processes: "
+                        "cells in worker processes on this machine, one per core (--workers); "
+                        "ray: cells as Ray tasks (pip install \".[ray]\")")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="--executor processes: worker processes (default: one per core)")
     p.add_argument("--address", metavar="ADDR",
                    help="--executor ray: a running cluster (`ray start --head` prints it; "
                         "auto: the local one); default: start a local cluster")

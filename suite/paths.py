@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, Callable
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,19 @@ def data_mirror() -> Path | None:
     if value and Path(value).is_dir():
         return Path(value)
     return None
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write ``path`` through ``write(handle)`` into a unique temporary file, then rename it.
+
+    A reader sees either the complete file or none; concurrent writers of the same
+    path (two worker processes building one dataset) never share a temporary file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

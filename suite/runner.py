@@ -350,7 +350,10 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     paths = paths or Paths.from_env()
     execute = EXECUTORS.get(executor)
     cells, skipped = expand(config)
-    run_id = store.start_run(config, environment_record(config.device))
+    environment = environment_record(config.device)
+    environment["executor"] = {"name": executor, **{
+        key: value for key, value in dict(executor_options or {}).items() if key != "plugins"}}
+    run_id = store.start_run(config, environment)
     summary = RunSummary(run_id=run_id, matrix=config.name, total=len(cells) + len(skipped))
     done = store.done_keys() if only_missing else set()
     clock = time.perf_counter()
@@ -390,5 +393,6 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     return summary
 
 
-# the ray executor registers itself; Ray is imported only when it runs
+# the other executors register themselves; Ray is imported only when it runs
+import suite.process_executor  # noqa: E402,F401
 import suite.ray_executor  # noqa: E402,F401

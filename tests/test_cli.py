@@ -131,6 +131,17 @@ def test_malformed_yaml_matrix_exits_2_naming_the_file(suite_home, capsys):
     assert str(path) in _error_line(capsys)
 
 
+@pytest.mark.parametrize("argv, field", [
+    (["--executor", "processes", "--workers", "0"], "--workers: expected a positive number"),
+    (["--workers", "2"], "--workers: only used with --executor processes"),
+    (["--executor", "processes", "--address", "auto"], "--address: only used with --executor ray"),
+])
+def test_executor_options_are_checked_before_anything_runs(suite_home, capsys, argv, field):
+    assert main(["run", "--matrix", "smoke", "--root", str(suite_home), *argv]) == 2
+    assert field in _error_line(capsys)
+    assert not (suite_home / "results").exists()
+
+
 def test_device_cuda_without_cuda_is_a_clear_error(monkeypatch, capsys):
     import torch
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import torch
 
 from suite.config import stable_hash
+from suite.paths import atomic_write
 from suite.registry import Registry
 from suite.types import BenchmarkDataset, DatasetInfo
 
@@ -51,7 +52,7 @@ def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
     dataset = entry.factory(seed=seed, **params)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(dataset, tmp)
-        tmp.replace(path)  # atomic: an interrupted write never leaves a torn cache
+        # atomic, through a unique temporary file: an interrupted write never leaves a torn
+        # cache, and two processes building the same dataset never write one file together
+        atomic_write(path, lambda handle: torch.save(dataset, handle))
     return dataset

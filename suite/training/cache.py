@@ -17,7 +17,6 @@ import dataclasses
 import inspect
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -26,6 +25,7 @@ import torch
 
 from suite.config import stable_hash
 from suite.models import MODELS, GraphModel, build_model  # the package registers the models
+from suite.paths import atomic_write
 from suite.seeding import seed_everything
 from suite.training.base import TRAININGS, TrainResult, build_training
 from suite.types import BenchmarkDataset
@@ -104,11 +104,11 @@ class ModelCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         state_path, result_path = self.paths(key)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _atomic_write(state_path, lambda f: torch.save(state, f))
+        atomic_write(state_path, lambda f: torch.save(state, f))
         record = {"format": CACHE_FORMAT, "result": dataclasses.asdict(result),
                   "meta": dict(meta or {})}
         text = json.dumps(record, indent=1, sort_keys=True, default=str)
-        _atomic_write(result_path, lambda f: f.write(text.encode()))
+        atomic_write(result_path, lambda f: f.write(text.encode()))
 
 
 def _mismatch(state: Any, model: GraphModel) -> str | None:
@@ -123,17 +123,6 @@ def _mismatch(state: Any, model: GraphModel) -> str | None:
         if not isinstance(state[name], torch.Tensor) or state[name].shape != value.shape:
             return f"does not fit the model ({name}: shape {tuple(value.shape)} expected)"
     return None
-
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def resolved_hparams(model_name: str, hparams: Mapping[str, Any] | None) -> dict[str, Any]:

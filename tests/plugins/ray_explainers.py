@@ -1,4 +1,4 @@
-"""Explainer plug-ins that misbehave on purpose, for the Ray executor's failure tests.
+"""Explainer plug-ins that misbehave on purpose, for the Ray and processes executors' failure tests.
 
 Both behave like the built-in ``random`` baseline unless the file named by their
 ``marker`` hyper-parameter exists: then ``test-crash`` kills its own worker

@@ -1,0 +1,188 @@
+"""The ``processes`` executor: cells in worker processes on this machine.
+
+Its scheduler never trains one model in two workers at once and lets every worker
+help with the last models' cells; a two-worker run equals the local executor
+(every score within 1e-6, timings excluded) and trains each model once; a worker
+that dies leaves its cell pending and a rerun finishes it; Ctrl-C of the driver
+keeps every finished cell.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from suite.matrix import expand, parse_matrix
+from suite.paths import Paths
+from suite.process_executor import CellScheduler
+from suite.runner import TIMING_COLUMNS, run_matrix
+from suite.store import ResultsStore
+
+HERE = Path(__file__).resolve().parent
+PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
+
+
+def _tiny(explainers: dict, models: tuple[str, ...] = ("gcn",), seeds=(0,)):
+    return parse_matrix({
+        "name": "tiny-processes", "seeds": list(seeds), "max_instances": 5,
+        "datasets": {"ba-shapes": {"num_base": 40, "num_motifs": 8, "num_features": 4}},
+        "models": {name: {"hidden": 8, "num_layers": 2} for name in models},
+        "trainings": {"standard": {"epochs": 30, "patience": 0}},
+        "explainers": explainers})
+
+
+def _run(root: Path, store: str, config, **kwargs):
+    with ResultsStore(root / store) as results:
+        summary = run_matrix(config, results, Paths(root), progress=False, **kwargs)
+        return summary, results.cells_frame(), results.runs_frame()
+
+
+def _scores(frame: pd.DataFrame) -> pd.DataFrame:
+    drop = {*TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at"}
+    numeric = [c for c in frame.columns if c not in drop and pd.api.types.is_float_dtype(frame[c])]
+    return frame.set_index("cell_key")[numeric].sort_index()
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+def _cells():
+    config = _tiny({"random": {}, "saliency": {}, "grad-x-input": {}}, models=("gcn", "gin"))
+    cells, _ = expand(config)
+    return cells
+
+
+def test_the_scheduler_never_trains_one_model_twice_at_once_and_prefers_the_same_model():
+    cells = _cells()
+    gcn, gin = (cells[0].model_key, next(c.model_key for c in cells
+                                          if c.model_key != cells[0].model_key))
+    scheduler = CellScheduler.of(cells)
+    first = scheduler.next_for(None)  # worker A: trains the first model
+    second = scheduler.next_for(None)  # worker B: may not train it too, so it takes the other
+    assert (first.model_key, second.model_key) == (gcn, gin)
+    assert scheduler.next_for(None) is None  # a third worker waits: both models are training
+    scheduler.finished(first)
+    follow = scheduler.next_for(first.model_key)  # A stays on its model (in its memo)
+    assert follow.model_key == gcn
+    scheduler.finished(second)
+    assert scheduler.next_for(second.model_key).model_key == gin
+    # the tail: a worker whose model has no cells left helps with a trained model's cells
+    rest = []
+    while (cell := scheduler.next_for("none-of-these")) is not None:
+        rest.append(cell)
+    assert len(rest) == len(cells) - 4 and len(scheduler) == 0
+    assert {c.model_key for c in rest} <= {gcn, gin}
+
+
+def test_a_lost_cell_lets_another_worker_train_its_model():
+    cells = _cells()
+    scheduler = CellScheduler.of(cells)
+    first = scheduler.next_for(None)
+    other = scheduler.next_for(None)
+    assert other.model_key != first.model_key
+    assert all(c.model_key != first.model_key for c in [scheduler.next_for(None)] if c)
+    scheduler.lost(first)  # its worker died while training: the model is free again
+    again = scheduler.next_for(None)
+    assert again is not None and again.model_key == first.model_key
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def test_two_workers_equal_the_local_executor_and_train_each_model_once(tmp_path):
+    config = _tiny({"random": {}, "saliency": {}, "integrated-gradients": {}},
+                   models=("gcn", "gin"))
+    summary, remote, runs = _run(tmp_path, "p.sqlite", config, executor="processes",
+                                 executor_options={"workers": 2, "threads": 1})
+    assert (summary.done, summary.failed, summary.pending) == (6, 0, 0)
+    environment = json.loads(runs["environment_json"].iloc[0])  # recorded with the run
+    assert environment["executor"] == {"name": "processes", "workers": 2, "threads": 1}
+    models = sorted((tmp_path / "results" / "cache" / "models").glob("*.pt"))
+    assert len(models) == 2  # one cache entry per model: nobody trained one twice
+    stamps = {p: p.stat().st_mtime_ns for p in models}
+    _, local, _ = _run(tmp_path, "local.sqlite", config, executor="local")
+    assert {p: p.stat().st_mtime_ns for p in models} == stamps  # the local run loaded them
+    a, b = _scores(remote), _scores(local)
+    assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
+    assert len(a.columns) > 10 and a["edge_auc"].notna().all()
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6, equal_nan=True)
+
+
+def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path):
+    marker = tmp_path / "crash"
+    marker.touch()
+    from suite.explainers import EXPLAINERS
+    from suite.plugins import load_plugin
+
+    names = load_plugin(f"{PLUGIN}:CrashWhileMarked").explainers  # the driver expands the cell
+    try:
+        config = _tiny({"random": {}, "saliency": {}, "test-crash": {"marker": str(marker)}})
+        options = {"workers": 2, "plugins": [f"{PLUGIN}:CrashWhileMarked"]}
+        summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="processes",
+                                    executor_options=options)
+        assert (summary.done, summary.failed, summary.pending) == (2, 0, 1)
+        assert sorted(frame["explainer"]) == ["random", "saliency"]
+        assert runs["status"].tolist() == ["interrupted"]
+        marker.unlink()
+        summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="processes",
+                                    executor_options={**options, "workers": 1})
+        assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
+        assert (frame["status"] == "done").all() and len(frame) == 3
+    finally:
+        for name in names:
+            EXPLAINERS.remove(name)
+
+
+def _done_cells(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            return con.execute("SELECT count(*) FROM cells WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
+
+
+def test_ctrl_c_of_the_driver_keeps_every_finished_cell(tmp_path):
+    marker = tmp_path / "stall"
+    marker.touch()
+    config = _tiny({"random": {}, "saliency": {}})
+    spec = config.to_dict()
+    spec["explainers"]["test-stall"] = {"marker": str(marker)}  # the driver loads the plug-in
+    matrix = tmp_path / "tiny.yaml"
+    matrix.write_text(yaml.safe_dump(spec))
+    store = tmp_path / "s.sqlite"
+    command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
+               str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
+               "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
+               "--no-leaderboard"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 240
+        while _done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.5)
+        assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
+        assert _done_cells(store) == 2, "the two ordinary cells did not finish in time"
+        driver.send_signal(signal.SIGINT)  # the stalled cell is unfinished
+        code = driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    output = driver.stdout.read().decode()
+    assert code == 130, output[-2000:]
+    assert "Traceback" not in output  # the workers ignore SIGINT: no worker tracebacks
+    with ResultsStore(store) as results:
+        frame, runs = results.cells_frame(), results.runs_frame()
+    assert runs["status"].tolist() == ["interrupted"]
+    assert sorted(frame["explainer"]) == ["random", "saliency"]
