@@ -33,11 +33,16 @@ class MessagePassingGNN(GraphModel):
     paper's models); the classifier is one linear layer. Graph tasks: node states
     are pooled per graph (``pool``; ``"mean+max"`` concatenates both, as the
     PGExplainer paper's graph models do) and classified by a two-layer MLP.
+
+    ``l2_norm``: each layer's output is L2-normalised per node before its ReLU (the
+    GNNExplainer paper's ``normalize_embedding``); ``last_relu=False`` leaves the last
+    layer's state without ReLU (the paper's ``conv_last``). Both off/on by default keep
+    the plain form.
     """
 
     def __init__(self, convs: list[MessagePassing], task: TaskLevel, hidden: int,
                  num_classes: int, jk: str = "cat", pool: str = "mean",
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, l2_norm: bool = False, last_relu: bool = True) -> None:
         super().__init__()
         if jk not in ("cat", "last"):
             raise ConfigError(f"jk: expected 'cat' or 'last' (got {jk!r})")
@@ -47,6 +52,7 @@ class MessagePassingGNN(GraphModel):
         self.num_layers = len(convs)
         self.convs = nn.ModuleList(convs)
         self.jk, self.pool, self.dropout = jk, pool, dropout
+        self.l2_norm, self.last_relu = l2_norm, last_relu
         width = hidden * len(convs) if jk == "cat" else hidden
         if task == TaskLevel.GRAPH:
             width *= POOL_WIDTH.get(pool, 1)
@@ -59,8 +65,12 @@ class MessagePassingGNN(GraphModel):
     def embed(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
               edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
         states = []
-        for conv in self.convs:
-            x = torch.relu(conv(x, edge_index))
+        for i, conv in enumerate(self.convs):
+            x = conv(x, edge_index)
+            if self.l2_norm:
+                x = nn.functional.normalize(x, p=2.0, dim=-1)
+            if self.last_relu or i < self.num_layers - 1:
+                x = torch.relu(x)
             x = nn.functional.dropout(x, self.dropout, self.training)
             states.append(x)
         h = torch.cat(states, dim=-1) if self.jk == "cat" else states[-1]
@@ -114,6 +124,25 @@ def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, 
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GraphConv(dims[i], dims[i + 1], aggr="add") for i in range(num_layers)]
     return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+
+
+@register_model(ModelInfo(
+    name="gcn-sum", citation="Ying et al., NeurIPS 2019 (arXiv 1903.03894): the GNNExplainer "
+    "paper's node models (its code's GraphConv/GcnEncoderNode)",
+    description="unnormalised sum with a shared self term, h_v' = W (h_v + sum_u h_u) + b "
+    "(self_term false: W sum_u h_u + b), L2-normalised node states, jk=cat"))
+def gcn_sum(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
+            pool: str = "mean", dropout: float = 0.0, self_term: bool = True,
+            l2_norm: bool = True, last_relu: bool = True) -> MessagePassingGNN:
+    """The GNNExplainer paper's layer as a ``GINConv`` with a linear map: ``eps = 0`` adds
+    the node's own state to its neighbours' sum (``self_term``), ``eps = -1`` drops it;
+    the paper's code leaves the last layer without ReLU (``last_relu=False``)."""
+    _check_layers(num_layers, hidden)
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    convs = [GINConv(nn.Linear(dims[i], dims[i + 1]), eps=0.0 if self_term else -1.0)
+             for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
+                             l2_norm=l2_norm, last_relu=last_relu)
 
 
 @register_model(ModelInfo(
