@@ -96,6 +96,7 @@ from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
                                       model_device, model_num_hops, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
 from suite.subgraphs import InstanceBatch, graph_batch, instance_batch
@@ -852,6 +853,9 @@ class GraphMaskInstance(ViewExplainer):
     """
 
     Config = GraphMaskInstanceConfig
+    #: Reuse the ungated lower layers' outputs (recorded once) instead of recomputing them
+    #: every step (:mod:`suite.layer_cache`; the same numbers). False: the plain path.
+    reuse_frozen_layers: bool = True
 
     def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
                 seed: int) -> Explanation:
@@ -900,13 +904,22 @@ class GraphMaskInstance(ViewExplainer):
             return values if edges is None else values.index_select(0, edges[k])
 
         base_index = [pick(k, edge_instance) for k in range(num_layers)]
+        # the frozen model's ungated lower layers give the same outputs on every step:
+        # recorded once (same graph, same context), then reused instead of recomputed
+        unmasked: dict[int, Tensor] = {}
+        if self.reuse_frozen_layers:
+            with torch.no_grad(), record_layer_outputs(model) as unmasked:
+                gated_logits(model, view, compact, {}, {})
         steps = num_layers * cfg.epochs_per_layer
         for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg, device)):
             layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
+            if epoch % cfg.epochs_per_layer == 0:  # a new phase: one more layer gated
+                lower = lower_layer_outputs(model, unmasked, layers[0]) if layers else {}
             # gates are element-wise in (logit, noise): sampled at the gated edges only
             gates = {k: hc.sample(pick(k, logits[k]), hcfg, pick(k, noise[k])).gate for k in layers}
             base = {k: baselines[k][base_index[k]] for k in layers}
-            masked = gated_logits(model, view, compact, gates, base)
+            with reuse_layer_outputs(model, lower):
+                masked = gated_logits(model, view, compact, gates, base)
             loss_b = lagrangian.term(divergence(rec.logits, masked))
             for k in layers:
                 loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
