@@ -808,10 +808,14 @@ NOISE_BLOCK = 32
 
 
 def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers: int,
-               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str) -> Iterator[Tensor]:
-    """Per step, [L, M] ``U(eps, 1 - eps)`` noise: instance ``b``'s ``sizes[b]`` columns from its
-    own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one draw per
-    instance per block, not per step)."""
+               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str,
+               edges: Sequence[Tensor] | None = None) -> Iterator[list[Tensor]]:
+    """Per step, one tensor per layer of *logistic* noise (:func:`hard_concrete.logistic` of
+    ``U(eps, 1 - eps)``): [M] over the explainable edges, instance ``b``'s ``sizes[b]``
+    columns from its own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one
+    draw per instance per block, not per step); with ``edges`` (per layer, positions among
+    the M edges) only layer ``k``'s ``edges[k]`` (the logistic transform and the selection
+    run once per block)."""
     for start in range(0, steps, NOISE_BLOCK):
         block = min(NOISE_BLOCK, steps - start)
         if gens:
@@ -819,7 +823,11 @@ def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers
                                for gen, n in zip(gens, sizes)], dim=2).to(device)
         else:
             noise = torch.zeros(block, num_layers, 0, device=device)
-        yield from noise.unbind(0)
+        layers = [noise[:, k] if edges is None else noise[:, k].index_select(1, edges[k])
+                  for k in range(num_layers)]
+        per_layer = [hc.logistic(u).unbind(0) for u in layers]
+        for step in range(block):
+            yield [per_layer[k][step] for k in range(num_layers)]
 
 
 def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
@@ -911,13 +919,14 @@ class GraphMaskInstance(ViewExplainer):
             with torch.no_grad(), record_layer_outputs(model) as unmasked:
                 gated_logits(model, view, compact, {}, {})
         steps = num_layers * cfg.epochs_per_layer
-        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg, device)):
+        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg,
+                                                         device, edges)):
             layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
             if epoch % cfg.epochs_per_layer == 0:  # a new phase: one more layer gated
                 lower = lower_layer_outputs(model, unmasked, layers[0]) if layers else {}
             # gates are element-wise in (logit, noise): sampled at the gated edges only
-            gates = {k: hc.sample(pick(k, logits[k]), hcfg, pick(k, noise[k])).gate for k in layers}
-            base = {k: baselines[k][base_index[k]] for k in layers}
+            gates = {k: hc.sample_logistic(pick(k, logits[k]), hcfg, noise[k]).gate for k in layers}
+            base = {k: baselines[k].index_select(0, base_index[k]) for k in layers}
             with reuse_layer_outputs(model, lower):
                 masked = gated_logits(model, view, compact, gates, base)
             loss_b = lagrangian.term(divergence(rec.logits, masked))
