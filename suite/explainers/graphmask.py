@@ -83,7 +83,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -463,20 +463,31 @@ def gated_edges(compact: CompactBatch | None) -> list[Tensor] | None:
     return None if compact is None else [item.mask_index for item in compact.layers]
 
 
+@contextlib.contextmanager
+def gated_model(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
+                gates: dict[int, Tensor], base: dict[int, Tensor]) -> Iterator[Callable[[], Tensor]]:
+    """Yield ``run() -> [B, C]``, the view's outputs with the layers in ``gates`` gated
+    (:func:`gated_logits`); the hooks go in once and read ``gates`` and ``base`` at every
+    call, so a loop can update the two dicts in place between calls."""
+    if compact is None:
+        # graph batches: every edge is explainable, so no masked select/scatter
+        explainable = None if bool(view.explainable.all()) else view.explainable
+        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
+            yield lambda: _run(model, view)
+        return
+    counts = [int(item.mask_index.numel()) for item in compact.layers]
+    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
+        yield lambda: compact_logits(model, compact, view.x)
+
+
 def gated_logits(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
                  gates: dict[int, Tensor], base: dict[int, Tensor]) -> Tensor:
     """[B, C] the view's outputs with the layers in ``gates`` gated: ``gates[k]`` and the
     baseline messages ``base[k]`` [*, *message shape] are over layer ``k``'s gated edges
     (:func:`gated_edges`: every explainable edge, or on a ``compact`` batch only the edges
     layer ``k`` keeps, which give the same outputs)."""
-    if compact is None:
-        # graph batches: every edge is explainable, so no masked select/scatter
-        explainable = None if bool(view.explainable.all()) else view.explainable
-        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
-            return _run(model, view)
-    counts = [int(item.mask_index.numel()) for item in compact.layers]
-    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
-        return compact_logits(model, compact, view.x)
+    with gated_model(model, view, compact, gates, base) as run:
+        return run()
 
 
 # ------------------------------------------------------------------- gate network
@@ -918,26 +929,39 @@ class GraphMaskInstance(ViewExplainer):
         if self.reuse_frozen_layers:
             with torch.no_grad(), record_layer_outputs(model) as unmasked:
                 gated_logits(model, view, compact, {}, {})
+        # d loss / d expected-L0 of each edge: penalty / its instance's edge count (the
+        # gradient the per-instance mean gives; the loss's value is not used)
+        l0_weight = (torch.ones_like(counts) * cfg.penalty_scaling / counts)[edge_instance]
         steps = num_layers * cfg.epochs_per_layer
-        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg,
-                                                         device, edges)):
-            layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
-            if epoch % cfg.epochs_per_layer == 0:  # a new phase: one more layer gated
-                lower = lower_layer_outputs(model, unmasked, layers[0]) if layers else {}
-            # gates are element-wise in (logit, noise): sampled at the gated edges only
-            gates = {k: hc.sample_logistic(pick(k, logits[k]), hcfg, noise[k]).gate for k in layers}
-            base = {k: baselines[k].index_select(0, base_index[k]) for k in layers}
-            with reuse_layer_outputs(model, lower):
-                masked = gated_logits(model, view, compact, gates, base)
-            loss_b = lagrangian.term(divergence(rec.logits, masked))
-            for k in layers:
-                loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
-                    hc.expected_l0(logits[k], hcfg), edge_instance, counts)
-            optimizer.zero_grad()
-            lagrangian.zero_grad()
-            loss_b.sum().backward()
-            optimizer.step()
-            lagrangian.ascend()
+        gates: dict[int, Tensor] = {}
+        base: dict[int, Tensor] = {}
+        phase = contextlib.ExitStack()  # per phase: the hooks, and the reused lower layers
+        try:
+            for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg,
+                                                             device, edges)):
+                layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
+                if epoch % cfg.epochs_per_layer == 0:  # a new phase: one more layer gated
+                    phase.close()
+                    phase = contextlib.ExitStack()
+                    phase.enter_context(reuse_layer_outputs(
+                        model, lower_layer_outputs(model, unmasked, layers[0]) if layers else {}))
+                    run = phase.enter_context(gated_model(model, view, compact, gates, base))
+                # gates are element-wise in (logit, noise): sampled at the gated edges only
+                for k in layers:
+                    gates[k] = hc.sample_logistic(pick(k, logits[k]), hcfg, noise[k]).gate
+                    base[k] = baselines[k].index_select(0, base_index[k])
+                loss = lagrangian.term(divergence(rec.logits, run())).sum()
+                for k in layers:
+                    loss = loss + (hc.expected_l0(logits[k], hcfg) * l0_weight).sum()
+                optimizer.zero_grad()
+                lagrangian.zero_grad()
+                loss.backward()
+                optimizer.step()
+                lagrangian.ascend()
+        finally:
+            phase.close()
+        gates.clear()
+        base.clear()
 
         with torch.no_grad():
             final = torch.stack([t.detach() for t in logits]) if num_layers else torch.zeros(0, m)
