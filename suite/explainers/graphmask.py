@@ -548,13 +548,24 @@ class _Record:
     view: InstanceBatch
     inputs: dict[int, LayerInputs]
     logits: Tensor
+    outputs: dict[int, Tensor] = field(default_factory=dict)
+
+    def lower(self, model: nn.Module, layers: Sequence[int]) -> dict[int, Tensor]:
+        """The recorded outputs of the layers below the lowest of ``layers`` (ungated, so
+        the gated forward may reuse them: :mod:`suite.layer_cache`); {} when not recorded."""
+        return lower_layer_outputs(model, self.outputs, min(layers)) if layers else {}
 
 
-def _record(model: nn.Module, view: InstanceBatch) -> _Record:
+def _record(model: nn.Module, view: InstanceBatch, outputs: bool = False) -> _Record:
+    """The unmasked model's gate inputs and outputs on ``view``; with ``outputs`` also every
+    message-passing layer's output (same forward)."""
     num_edges = int(view.edge_index.size(1))
-    with torch.no_grad(), record_inputs(model, num_edges) as store:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        store = stack.enter_context(record_inputs(model, num_edges))
+        layer_out = stack.enter_context(record_layer_outputs(model)) if outputs else {}
         logits = _run(model, view)
-    return _Record(view=view, inputs=dict(store), logits=logits)
+    return _Record(view=view, inputs=dict(store), logits=logits, outputs=layer_out)
 
 
 @dataclass
@@ -597,6 +608,9 @@ class GraphMask(Explainer):
     """
 
     Config = GraphMaskConfig
+    #: Reuse the ungated lower layers' outputs of each step's unmasked record in the gated
+    #: forward instead of recomputing them (:mod:`suite.layer_cache`; the same numbers).
+    reuse_frozen_layers: bool = True
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
@@ -642,7 +656,8 @@ class GraphMask(Explainer):
         fingerprint = model_fingerprint(model)
         gen = generator(seed, _TRAIN_STREAM)
 
-        node_record = _record(model, _full_graph(dataset, ids).to(device)) if node_task else None
+        reuse = self.reuse_frozen_layers
+        node_record = _record(model, _full_graph(dataset, ids).to(device), reuse) if node_task else None
         first = node_record or _record(model, self._views(dataset, ids[:1])[0].to(device))
         if len(first.inputs) != num_layers:
             raise ValueError(f"graphmask: saw messages of {len(first.inputs)} of {num_layers} layers")
@@ -657,7 +672,7 @@ class GraphMask(Explainer):
 
         # dev set: the unmasked model's record, labels and the dev edges to count
         dev_view = (_full_graph(dataset, dev_ids) if node_task else graph_batch(dataset, dev_ids)).to(device)
-        dev = _record(model, dev_view)
+        dev = _record(model, dev_view, reuse)
         dev_labels = dataset.y[dev_ids].to(device)
         reference = float((dev.logits.argmax(-1) == dev_labels).float().mean())
         if node_task and dev_ids.numel():
@@ -677,7 +692,7 @@ class GraphMask(Explainer):
                 records: Iterator[_Record] = iter([node_record])  # type: ignore[list-item]
             else:
                 order = torch.randperm(ids.numel(), generator=gen)
-                records = (_record(model, v.to(device)) for v in self._views(dataset, ids, order))
+                records = (_record(model, v.to(device), reuse) for v in self._views(dataset, ids, order))
             sum_div, sum_l0, steps = 0.0, 0.0, 0
             for rec in records:
                 network.train()
@@ -688,7 +703,8 @@ class GraphMask(Explainer):
                     gates[k] = hc.sample(logits, hcfg, noise).gate
                     l0 = l0 + hc.expected_l0(logits, hcfg).mean()
                 baselines = {k: network.baselines[k] for k in layers}
-                with gate_messages(model, int(rec.view.edge_index.size(1)), gates, baselines):
+                with reuse_layer_outputs(model, rec.lower(model, layers)), \
+                        gate_messages(model, int(rec.view.edge_index.size(1)), gates, baselines):
                     masked = _run(model, rec.view)
                 div = divergence(rec.logits, masked).mean()
                 loss = cfg.penalty_scaling * l0 + lagrangian.term(div)
@@ -729,7 +745,8 @@ class GraphMask(Explainer):
         with torch.no_grad():
             gates = {k: hc.deterministic(network.gates[k](dev.inputs[k]), hcfg).gate for k in layers}
             baselines = {k: network.baselines[k] for k in layers}
-            with gate_messages(model, int(dev.view.edge_index.size(1)), gates, baselines):
+            with reuse_layer_outputs(model, dev.lower(model, layers)), \
+                    gate_messages(model, int(dev.view.edge_index.size(1)), gates, baselines):
                 masked = _run(model, dev.view)
         score = float((masked.argmax(-1) == labels).float().mean()) if labels.numel() else math.nan
         n_dev = int(dev_edges.sum())

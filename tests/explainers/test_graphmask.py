@@ -467,3 +467,28 @@ def test_instance_reusing_frozen_layers_gives_the_same_gates(level, name, tiny_n
     # layer 0 is ungated for 2 phases, layer 1 for 1, layer 2 never; the cached path runs
     # one extra forward to record them
     assert [p - c for p, c in zip(p_counts, c_counts)] == [2 * epl - 1, epl - 1, -1]
+
+
+@pytest.mark.parametrize("level,name", [("node", "gcn"), ("node", "gat"), ("graph", "gin"), ("graph", "gcn")])
+def test_fit_reusing_frozen_layers_gives_the_same_gate_network(level, name, tiny_node_dataset,
+                                                                tiny_graph_dataset):
+    dataset = tiny_node_dataset if level == "node" else tiny_graph_dataset
+    model = _graph_model(name, dataset)
+    fits = {}
+    for reuse in (True, False):
+        explainer = gm.GraphMask(epochs_per_layer=3, lr=0.01, batch_size=8)
+        explainer.reuse_frozen_layers = reuse
+        counts, handles = _propagate_counts(model)
+        try:
+            explainer.fit(model, dataset, dataset.splits["train"], 2)
+        finally:
+            for handle in handles:
+                handle.remove()
+        fits[reuse] = (explainer.fitted, counts)
+    (cached, c_counts), (plain, p_counts) = fits[True], fits[False]
+    assert cached.selected_epoch == plain.selected_epoch
+    for key, value in plain.network.state_dict().items():
+        torch.testing.assert_close(cached.network.state_dict()[key], value, atol=1e-5, rtol=0)
+    assert cached.lambda_final == pytest.approx(plain.lambda_final, abs=1e-5)
+    # the top layer runs as often on both paths; the lower ones are skipped while ungated
+    assert c_counts[2] == p_counts[2] and c_counts[1] < p_counts[1] and c_counts[0] < c_counts[1]
