@@ -17,7 +17,10 @@ floor (the rate and the ratios use the first run; PyG's explainers run once), wh
 is ``steps`` x one forward+backward of the model over the batch the explainer builds
 (same view builder, same masked forward), timed right before each explain run over the
 same number of steps (the fastest of ``repeats`` windows, like the explain time). For amortised explainers the floor is one model forward over the
-batch (the explainer network's own forward is not in it).
+batch (the explainer network's own forward is not in it). The floor always runs the whole
+model, but an explainer may skip work the floor does: ``graphmask-instance`` reuses the
+outputs of the frozen model's ungated lower layers (``suite.layer_cache``), so its ratio can
+fall below 1.
 """
 
 from __future__ import annotations
@@ -213,7 +216,9 @@ class BenchReport:
         lines = [
             f"Overhead ratio = fastest of {self.repeats} explain run(s) / floor (floor = steps x "
             "the fastest forward+backward of the model over the batch the explainer builds; "
-            f"amortised: one forward); device `{self.device}`, {self.threads} torch thread(s)"
+            "amortised: one forward; an explainer may skip frozen layers the floor runs, e.g. "
+            "graphmask-instance's ungated lower layers, so a ratio can fall below 1); "
+            f"device `{self.device}`, {self.threads} torch thread(s)"
             + (", --quick (not a measurement)" if self.quick else "") + ".",
             "",
             "| explainer | steps | " + " | ".join(tasks) + " |",

@@ -83,7 +83,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +96,7 @@ from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
                                       model_device, model_num_hops, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
 from suite.subgraphs import InstanceBatch, graph_batch, instance_batch
@@ -462,20 +463,31 @@ def gated_edges(compact: CompactBatch | None) -> list[Tensor] | None:
     return None if compact is None else [item.mask_index for item in compact.layers]
 
 
+@contextlib.contextmanager
+def gated_model(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
+                gates: dict[int, Tensor], base: dict[int, Tensor]) -> Iterator[Callable[[], Tensor]]:
+    """Yield ``run() -> [B, C]``, the view's outputs with the layers in ``gates`` gated
+    (:func:`gated_logits`); the hooks go in once and read ``gates`` and ``base`` at every
+    call, so a loop can update the two dicts in place between calls."""
+    if compact is None:
+        # graph batches: every edge is explainable, so no masked select/scatter
+        explainable = None if bool(view.explainable.all()) else view.explainable
+        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
+            yield lambda: _run(model, view)
+        return
+    counts = [int(item.mask_index.numel()) for item in compact.layers]
+    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
+        yield lambda: compact_logits(model, compact, view.x)
+
+
 def gated_logits(model: nn.Module, view: InstanceBatch, compact: CompactBatch | None,
                  gates: dict[int, Tensor], base: dict[int, Tensor]) -> Tensor:
     """[B, C] the view's outputs with the layers in ``gates`` gated: ``gates[k]`` and the
     baseline messages ``base[k]`` [*, *message shape] are over layer ``k``'s gated edges
     (:func:`gated_edges`: every explainable edge, or on a ``compact`` batch only the edges
     layer ``k`` keeps, which give the same outputs)."""
-    if compact is None:
-        # graph batches: every edge is explainable, so no masked select/scatter
-        explainable = None if bool(view.explainable.all()) else view.explainable
-        with gate_messages(model, int(view.edge_index.size(1)), gates, base, explainable):
-            return _run(model, view)
-    counts = [int(item.mask_index.numel()) for item in compact.layers]
-    with compact_inputs(model, compact, None), gate_messages(model, counts, gates, base):
-        return compact_logits(model, compact, view.x)
+    with gated_model(model, view, compact, gates, base) as run:
+        return run()
 
 
 # ------------------------------------------------------------------- gate network
@@ -536,13 +548,24 @@ class _Record:
     view: InstanceBatch
     inputs: dict[int, LayerInputs]
     logits: Tensor
+    outputs: dict[int, Tensor] = field(default_factory=dict)
+
+    def lower(self, model: nn.Module, layers: Sequence[int]) -> dict[int, Tensor]:
+        """The recorded outputs of the layers below the lowest of ``layers`` (ungated, so
+        the gated forward may reuse them: :mod:`suite.layer_cache`); {} when not recorded."""
+        return lower_layer_outputs(model, self.outputs, min(layers)) if layers else {}
 
 
-def _record(model: nn.Module, view: InstanceBatch) -> _Record:
+def _record(model: nn.Module, view: InstanceBatch, outputs: bool = False) -> _Record:
+    """The unmasked model's gate inputs and outputs on ``view``; with ``outputs`` also every
+    message-passing layer's output (same forward)."""
     num_edges = int(view.edge_index.size(1))
-    with torch.no_grad(), record_inputs(model, num_edges) as store:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        store = stack.enter_context(record_inputs(model, num_edges))
+        layer_out = stack.enter_context(record_layer_outputs(model)) if outputs else {}
         logits = _run(model, view)
-    return _Record(view=view, inputs=dict(store), logits=logits)
+    return _Record(view=view, inputs=dict(store), logits=logits, outputs=layer_out)
 
 
 @dataclass
@@ -585,6 +608,9 @@ class GraphMask(Explainer):
     """
 
     Config = GraphMaskConfig
+    #: Reuse the ungated lower layers' outputs of each step's unmasked record in the gated
+    #: forward instead of recomputing them (:mod:`suite.layer_cache`; the same numbers).
+    reuse_frozen_layers: bool = True
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
@@ -630,7 +656,8 @@ class GraphMask(Explainer):
         fingerprint = model_fingerprint(model)
         gen = generator(seed, _TRAIN_STREAM)
 
-        node_record = _record(model, _full_graph(dataset, ids).to(device)) if node_task else None
+        reuse = self.reuse_frozen_layers
+        node_record = _record(model, _full_graph(dataset, ids).to(device), reuse) if node_task else None
         first = node_record or _record(model, self._views(dataset, ids[:1])[0].to(device))
         if len(first.inputs) != num_layers:
             raise ValueError(f"graphmask: saw messages of {len(first.inputs)} of {num_layers} layers")
@@ -645,7 +672,7 @@ class GraphMask(Explainer):
 
         # dev set: the unmasked model's record, labels and the dev edges to count
         dev_view = (_full_graph(dataset, dev_ids) if node_task else graph_batch(dataset, dev_ids)).to(device)
-        dev = _record(model, dev_view)
+        dev = _record(model, dev_view, reuse)
         dev_labels = dataset.y[dev_ids].to(device)
         reference = float((dev.logits.argmax(-1) == dev_labels).float().mean())
         if node_task and dev_ids.numel():
@@ -665,7 +692,7 @@ class GraphMask(Explainer):
                 records: Iterator[_Record] = iter([node_record])  # type: ignore[list-item]
             else:
                 order = torch.randperm(ids.numel(), generator=gen)
-                records = (_record(model, v.to(device)) for v in self._views(dataset, ids, order))
+                records = (_record(model, v.to(device), reuse) for v in self._views(dataset, ids, order))
             sum_div, sum_l0, steps = 0.0, 0.0, 0
             for rec in records:
                 network.train()
@@ -676,7 +703,8 @@ class GraphMask(Explainer):
                     gates[k] = hc.sample(logits, hcfg, noise).gate
                     l0 = l0 + hc.expected_l0(logits, hcfg).mean()
                 baselines = {k: network.baselines[k] for k in layers}
-                with gate_messages(model, int(rec.view.edge_index.size(1)), gates, baselines):
+                with reuse_layer_outputs(model, rec.lower(model, layers)), \
+                        gate_messages(model, int(rec.view.edge_index.size(1)), gates, baselines):
                     masked = _run(model, rec.view)
                 div = divergence(rec.logits, masked).mean()
                 loss = cfg.penalty_scaling * l0 + lagrangian.term(div)
@@ -717,7 +745,8 @@ class GraphMask(Explainer):
         with torch.no_grad():
             gates = {k: hc.deterministic(network.gates[k](dev.inputs[k]), hcfg).gate for k in layers}
             baselines = {k: network.baselines[k] for k in layers}
-            with gate_messages(model, int(dev.view.edge_index.size(1)), gates, baselines):
+            with reuse_layer_outputs(model, dev.lower(model, layers)), \
+                    gate_messages(model, int(dev.view.edge_index.size(1)), gates, baselines):
                 masked = _run(model, dev.view)
         score = float((masked.argmax(-1) == labels).float().mean()) if labels.numel() else math.nan
         n_dev = int(dev_edges.sum())
@@ -807,10 +836,14 @@ NOISE_BLOCK = 32
 
 
 def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers: int,
-               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str) -> Iterator[Tensor]:
-    """Per step, [L, M] ``U(eps, 1 - eps)`` noise: instance ``b``'s ``sizes[b]`` columns from its
-    own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one draw per
-    instance per block, not per step)."""
+               steps: int, cfg: hc.HardConcreteConfig, device: torch.device | str,
+               edges: Sequence[Tensor] | None = None) -> Iterator[list[Tensor]]:
+    """Per step, one tensor per layer of *logistic* noise (:func:`hard_concrete.logistic` of
+    ``U(eps, 1 - eps)``): [M] over the explainable edges, instance ``b``'s ``sizes[b]``
+    columns from its own generator ``gens[b]``, drawn :data:`NOISE_BLOCK` steps at a time (one
+    draw per instance per block, not per step); with ``edges`` (per layer, positions among
+    the M edges) only layer ``k``'s ``edges[k]`` (the logistic transform and the selection
+    run once per block)."""
     for start in range(0, steps, NOISE_BLOCK):
         block = min(NOISE_BLOCK, steps - start)
         if gens:
@@ -818,7 +851,11 @@ def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers
                                for gen, n in zip(gens, sizes)], dim=2).to(device)
         else:
             noise = torch.zeros(block, num_layers, 0, device=device)
-        yield from noise.unbind(0)
+        layers = [noise[:, k] if edges is None else noise[:, k].index_select(1, edges[k])
+                  for k in range(num_layers)]
+        per_layer = [hc.logistic(u).unbind(0) for u in layers]
+        for step in range(block):
+            yield [per_layer[k][step] for k in range(num_layers)]
 
 
 def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
@@ -852,6 +889,9 @@ class GraphMaskInstance(ViewExplainer):
     """
 
     Config = GraphMaskInstanceConfig
+    #: Reuse the ungated lower layers' outputs (recorded once) instead of recomputing them
+    #: every step (:mod:`suite.layer_cache`; the same numbers). False: the plain path.
+    reuse_frozen_layers: bool = True
 
     def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
                 seed: int) -> Explanation:
@@ -889,7 +929,8 @@ class GraphMaskInstance(ViewExplainer):
                      if b else torch.zeros((0, *shapes[k]), device=device, requires_grad=True)
                      for k in range(num_layers)]
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
-        optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr)
+        # foreach: the same update as the per-tensor loop (bitwise), fewer Python-level ops
+        optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr, foreach=True)
         lagrangian = Lagrangian(cfg, (b,), device)
         compact = compact_for(model, view)  # None on full-graph views and graph batches
 
@@ -900,22 +941,45 @@ class GraphMaskInstance(ViewExplainer):
             return values if edges is None else values.index_select(0, edges[k])
 
         base_index = [pick(k, edge_instance) for k in range(num_layers)]
+        # the frozen model's ungated lower layers give the same outputs on every step:
+        # recorded once (same graph, same context), then reused instead of recomputed
+        unmasked: dict[int, Tensor] = {}
+        if self.reuse_frozen_layers:
+            with torch.no_grad(), record_layer_outputs(model) as unmasked:
+                gated_logits(model, view, compact, {}, {})
+        # d loss / d expected-L0 of each edge: penalty / its instance's edge count (the
+        # gradient the per-instance mean gives; the loss's value is not used)
+        l0_weight = (torch.ones_like(counts) * cfg.penalty_scaling / counts)[edge_instance]
         steps = num_layers * cfg.epochs_per_layer
-        for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg, device)):
-            layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
-            # gates are element-wise in (logit, noise): sampled at the gated edges only
-            gates = {k: hc.sample(pick(k, logits[k]), hcfg, pick(k, noise[k])).gate for k in layers}
-            base = {k: baselines[k][base_index[k]] for k in layers}
-            masked = gated_logits(model, view, compact, gates, base)
-            loss_b = lagrangian.term(divergence(rec.logits, masked))
-            for k in layers:
-                loss_b = loss_b + cfg.penalty_scaling * _segment_mean(
-                    hc.expected_l0(logits[k], hcfg), edge_instance, counts)
-            optimizer.zero_grad()
-            lagrangian.zero_grad()
-            loss_b.sum().backward()
-            optimizer.step()
-            lagrangian.ascend()
+        gates: dict[int, Tensor] = {}
+        base: dict[int, Tensor] = {}
+        phase = contextlib.ExitStack()  # per phase: the hooks, and the reused lower layers
+        try:
+            for epoch, noise in zip(range(steps), step_noise(gens, sizes, num_layers, steps, hcfg,
+                                                             device, edges)):
+                layers = enabled_layers(epoch, num_layers, cfg.epochs_per_layer)
+                if epoch % cfg.epochs_per_layer == 0:  # a new phase: one more layer gated
+                    phase.close()
+                    phase = contextlib.ExitStack()
+                    phase.enter_context(reuse_layer_outputs(
+                        model, lower_layer_outputs(model, unmasked, layers[0]) if layers else {}))
+                    run = phase.enter_context(gated_model(model, view, compact, gates, base))
+                # gates are element-wise in (logit, noise): sampled at the gated edges only
+                for k in layers:
+                    gates[k] = hc.sample_logistic(pick(k, logits[k]), hcfg, noise[k]).gate
+                    base[k] = baselines[k].index_select(0, base_index[k])
+                loss = lagrangian.term(divergence(rec.logits, run())).sum()
+                for k in layers:
+                    loss = loss + (hc.expected_l0(logits[k], hcfg) * l0_weight).sum()
+                optimizer.zero_grad()
+                lagrangian.zero_grad()
+                loss.backward()
+                optimizer.step()
+                lagrangian.ascend()
+        finally:
+            phase.close()
+        gates.clear()
+        base.clear()
 
         with torch.no_grad():
             final = torch.stack([t.detach() for t in logits]) if num_layers else torch.zeros(0, m)

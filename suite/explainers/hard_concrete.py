@@ -126,11 +126,21 @@ def straight_through(soft: Tensor, cfg: HardConcreteConfig) -> Gate:
     return Gate(soft=soft, gate=soft + (hard - soft).detach())
 
 
+def logistic(noise: Tensor) -> Tensor:
+    """``log u - log(1 - u)``: uniform ``noise`` u -> logistic noise (no gradient needed; an
+    optimisation loop can compute it for many steps at once)."""
+    return torch.log(noise) - torch.log1p(-noise)
+
+
+def sample_logistic(logits: Tensor, cfg: HardConcreteConfig, logistic_noise: Tensor) -> Gate:
+    """:func:`sample` from precomputed ``logistic(noise)`` (the same numbers)."""
+    s = torch.sigmoid((logistic_noise + shifted(logits, cfg)) / cfg.temperature)
+    return straight_through(stretch_and_clamp(s, cfg), cfg)
+
+
 def sample(logits: Tensor, cfg: HardConcreteConfig, noise: Tensor) -> Gate:
     """Training gate from raw ``logits`` (shift added here) and ``noise`` ~ U(eps, 1-eps)."""
-    a = shifted(logits, cfg)
-    s = torch.sigmoid((torch.log(noise) - torch.log1p(-noise) + a) / cfg.temperature)
-    return straight_through(stretch_and_clamp(s, cfg), cfg)
+    return sample_logistic(logits, cfg, logistic(noise))
 
 
 def deterministic(logits: Tensor, cfg: HardConcreteConfig) -> Gate:

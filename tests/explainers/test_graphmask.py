@@ -271,7 +271,7 @@ def test_no_state_left_after_fit_and_explain(name, any_model):
 def test_no_state_left_when_the_body_raises(name, raise_at, any_model, monkeypatch):
     model, dataset = any_model
     before = _snapshot(model)
-    layer = message_layers(model)[0]
+    layer = message_layers(model)[-1]  # the top layer runs on every step (lower ones may be reused)
     calls = {"n": 0}
     original = layer.message
 
@@ -415,3 +415,80 @@ def test_pyg_graphmask_adapter(tiny_gcn, tiny_gin_graph, tiny_node_dataset, tiny
     _assert_same_state(tiny_gcn, before)  # PyG rewrites messages: it must run on a copy
     with pytest.raises(ConfigError, match="penalty_scaling"):
         build_explainer("pyg-graphmask", penalty_scaling=11.0)
+
+
+# ------------------------------------------------- reusing frozen lower layers
+
+def _graph_model(name, dataset):
+    torch.manual_seed(1)
+    return build_model(name, dataset, hidden=16, num_layers=3).eval()
+
+
+def _propagate_counts(model):
+    """(counts list, handles): propagate calls per message-passing layer."""
+    counts = [0] * len(message_layers(model))
+    handles = []
+    for k, layer in enumerate(message_layers(model)):
+        def hook(module, inputs, _k=k):
+            counts[_k] += 1
+        handles.append(layer.register_propagate_forward_pre_hook(hook))
+    return counts, handles
+
+
+@pytest.mark.parametrize("level,name", [("node", "gcn"), ("node", "gin"), ("node", "gat"),
+                                        ("graph", "gcn"), ("graph", "gin"), ("graph", "gat")])
+def test_instance_reusing_frozen_layers_gives_the_same_gates(level, name, tiny_node_dataset,
+                                                             tiny_graph_dataset):
+    if level == "node":
+        x = torch.randn(tiny_node_dataset.data.num_nodes, 4, generator=torch.Generator().manual_seed(0))
+        dataset = dataclasses.replace(tiny_node_dataset,
+                                      data=Data(x=x, edge_index=tiny_node_dataset.data.edge_index))
+    else:
+        dataset = tiny_graph_dataset
+    model = _graph_model(name, dataset)
+    ids = _ids(dataset)[:6]
+    epl = 4
+    runs = {}
+    for reuse in (True, False):
+        explainer = gm.GraphMaskInstance(epochs_per_layer=epl)
+        explainer.reuse_frozen_layers = reuse
+        counts, handles = _propagate_counts(model)
+        try:
+            runs[reuse] = (explainer.explain(model, dataset, ids, 5), counts)
+        finally:
+            for handle in handles:
+                handle.remove()
+    (cached, c_counts), (plain, p_counts) = runs[True], runs[False]
+    torch.testing.assert_close(cached.edge_layer_scores, plain.edge_layer_scores, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cached.edge_scores, plain.edge_scores, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cached.meta["lambda"], plain.meta["lambda"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(cached.meta["divergence"], plain.meta["divergence"], atol=1e-5, rtol=0)
+    assert torch.equal(cached.meta["hard_gates"], plain.meta["hard_gates"])
+    # layer 0 is ungated for 2 phases, layer 1 for 1, layer 2 never; the cached path runs
+    # one extra forward to record them
+    assert [p - c for p, c in zip(p_counts, c_counts)] == [2 * epl - 1, epl - 1, -1]
+
+
+@pytest.mark.parametrize("level,name", [("node", "gcn"), ("node", "gat"), ("graph", "gin"), ("graph", "gcn")])
+def test_fit_reusing_frozen_layers_gives_the_same_gate_network(level, name, tiny_node_dataset,
+                                                                tiny_graph_dataset):
+    dataset = tiny_node_dataset if level == "node" else tiny_graph_dataset
+    model = _graph_model(name, dataset)
+    fits = {}
+    for reuse in (True, False):
+        explainer = gm.GraphMask(epochs_per_layer=3, lr=0.01, batch_size=8)
+        explainer.reuse_frozen_layers = reuse
+        counts, handles = _propagate_counts(model)
+        try:
+            explainer.fit(model, dataset, dataset.splits["train"], 2)
+        finally:
+            for handle in handles:
+                handle.remove()
+        fits[reuse] = (explainer.fitted, counts)
+    (cached, c_counts), (plain, p_counts) = fits[True], fits[False]
+    assert cached.selected_epoch == plain.selected_epoch
+    for key, value in plain.network.state_dict().items():
+        torch.testing.assert_close(cached.network.state_dict()[key], value, atol=1e-5, rtol=0)
+    assert cached.lambda_final == pytest.approx(plain.lambda_final, abs=1e-5)
+    # the top layer runs as often on both paths; the lower ones are skipped while ungated
+    assert c_counts[2] == p_counts[2] and c_counts[1] < p_counts[1] and c_counts[0] < c_counts[1]
