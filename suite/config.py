@@ -90,10 +90,19 @@ def _check(hint: Any, value: Any, name: str) -> Any:
 from enum import Enum as Enum_  # noqa: E402  (used by _check)
 
 
+#: Field metadata key: the field is left out of :func:`config_dict` while it holds its
+#: default, so adding such a field to a config keeps every existing cache and cell key.
+OMIT_DEFAULT = "omit_default"
+
+
 def config_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as a JSON-ready dict (enums as their values)."""
+    """A dataclass config as a JSON-ready dict (enums as their values); fields marked
+    ``metadata={OMIT_DEFAULT: True}`` are left out while they equal their default."""
     out = {}
+    omitted = {f.name: f.default for f in dataclasses.fields(config) if f.metadata.get(OMIT_DEFAULT)}
     for key, value in dataclasses.asdict(config).items():
+        if key in omitted and value == omitted[key]:
+            continue
         out[key] = value.value if isinstance(value, Enum_) else value
     return out
 

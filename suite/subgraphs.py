@@ -109,6 +109,21 @@ class InstanceBatch:
         return InstanceBatch(**moved)
 
 
+def hop_union(edge_index: Tensor, nodes: Tensor, num_hops: int,
+              num_nodes: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One (not per-instance) subgraph: every node within ``num_hops`` in-hops of ``nodes`` [k]
+    and every edge between them.
+
+    Returns ``(subset [n'] global node ids, edge_index [2, m'] relabelled, position [k] of
+    each of ``nodes`` in ``subset``, edge_ids [m'] global ids of the kept edges, in order)``.
+    """
+    from torch_geometric.utils import k_hop_subgraph
+
+    subset, sub_edges, position, edge_mask = k_hop_subgraph(
+        nodes, num_hops, edge_index, relabel_nodes=True, num_nodes=num_nodes)
+    return subset, sub_edges, position, edge_mask.nonzero().view(-1)
+
+
 def _edge_extras(data: Data, edge_ids: Tensor) -> dict[str, Tensor | None]:
     attr = getattr(data, "edge_attr", None)
     etype = getattr(data, "edge_type", None)

@@ -1,7 +1,8 @@
 """Slow tier: the NLP family's numbers on the real treebank (issue 6's targets).
 
-Uses the settings of ``suite report nlp`` (``NLPConfig``: dep-count on the full treebank,
-ewt-genre on 4,000 sentences, dep-role on 2,000), prints every number for the closing note and
+Uses the settings of ``suite report nlp`` (``NLPConfig``: dep-count and dep-role on the full
+treebank, dep-role in mini-batches of 64 verbs; ewt-genre on 4,000 sentences), prints every
+number for the closing note and
 asserts the issue's thresholds: dep-count accuracy >= 0.95, dep-role balanced
 accuracy >= 0.95 per question (targets are balanced, so accuracy = balanced
 accuracy), GraphMask F1 reported beside every other explainer, and on ewt-genre
@@ -33,8 +34,10 @@ def test_ewt_sizes_per_split(mirror):
     assert stats == {"train": (12544, 204577, 50), "dev": (2001, 25147, 48), "test": (2077, 25094, 48)}
 
 
-def _run(name: str, setup=None):
+def _run(name: str, setup=None, explainers: bool = True):
     config = NLPConfig()
+    if not explainers:
+        config.explainers = {}
     setup = setup or config.tasks[name]
     task = run_task(name, setup, config, Paths.from_env(), "cpu", print)
     for row in task.rows:
@@ -55,8 +58,15 @@ def test_dep_count_accuracy_and_explainers(mirror):
 def test_dep_role_balanced_accuracy(mirror, question):
     base = NLPConfig().tasks["dep-role"]
     setup = dataclasses.replace(base, dataset_params={**base.dataset_params, "question": question})
-    task = _run(f"dep-role ({question})", setup)
+    # the explainers run on obj (the report's question); the other questions train the model only
+    task = _run(f"dep-role ({question})", setup, explainers=question == "obj")
+    print(f"dep-role ({question}) balanced targets train/val/test: {task.stats['targets']}; "
+          f"accuracy {task.accuracy}")
     assert task.accuracy["test"] >= 0.95
+    if question == "obj":  # GraphMask's gates close (allowance 0.01, subgraph view): seed 0, F1 0.906
+        graphmask = next(r for r in task.rows if r.method == "graphmask")
+        assert not graphmask.error and graphmask.retained < 0.5
+        assert graphmask.f1 >= max(r.f1 for r in task.rows if not r.error and r.method != "graphmask")
 
 
 def test_ewt_genre_accuracy_and_droppable_edges(mirror):

@@ -47,7 +47,11 @@ model's dropout on during probe training, here the divergence measures the gates
 
 **Data (amortised).** Graph tasks: mini-batches of ``batch_size`` training graphs
 (reshuffled each epoch). Node tasks: one step per epoch on the full graph, ``D``
-averaged over the training target nodes.
+averaged over the training target nodes; with ``node_view="subgraph"`` on the union of
+the targets' ``2L``-hop neighbourhoods instead (the same outputs and the same gate inputs
+on every explainable edge; the L0 term is then the mean over that subgraph's edges, not
+the whole graph's, so on a large graph of many components, such as a treebank, it is
+not diluted by edges no target reads, and each step costs the subgraph, not the graph).
 
 **Model selection** (amortised). After every ``eval_every`` epochs the gates are
 evaluated in eval mode (hard, noise-free) on the dev set, the validation instances
@@ -90,7 +94,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from suite.compact import CompactBatch, compact_for, compact_inputs, compact_logits
-from suite.config import ConfigError
+from suite.config import OMIT_DEFAULT, ConfigError
 from suite.explainers import hard_concrete as hc
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
@@ -99,7 +103,7 @@ from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
-from suite.subgraphs import InstanceBatch, graph_batch, instance_batch
+from suite.subgraphs import InstanceBatch, graph_batch, hop_union, instance_batch
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
 #: Random stream (with the seed) of the amortised training noise and batch order.
@@ -108,6 +112,7 @@ _TRAIN_STREAM = 7_340_033
 _INIT_STREAM = 7_340_034
 LAYER_REDUCE = ("max", "mean")
 DEV_SETS = ("explain", "split")
+NODE_VIEWS = ("graph", "subgraph")
 
 
 # ------------------------------------------------------------------------ config
@@ -188,12 +193,16 @@ class GraphMaskConfig(GraphMaskObjectiveConfig):
         dev_set: ``"explain"`` (validation instances chosen like explained ones,
             ``dataset.explain_ids["val"]``, falling back to the split) or ``"split"``
             (``dataset.splits["val"]``).
+        node_view: node tasks: ``"graph"`` (fit, dev and explain on the whole graph) or
+            ``"subgraph"`` (on the union of the instances' ``2L``-hop neighbourhoods; see
+            the module doc). Left out of the cell key at its default.
     """
 
     batch_size: int = 32
     eval_every: int = 1
     dev_tolerance: float = 0.05
     dev_set: str = "explain"
+    node_view: str = field(default="graph", metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -204,6 +213,8 @@ class GraphMaskConfig(GraphMaskObjectiveConfig):
             raise ConfigError(f"dev_tolerance: must lie in [0, 1) (got {self.dev_tolerance})")
         if self.dev_set not in DEV_SETS:
             raise ConfigError(f"dev_set: expected one of {', '.join(DEV_SETS)} (got {self.dev_set!r})")
+        if self.node_view not in NODE_VIEWS:
+            raise ConfigError(f"node_view: expected one of {', '.join(NODE_VIEWS)} (got {self.node_view!r})")
 
 
 @dataclass
@@ -541,6 +552,34 @@ def _full_graph(dataset: BenchmarkDataset, targets: Tensor) -> InstanceBatch:
     )
 
 
+def _hop_graph(dataset: BenchmarkDataset, targets: Tensor, num_layers: int) -> InstanceBatch:
+    """The union of ``targets``' ``2 * num_layers``-hop neighbourhoods as one view (outputs:
+    ``targets`` [B]). Every explainable edge of a target (head within ``L - 1`` hops) has
+    both end states exact at every layer, also under degree normalisation: a state at
+    layer ``l`` of a node ``d`` hops out needs ``d + l + 1 <= 2L`` hops."""
+    data = dataset.data
+    subset, edge_index, position, edges = hop_union(data.edge_index, targets, 2 * num_layers,
+                                                    int(data.num_nodes))
+    attr, types = getattr(data, "edge_attr", None), getattr(data, "edge_type", None)
+    return InstanceBatch(
+        task=TaskLevel.NODE, instance_ids=targets, x=data.x[subset], edge_index=edge_index,
+        node_ids=subset, node_instance=torch.zeros(subset.numel(), dtype=torch.long),
+        edge_ids=edges, edge_instance=torch.zeros(edges.numel(), dtype=torch.long),
+        explainable=torch.ones(edges.numel(), dtype=torch.bool), target_index=position,
+        edge_attr=None if attr is None else attr[edges], edge_type=None if types is None else types[edges],
+    )
+
+
+def _local_edges(view: InstanceBatch, edge_ids: Tensor, num_edges: int) -> Tensor:
+    """Positions in ``view`` of global ``edge_ids`` [k] (all must lie in it)."""
+    local = torch.full((num_edges,), -1, dtype=torch.long)
+    local[view.edge_ids] = torch.arange(view.edge_ids.numel())
+    out = local[edge_ids]
+    if bool((out < 0).any()):
+        raise ValueError("graphmask: an explained edge lies outside the node view")
+    return out
+
+
 @dataclass
 class _Record:
     """A view with the unmasked model's gate inputs and outputs on it."""
@@ -621,9 +660,13 @@ class GraphMask(Explainer):
 
     # ------------------------------------------------------------------ fit
 
+    def _node_view(self, dataset: BenchmarkDataset, ids: Tensor, num_layers: int) -> InstanceBatch:
+        """The view a node task is fitted, evaluated and explained on (``node_view``)."""
+        if self.config.node_view == "subgraph":
+            return _hop_graph(dataset, ids, num_layers)
+        return _full_graph(dataset, ids)
+
     def _views(self, dataset: BenchmarkDataset, ids: Tensor, order: Tensor | None = None) -> list[InstanceBatch]:
-        if dataset.task == TaskLevel.NODE:
-            return [_full_graph(dataset, ids)]
         ids = ids if order is None else ids[order]
         size = self.config.batch_size
         return [graph_batch(dataset, ids[i:i + size]) for i in range(0, ids.numel(), size)]
@@ -657,7 +700,9 @@ class GraphMask(Explainer):
         gen = generator(seed, _TRAIN_STREAM)
 
         reuse = self.reuse_frozen_layers
-        node_record = _record(model, _full_graph(dataset, ids).to(device), reuse) if node_task else None
+        hops = model_num_hops(model)
+        node_record = (_record(model, self._node_view(dataset, ids, hops).to(device), reuse)
+                       if node_task else None)
         first = node_record or _record(model, self._views(dataset, ids[:1])[0].to(device))
         if len(first.inputs) != num_layers:
             raise ValueError(f"graphmask: saw messages of {len(first.inputs)} of {num_layers} layers")
@@ -671,14 +716,16 @@ class GraphMask(Explainer):
         lagrangian = Lagrangian(cfg, (), device)
 
         # dev set: the unmasked model's record, labels and the dev edges to count
-        dev_view = (_full_graph(dataset, dev_ids) if node_task else graph_batch(dataset, dev_ids)).to(device)
+        dev_view = (self._node_view(dataset, dev_ids, hops) if node_task
+                    else graph_batch(dataset, dev_ids)).to(device)
         dev = _record(model, dev_view, reuse)
         dev_labels = dataset.y[dev_ids].to(device)
         reference = float((dev.logits.argmax(-1) == dev_labels).float().mean())
         if node_task and dev_ids.numel():
             dev_edges = torch.zeros(dev_view.edge_index.size(1), dtype=torch.bool)
-            within = instance_batch(dataset, dev_ids, model_num_hops(model))
-            dev_edges[within.edge_ids[within.explainable]] = True
+            within = instance_batch(dataset, dev_ids, hops)
+            dev_edges[_local_edges(dev_view.to("cpu"), within.edge_ids[within.explainable],
+                                   int(dataset.data.edge_index.size(1)))] = True
             dev_edges = dev_edges.to(device)
         else:
             dev_edges = torch.ones(dev_view.edge_index.size(1), dtype=torch.bool, device=device)
@@ -781,8 +828,9 @@ class GraphMask(Explainer):
         hcfg = self.config.hard_concrete
         if dataset.task == TaskLevel.NODE:
             batch = instance_batch(dataset, ids, hops)
-            view = _full_graph(dataset, ids)
-            picked = batch.edge_ids[batch.explainable]
+            view = self._node_view(dataset, ids, hops)
+            global_ids = batch.edge_ids[batch.explainable]
+            picked = _local_edges(view, global_ids, int(dataset.data.edge_index.size(1)))
             ptr = batch.explained_edge_ptr()
         else:
             view = graph_batch(dataset, ids)
@@ -801,7 +849,7 @@ class GraphMask(Explainer):
         layer_scores = torch.where(gated.view(-1, 1), hc.open_probability(logits, hcfg),
                                    torch.ones_like(logits))
         hard = hc.deterministic(logits, hcfg).hard | ~gated.view(-1, 1)
-        edge_ids = view.edge_ids[picked] if dataset.task == TaskLevel.GRAPH else picked
+        edge_ids = view.edge_ids[picked]
         return Explanation(
             task=dataset.task, instance_ids=ids, edge_ids=edge_ids.cpu(), edge_ptr=ptr.cpu(),
             edge_scores=reduce_layers(layer_scores[gated], self.config.layer_reduce).float(),

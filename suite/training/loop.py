@@ -8,7 +8,11 @@ stopping. A mode changes what the model is trained on through an
 Task levels differ only in how an epoch visits the training instances:
 
 - node tasks: one full-batch step per epoch; the loss is the mean cross-entropy
-  over the training-split nodes (the whole graph is propagated);
+  over the training-split nodes (the whole graph is propagated); or, with
+  ``node_batch_size`` > 0, shuffled mini-batches of training nodes, each step on the
+  ``num_layers + 1``-hop subgraph of its nodes (their outputs are exactly the full
+  graph's, also under degree normalisation; evaluation then also runs on the
+  evaluated nodes' subgraph);
 - graph tasks: mini-batches of ``batch_size`` training graphs, shuffled every
   epoch by a seeded generator, assembled directly from the dataset's
   concatenated tensors (no per-graph ``Data`` objects).
@@ -20,14 +24,14 @@ import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import ConfigError
+from suite.config import OMIT_DEFAULT, ConfigError
 from suite.models.base import GraphModel
 from suite.seeding import generator as seeded_generator
 from suite.seeding import seed_everything
@@ -197,9 +201,15 @@ class EpochStats:
 class TaskData(ABC):
     """A dataset's tensors on a device, with the epoch and prediction logic of its task level."""
 
-    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str,
+                 config: "TrainConfig | None" = None) -> None:
         self.dataset = dataset
         self.device = torch.device(device)
+
+    @staticmethod
+    @abstractmethod
+    def batch_size(config: "TrainConfig") -> int:
+        """The instances per step of this task level under ``config`` (0: full batch)."""
 
     @abstractmethod
     def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
@@ -215,38 +225,83 @@ class TaskData(ABC):
         return self.dataset.y[ids.cpu()].to(self.device)
 
 
-class NodeTaskData(TaskData):
-    """Node task: the full graph on the device; one full-batch step per epoch."""
+def hop_subgraph(inputs: GraphInputs, nodes: Tensor, num_layers: int) -> tuple[GraphInputs, Tensor]:
+    """The ``num_layers + 1``-hop in-neighbourhood subgraph of ``nodes`` [k] (every edge
+    between its nodes) and the positions of ``nodes`` in it [k]. A ``num_layers``-layer
+    model's outputs at those positions equal its full-graph outputs at ``nodes``: its
+    messages reach ``num_layers`` hops, and the extra hop completes the degrees of the
+    nodes at the last hop, which degree-normalised layers (GCN) read."""
+    from suite.subgraphs import hop_union
 
-    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
-        super().__init__(dataset, device)
+    subset, edge_index, position, edges = hop_union(inputs.edge_index, nodes, num_layers + 1,
+                                                    inputs.x.size(0))
+    sub = GraphInputs(x=inputs.x[subset], edge_index=edge_index,
+                      edge_attr=None if inputs.edge_attr is None else inputs.edge_attr[edges],
+                      edge_type=None if inputs.edge_type is None else inputs.edge_type[edges])
+    return sub, position
+
+
+class NodeTaskData(TaskData):
+    """Node task: the full graph on the device; one full-batch step per epoch, or (with
+    ``config.node_batch_size`` > 0) shuffled mini-batches of nodes on their subgraphs."""
+
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str,
+                 config: "TrainConfig | None" = None) -> None:
+        super().__init__(dataset, device, config)
         data = dataset.data
         self.inputs = GraphInputs(x=data.x, edge_index=data.edge_index,
                                   edge_attr=getattr(data, "edge_attr", None),
                                   edge_type=getattr(data, "edge_type", None)).to(self.device)
         self.y = dataset.y.to(self.device)
+        self.subgraphs = config is not None and config.node_batch_size > 0
+
+    @staticmethod
+    def batch_size(config: "TrainConfig") -> int:
+        return config.node_batch_size
 
     def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
                     gen: torch.Generator, batch_size: int,
                     transform: InputTransform | None = None) -> EpochStats:
-        ids = ids.to(self.device)
-        synchronize(self.device)
-        start = time.perf_counter()
-        loss = node_step(model, optimizer, self.inputs, ids, self.y, transform)
-        synchronize(self.device)
-        return EpochStats(loss, int(ids.numel()), time.perf_counter() - start)
+        if batch_size <= 0:
+            ids = ids.to(self.device)
+            synchronize(self.device)
+            start = time.perf_counter()
+            loss = node_step(model, optimizer, self.inputs, ids, self.y, transform)
+            synchronize(self.device)
+            return EpochStats(loss, int(ids.numel()), time.perf_counter() - start)
+        order = ids.cpu()[torch.randperm(ids.numel(), generator=gen)].to(self.device)
+        total_loss, seconds = 0.0, 0.0
+        for begin in range(0, order.numel(), batch_size):
+            chunk = order[begin:begin + batch_size]
+            sub, position = hop_subgraph(self.inputs, chunk, model.num_layers)
+            synchronize(self.device)
+            start = time.perf_counter()
+            loss = train_step(model, optimizer, sub, self.y[chunk], position, transform)
+            synchronize(self.device)
+            seconds += time.perf_counter() - start
+            total_loss += loss * chunk.numel()
+        return EpochStats(total_loss / max(order.numel(), 1), int(order.numel()), seconds)
 
     @torch.no_grad()
     def logits(self, model: GraphModel, ids: Tensor) -> Tensor:
-        return forward(model, self.inputs)[ids.to(self.device)]
+        ids = ids.to(self.device)
+        if self.subgraphs:
+            sub, position = hop_subgraph(self.inputs, ids, model.num_layers)
+            return forward(model, sub)[position]
+        return forward(model, self.inputs)[ids]
 
 
 class GraphTaskData(TaskData):
     """Graph task: shuffled mini-batches of training graphs, assembled on the device."""
 
-    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str) -> None:
-        super().__init__(dataset, device)
+    def __init__(self, dataset: BenchmarkDataset, device: torch.device | str,
+                 config: "TrainConfig | None" = None) -> None:
+        super().__init__(dataset, device, config)
         self.batcher = GraphBatcher(dataset, self.device)
+
+    @staticmethod
+    def batch_size(config: "TrainConfig") -> int:
+        return config.batch_size
 
     def train_epoch(self, model: GraphModel, optimizer: torch.optim.Optimizer, ids: Tensor,
                     gen: torch.Generator, batch_size: int,
@@ -278,9 +333,10 @@ TASK_DATA: dict[TaskLevel, type[TaskData]] = {
 }
 
 
-def task_data(dataset: BenchmarkDataset, device: torch.device | str = "cpu") -> TaskData:
-    """The :class:`TaskData` of ``dataset``'s task level, on ``device``."""
-    return TASK_DATA[dataset.task](dataset, device)
+def task_data(dataset: BenchmarkDataset, device: torch.device | str = "cpu",
+              config: "TrainConfig | None" = None) -> TaskData:
+    """The :class:`TaskData` of ``dataset``'s task level, on ``device`` (batched as ``config`` says)."""
+    return TASK_DATA[dataset.task](dataset, device, config)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -387,7 +443,10 @@ class TrainConfig:
         epochs: maximum number of epochs.
         patience: stop after this many epochs without a strictly higher validation
             accuracy (0 disables early stopping).
-        batch_size: graphs per mini-batch (graph tasks; node tasks train full batch).
+        batch_size: graphs per mini-batch (graph tasks).
+        node_batch_size: training nodes per mini-batch of a node task, each step on their
+            ``num_layers``-hop subgraph; 0 (default) = one full-batch step per epoch. Left
+            out of the cache key at 0, so full-batch models keep their keys.
         eval_every: evaluate on the validation split every this many epochs (and
             always after the last epoch).
     """
@@ -398,12 +457,14 @@ class TrainConfig:
     patience: int = 100
     batch_size: int = 64
     eval_every: int = 1
+    node_batch_size: int = field(default=0, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         rules = {  # field -> (valid, rule shown when not)
             "lr": (self.lr > 0, "> 0"), "weight_decay": (self.weight_decay >= 0, ">= 0"),
             "epochs": (self.epochs >= 1, ">= 1"), "patience": (self.patience >= 0, ">= 0"),
             "batch_size": (self.batch_size >= 1, ">= 1"),
+            "node_batch_size": (self.node_batch_size >= 0, ">= 0"),
             "eval_every": (self.eval_every >= 1, ">= 1"),
         }
         for name, (valid, rule) in rules.items():
@@ -444,7 +505,7 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
     seed_everything(seed)
     gen = seeded_generator(seed, 0x7A1)
     model.to(device)
-    data = task_data(dataset, device)
+    data = task_data(dataset, device, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     train_ids, val_ids = dataset.splits["train"], dataset.splits["val"]
     best = BestState()
@@ -453,7 +514,7 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
     stopped_early = False
     wall = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
-        stats = data.train_epoch(model, optimizer, train_ids, gen, config.batch_size, transform)
+        stats = data.train_epoch(model, optimizer, train_ids, gen, data.batch_size(config), transform)
         items += stats.items
         step_seconds += stats.seconds
         if epoch % config.eval_every and epoch != config.epochs:

@@ -82,7 +82,8 @@ def _view(dataset):
 
 @pytest.mark.parametrize("field,value", [("epochs_per_layer", 0), ("lr", 0.0), ("allowance", -1.0),
                                          ("layer_reduce", "sum"), ("dev_set", "test"), ("zeta", 0.5),
-                                         ("lambda_init", 40.0), ("batch_size", 0)])
+                                         ("lambda_init", 40.0), ("batch_size", 0),
+                                         ("node_view", "sentences")])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         gm.GraphMask(**{field: value})
@@ -492,3 +493,38 @@ def test_fit_reusing_frozen_layers_gives_the_same_gate_network(level, name, tiny
     assert cached.lambda_final == pytest.approx(plain.lambda_final, abs=1e-5)
     # the top layer runs as often on both paths; the lower ones are skipped while ungated
     assert c_counts[2] == p_counts[2] and c_counts[1] < p_counts[1] and c_counts[0] < c_counts[1]
+
+# ---------------------------------------------------------------- node view
+
+def _two_copies(dataset):
+    """The node dataset twice, as two components; splits and explained ids in the first copy."""
+    d, n = dataset.data, dataset.data.num_nodes
+    data = Data(x=torch.cat([d.x, d.x]), edge_index=torch.cat([d.edge_index, d.edge_index + n], 1))
+    return dataclasses.replace(dataset, data=data, y=torch.cat([dataset.y, dataset.y]),
+                               gt_edge_mask=torch.cat([dataset.gt_edge_mask, dataset.gt_edge_mask]),
+                               gt_node_mask=torch.cat([dataset.gt_node_mask, dataset.gt_node_mask]))
+
+
+def test_subgraph_view_explains_as_the_full_graph(fitted_node, tiny_gcn, tiny_node_dataset):
+    dataset = _two_copies(tiny_node_dataset)
+    ids = dataset.explain_ids["test"]
+    view = gm._hop_graph(dataset, ids, tiny_gcn.num_layers)
+    assert view.edge_ids.numel() <= dataset.data.edge_index.size(1) // 2  # the other copy is left out
+    full = fitted_node.explain(tiny_gcn, dataset, ids, 0)
+    sub = copy.deepcopy(fitted_node)
+    sub.config = dataclasses.replace(sub.config, node_view="subgraph")
+    part = sub.explain(tiny_gcn, dataset, ids, 0)
+    assert torch.equal(part.edge_ids, full.edge_ids) and torch.equal(part.edge_ptr, full.edge_ptr)
+    torch.testing.assert_close(part.edge_layer_scores, full.edge_layer_scores, atol=1e-5, rtol=0)
+    assert torch.equal(part.meta["hard_gates"], full.meta["hard_gates"])
+
+
+def test_subgraph_view_fits_and_is_left_out_of_the_key_at_its_default(tiny_gcn, tiny_node_dataset):
+    assert "node_view" not in gm.GraphMask().hparams()
+    assert gm.GraphMask(node_view="subgraph").hparams()["node_view"] == "subgraph"
+    dataset = _two_copies(tiny_node_dataset)
+    explainer = gm.GraphMask(epochs_per_layer=2, lr=0.01, node_view="subgraph")
+    explainer.fit(tiny_gcn, dataset, dataset.splits["train"], 0)
+    exp = explainer.explain(tiny_gcn, dataset, dataset.explain_ids["test"], 0)
+    exp.validate()
+    assert exp.meta["dev_size"] == dataset.explain_ids["val"].numel()

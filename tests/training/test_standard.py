@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch import Tensor
 from torch_geometric.data import Batch
 
 from suite.config import ConfigError
@@ -254,3 +255,55 @@ def test_trains_on_cuda(task, tiny_node_dataset, tiny_graph_dataset):
     result = StandardTraining(epochs=5, batch_size=8).train(model, dataset, 0, torch.device("cuda"))
     assert next(model.parameters()).is_cuda
     assert accuracy(model, dataset, dataset.splits["val"]) == result.accuracy["val"]
+
+
+# ----------------------------------------------------------------------------- node mini-batches
+
+
+@pytest.mark.parametrize("name, hparams", [("gcn", {"hidden": 8, "num_layers": 3}),
+                                           ("gin", {"hidden": 8, "num_layers": 2}),
+                                           ("gat", {"hidden": 8, "num_layers": 2})])
+def test_hop_subgraph_gives_the_full_graph_outputs(tiny_node_dataset, name, hparams):
+    from suite.training.loop import forward, hop_subgraph, task_data
+
+    model = _fresh(name, tiny_node_dataset, **hparams).eval()
+    inputs = task_data(tiny_node_dataset).inputs
+    nodes = torch.tensor([3, 17, 42, 99, 0])
+    sub, position = hop_subgraph(inputs, nodes, model.num_layers)
+    assert sub.x.size(0) < inputs.x.size(0)  # a real subgraph, not the whole graph
+    with torch.no_grad():
+        torch.testing.assert_close(forward(model, sub)[position], forward(model, inputs)[nodes])
+
+
+def test_node_mini_batches_visit_each_train_node_once_and_learn(tiny_node_dataset, monkeypatch):
+    import suite.training.loop as loop
+
+    chunks: list[Tensor] = []
+    real = loop.hop_subgraph
+
+    def spy(inputs, nodes, num_layers):
+        chunks.append(nodes.clone())
+        return real(inputs, nodes, num_layers)
+
+    monkeypatch.setattr(loop, "hop_subgraph", spy)
+    model = _fresh("gcn", tiny_node_dataset, hidden=32)
+    train = tiny_node_dataset.splits["train"]
+    StandardTraining(epochs=1, patience=0, node_batch_size=16).train(model, tiny_node_dataset, seed=0)
+    steps = -(-train.numel() // 16)
+    assert [c.numel() for c in chunks[:steps - 1]] == [16] * (steps - 1)
+    visited = torch.cat(chunks[:steps])
+    assert torch.equal(visited.sort().values, train.sort().values)  # each train node once
+    assert not torch.equal(visited, train)  # shuffled
+    monkeypatch.setattr(loop, "hop_subgraph", real)
+    model = _fresh("gcn", tiny_node_dataset, hidden=32)
+    result = StandardTraining(epochs=150, patience=0, eval_every=10, node_batch_size=16).train(model, tiny_node_dataset, seed=0)
+    assert result.accuracy["val"] >= _majority(tiny_node_dataset, "val") + 0.15
+
+
+def test_node_batch_size_is_left_out_of_the_key_at_its_default():
+    from suite.config import ConfigError as Error
+
+    assert "node_batch_size" not in StandardTraining().config()  # full-batch models keep their keys
+    assert StandardTraining(node_batch_size=32).config()["node_batch_size"] == 32
+    with pytest.raises(Error, match="node_batch_size"):
+        StandardTraining(node_batch_size=-1)
