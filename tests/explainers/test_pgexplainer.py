@@ -11,7 +11,7 @@ from suite.config import ConfigError
 from suite.explainers import build_explainer
 from suite.explainers.pgexplainer import (PGExplainer, PGExplainerConfig, concrete_sample,
                                           dev_instances, drop_curve_score, model_fingerprint,
-                                          temperature)
+                                          size_excess, temperature)
 from suite.metrics.drop_curve import DROP_GRID
 from suite.metrics.perturb import masked_log_probs
 from suite.masking import message_layers
@@ -75,7 +75,8 @@ def test_concrete_sample():
                                          ("temp_end", -1.0), ("edge_size", -0.1),
                                          ("sample_bias", 0.5), ("embedding", "first"),
                                          ("hidden", 0), ("edge_sizes", [0.5, -1.0]),
-                                         ("dev_instances", 0)])
+                                         ("dev_instances", 0), ("size_budget", -1.0),
+                                         ("budget_unit", "nodes"), ("init_bias", math.nan)])
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         build_explainer("pgexplainer", **{field: value})
@@ -330,3 +331,49 @@ def test_selection_keeps_the_candidate_with_the_best_dev_score(level, request):
     ids = dataset.explain_ids["test"][:5]
     torch.testing.assert_close(chosen.explain(model, dataset, ids, 0).edge_scores,
                                _fitted(model, dataset, edge_size=best).explain(model, dataset, ids, 0).edge_scores)
+
+
+# ------------------------------------------------------------- size budget, init bias
+
+def test_size_excess_by_unit():
+    """relu(mass - budget): budget in edges, or a share of each instance's edge count."""
+    mass = torch.tensor([0.0, 2.0, 5.0, 9.0])
+    counts = torch.tensor([4.0, 10.0, 10.0, 20.0])
+    torch.testing.assert_close(size_excess(mass, counts, 0.0, "edges"), mass)
+    torch.testing.assert_close(size_excess(mass, counts, 3.0, "edges"),
+                               torch.tensor([0.0, 0.0, 2.0, 6.0]))
+    torch.testing.assert_close(size_excess(mass, counts, 0.25, "share"),  # budgets 1, 2.5, 2.5, 5
+                               torch.tensor([0.0, 0.0, 2.5, 4.0]))
+
+
+def test_share_budget_error_names_the_field():
+    with pytest.raises(ConfigError, match="size_budget"):
+        build_explainer("pgexplainer", size_budget=1.5, budget_unit="share")
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_budget_of_every_edge_removes_the_size_term(level, request):
+    """A budget of the whole instance (share 1) leaves nothing to penalise: the MLP
+    trained with any edge_size equals the one trained with edge_size 0; a small budget
+    does not."""
+    model, dataset = _case(level, request)
+    ids = dataset.explain_ids["test"][:5]
+    free = _fitted(model, dataset, edge_size=0.0).explain(model, dataset, ids, 0).edge_scores
+    full = _fitted(model, dataset, edge_size=2.0, size_budget=1.0,
+                   budget_unit="share").explain(model, dataset, ids, 0).edge_scores
+    torch.testing.assert_close(full, free, rtol=0, atol=0)
+    some = _fitted(model, dataset, edge_size=2.0, size_budget=1.0,
+                   budget_unit="edges").explain(model, dataset, ids, 0).edge_scores
+    assert not torch.allclose(some, free)
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_init_bias_shifts_the_untrained_logits(level, request):
+    """With 0 epochs the MLP is its initialisation: init_bias adds exactly b to every logit."""
+    model, dataset = _case(level, request)
+    ids = dataset.explain_ids["test"][:5]
+    base = _fitted(model, dataset, epochs=0, symmetric=False).explain(model, dataset, ids, 0)
+    shifted = _fitted(model, dataset, epochs=0, symmetric=False,
+                      init_bias=3.0).explain(model, dataset, ids, 0)
+    torch.testing.assert_close(torch.logit(shifted.edge_scores.double()),
+                               torch.logit(base.edge_scores.double()) + 3.0, atol=1e-4, rtol=0)
