@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -146,8 +145,8 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
     edges, positives, seconds)`` (see :class:`StudyRow`)."""
     from suite.explainers.base import build_explainer
     from suite.metrics.auc import attribution_scores, roc_auc
-    from suite.runner import fit_instances, select_instances
-    from suite.seeding import seed_everything
+    from suite.runner import select_instances
+    from suite.tuning import fit_and_explain
 
     if dataset.gt_edge_mask is None:
         raise ValueError(f"dataset {dataset.name} has no ground-truth edge mask")
@@ -156,12 +155,7 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
         pred = model(dataset.data.x, dataset.data.edge_index).argmax(-1)
     correct = (pred[ids] == dataset.y[ids]).cpu()
     explainer = build_explainer(method.explainer, **dict(method.params))
-    seed_everything(seed)
-    start = time.perf_counter()
-    explainer.fit(model, dataset, fit_instances(dataset), seed)
-    explanation = explainer.explain(model, dataset, ids, seed)
-    seconds = time.perf_counter() - start
-    explanation.validate()
+    explanation, seconds = fit_and_explain(explainer, model, dataset, ids, seed)
     scores = attribution_scores(explanation).cpu()
     labels = dataset.gt_edge_mask.cpu()[explanation.edge_ids.cpu()]
     owner = torch.repeat_interleave(torch.arange(explanation.num_instances),

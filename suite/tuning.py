@@ -126,6 +126,24 @@ def load_grid(explainer: str, task: str, path: str | Path | None = None) -> list
     return [dict(s or {}) for s in grid]
 
 
+def fit_and_explain(explainer: Any, model: Any, dataset: Any, ids: Any,
+                    seed: int) -> tuple[Any, float]:
+    """Seed, fit ``explainer`` on the dataset's fit instances, explain ``ids`` [B] and validate.
+
+    Returns the explanation and the seconds fit plus explain took (wall time).
+    """
+    from suite.runner import fit_instances
+    from suite.seeding import seed_everything
+
+    seed_everything(seed)
+    start = time.perf_counter()
+    explainer.fit(model, dataset, fit_instances(dataset), seed)
+    explanation = explainer.explain(model, dataset, ids, seed)
+    seconds = time.perf_counter() - start
+    explanation.validate()
+    return explanation, seconds
+
+
 def validation_auc(explainer: Any, model: Any, dataset: Any, seed: int,
                    max_instances: int) -> tuple[float, int, float]:
     """Pooled edge ROC-AUC of ``explainer`` on the validation explain instances.
@@ -134,18 +152,12 @@ def validation_auc(explainer: Any, model: Any, dataset: Any, seed: int,
     read; the explainer's ``fit`` sees the train split, as in a run.
     """
     from suite.metrics.auc import attribution_scores, roc_auc
-    from suite.runner import fit_instances, select_instances
-    from suite.seeding import seed_everything
+    from suite.runner import select_instances
 
     ids = select_instances(dataset.explain_ids["val"], max_instances, seed)
     if ids.numel() == 0:
         raise ValueError(f"dataset {dataset.name} has no validation instances to tune on")
-    seed_everything(seed)
-    start = time.perf_counter()
-    explainer.fit(model, dataset, fit_instances(dataset), seed)
-    explanation = explainer.explain(model, dataset, ids, seed)
-    seconds = time.perf_counter() - start
-    explanation.validate()
+    explanation, seconds = fit_and_explain(explainer, model, dataset, ids, seed)
     if dataset.gt_edge_mask is None:
         raise ValueError(f"dataset {dataset.name} has no ground-truth edge mask to tune against")
     labels = dataset.gt_edge_mask.cpu()[explanation.edge_ids.cpu()]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from suite.paths import Paths
 from suite.plugins import load_plugin
 from suite.runner import TIMING_COLUMNS, run_matrix
 from suite.store import ResultsStore
+from tests.executor_helpers import done_cells
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -112,16 +112,6 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path,
     assert runs["status"].tolist() == ["interrupted", "finished"]
 
 
-def _done_cells(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-            return con.execute("SELECT count(*) FROM cells WHERE status = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is being created
-        return 0
-
-
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misbehaving, how):
     """Ctrl-C (SIGINT: exit 130, the run marked interrupted) or kill -9 of the driver while
@@ -142,10 +132,10 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
-        while _done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        while done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
             time.sleep(0.5)
         assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
-        assert _done_cells(store) == 2, "the two ordinary cells did not finish in time"
+        assert done_cells(store) == 2, "the two ordinary cells did not finish in time"
         driver.send_signal(how)  # mid-run: the stalled cell is unfinished
         code = driver.wait(timeout=120)
     finally:
