@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,7 @@ from suite.paths import Paths
 from suite.process_executor import CellScheduler
 from suite.runner import TIMING_COLUMNS, run_matrix
 from suite.store import ResultsStore
-from tests.executor_helpers import done_cells
+from tests.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -156,20 +154,7 @@ def test_ctrl_c_of_the_driver_keeps_every_finished_cell(tmp_path):
                str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
                "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
                "--no-leaderboard"]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 240
-        while done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.5)
-        assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
-        assert done_cells(store) == 2, "the two ordinary cells did not finish in time"
-        driver.send_signal(signal.SIGINT)  # the stalled cell is unfinished
-        code = driver.wait(timeout=120)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    output = driver.stdout.read().decode()
+    code, output = signal_driver_after(command, store, 2, signal.SIGINT)
     assert code == 130, output[-2000:]
     assert "Traceback" not in output  # the workers ignore SIGINT: no worker tracebacks
     with ResultsStore(store) as results:

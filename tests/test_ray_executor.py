@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from suite.paths import Paths
 from suite.plugins import load_plugin
 from suite.runner import TIMING_COLUMNS, run_matrix
 from suite.store import ResultsStore
-from tests.executor_helpers import done_cells
+from tests.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -125,22 +123,7 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
     command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
                str(store), "--root", str(tmp_path), "--executor", "ray", "--address", cluster,
                "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress", "--no-leaderboard"]
-    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps
-    # an inherited SIG_IGN (no KeyboardInterrupt): give the driver the default disposition,
-    # as an interactive terminal would
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 240
-        while done_cells(store) < 2 and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.5)
-        assert driver.poll() is None, driver.stdout.read().decode()[-2000:]
-        assert done_cells(store) == 2, "the two ordinary cells did not finish in time"
-        driver.send_signal(how)  # mid-run: the stalled cell is unfinished
-        code = driver.wait(timeout=120)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
+    code, _ = signal_driver_after(command, store, 2, how)
     with ResultsStore(store) as results:
         frame, runs = results.cells_frame(), results.runs_frame()
     if how == signal.SIGINT:
