@@ -8,8 +8,10 @@ with the same epochs (100) and learning rate (0.01) where the method has them. B
 scored by the same metric code (pooled edge ROC-AUC over the explained edges, absolute
 values for signed methods: ``suite.metrics.roc_auc`` of ``attribution_scores``).
 
-Timing: wall time of ``explain`` (and of ``fit`` for amortised methods), one torch
-thread unless told otherwise, each measured once. Slow PyG baselines run on a fixed
+Timing (:func:`bench_clock`): on CPU the process's CPU time of ``explain`` (and of ``fit``
+for amortised methods), so other jobs on a shared machine do not inflate one side of a
+ratio more than the other; on CUDA wall time, synchronised. One torch thread unless told
+otherwise, each measured once. Slow PyG baselines run on a fixed
 seeded subset (``pyg_cap``); rates are per instance, so ratios stay comparable.
 
 **Overhead ratio** (optimisation-based explainers): the fastest of ``repeats`` explain runs /
@@ -218,7 +220,7 @@ class BenchReport:
             "the fastest forward+backward of the model over the batch the explainer builds; "
             "amortised: one forward; an explainer may skip frozen layers the floor runs, e.g. "
             "graphmask-instance's ungated lower layers, so a ratio can fall below 1); "
-            f"device `{self.device}`, {self.threads} torch thread(s)"
+            f"device `{self.device}`, {self.threads} torch thread(s); {_clock_words(self.device)}"
             + (", --quick (not a measurement)" if self.quick else "") + ".",
             "",
             "| explainer | steps | " + " | ".join(tasks) + " |",
@@ -236,7 +238,7 @@ class BenchReport:
         lines = [
             "# Side by side with PyG",
             "",
-            f"Device `{self.device}`, {self.threads} torch thread(s)"
+            f"Device `{self.device}`, {self.threads} torch thread(s); {_clock_words(self.device)}"
             + (", **--quick (tiny data, not a measurement)**" if self.quick else "") + ". "
             "Same model, instances, epochs (100) and lr (0.01); AUC = pooled edge ROC-AUC "
             "(|score| for signed methods) by the same code. Rates are explained instances per "
@@ -301,15 +303,19 @@ def run_explainer(name: str, hparams: dict[str, Any], model: nn.Module,
     reason = explainer.supports(model, dataset)
     if reason:
         return Measured(name, 0, math.nan, math.nan, math.nan, skipped=reason)
-    start = time.perf_counter()
+    device = _model_device(model)
+    clock = bench_clock(device)
+    start = clock()
     explainer.fit(model, dataset, fit_instances(dataset), seed)
-    fit_seconds = time.perf_counter() - start
+    _sync(device)
+    fit_seconds = clock() - start
     times = []
     for run in range(max(1, repeats)):
         before_each()
-        start = time.perf_counter()
+        start = clock()
         result = explainer.explain(model, dataset, ids, seed)
-        times.append(time.perf_counter() - start)
+        _sync(device)
+        times.append(clock() - start)
         if run == 0:
             explanation = result
     return Measured(name, int(ids.numel()), times[0], fit_seconds, edge_auc(explanation, dataset),
@@ -320,7 +326,8 @@ def step_seconds(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, backw
                  steps: int = 5, repeats: int = 3) -> float:
     """Seconds of one (masked) forward (+ backward w.r.t. the mask) of ``model`` over the
     batch an explainer builds for ``ids``: best of ``repeats`` runs of ``steps`` steps."""
-    device = next(model.parameters()).device
+    device = _model_device(model)
+    clock = bench_clock(device)
     hops = model_num_hops(model)
     best = math.inf
     with frozen(model):
@@ -342,12 +349,34 @@ def step_seconds(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, backw
         one()  # warm-up
         for _ in range(repeats):
             _sync(device)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(steps):
                 one()
             _sync(device)
-            best = min(best, (time.perf_counter() - start) / steps)
+            best = min(best, (clock() - start) / steps)
     return best
+
+
+def bench_clock(device: torch.device) -> Callable[[], float]:
+    """The clock the bench times with on ``device`` (seconds).
+
+    CPU: the process's CPU time (``time.process_time``): with one torch thread it counts
+    the work of the timed code and not the time other jobs on a shared machine take the
+    core away. CUDA: wall time (``time.perf_counter``; callers synchronise the device).
+    """
+    return time.perf_counter if device.type == "cuda" else time.process_time
+
+
+def _clock_words(device_name: str) -> str:
+    return ("wall time, synchronised" if device_name.startswith("cuda")
+            else "times are the process's CPU time")
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
 
 
 def _sync(device: torch.device) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import resource
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,6 +25,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from suite.bench import bench_clock
 from suite.datasets import load_dataset
 from suite.explainers import build_explainer
 from suite.explainers._common import forward, frozen
@@ -120,9 +120,10 @@ def measure(sweep: str, dataset: BenchmarkDataset, model: torch.nn.Module, ids: 
             rates[name] = float("nan")
             continue
         explainer = build_explainer(name, **hparams)
-        start = time.perf_counter()
+        clock = bench_clock(torch.device(device))
+        start = clock()
         explainer.explain(model, dataset, ids, seed=0)
-        rates[name] = ids.numel() / (time.perf_counter() - start)
+        rates[name] = ids.numel() / max(clock() - start, 1e-9)
     union = sum(int(c.edge_ids.numel()) for c in chunks) / ids.numel()
     return Point(sweep, int(dataset.data.num_nodes), int(dataset.data.edge_index.size(1)),
                  int(ids.numel()), rates, union, messages_per_target(model, chunks),
