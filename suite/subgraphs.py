@@ -124,7 +124,8 @@ def hop_union(edge_index: Tensor, nodes: Tensor, num_hops: int,
     return subset, sub_edges, position, edge_mask.nonzero().view(-1)
 
 
-def _edge_extras(data: Data, edge_ids: Tensor) -> dict[str, Tensor | None]:
+def edge_extras(data: Data, edge_ids: Tensor) -> dict[str, Tensor | None]:
+    """``edge_attr`` / ``edge_type`` of ``data`` at ``edge_ids`` [k] (None where it has none)."""
     attr = getattr(data, "edge_attr", None)
     etype = getattr(data, "edge_type", None)
     return {
@@ -199,7 +200,7 @@ def _node_batch_sparse(data: Data, targets: Tensor, k: int, offset: int) -> Inst
         edge_instance=eb + offset,
         explainable=explainable,
         target_index=torch.searchsorted(node_keys, torch.arange(b) * n + targets),
-        **_edge_extras(data, eid),
+        **edge_extras(data, eid),
     )
 
 
@@ -240,7 +241,7 @@ def _node_batch_chunk(data: Data, targets: Tensor, k: int, offset: int) -> Insta
         edge_instance=eb + offset,
         explainable=into_inner[eb, eid],
         target_index=position[torch.arange(b), targets],
-        **_edge_extras(data, eid),
+        **edge_extras(data, eid),
     )
 
 
@@ -294,7 +295,7 @@ def graph_batch(dataset: BenchmarkDataset, graph_ids: Tensor) -> InstanceBatch:
         edge_instance=edge_instance,
         explainable=torch.ones(edge_ids.numel(), dtype=torch.bool),
         target_index=local_start,
-        **_edge_extras(dataset.data, edge_ids),
+        **edge_extras(dataset.data, edge_ids),
     )
 
 

@@ -103,7 +103,7 @@ from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
-from suite.subgraphs import InstanceBatch, graph_batch, hop_union, instance_batch
+from suite.subgraphs import InstanceBatch, edge_extras, graph_batch, hop_union, instance_batch
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
 #: Random stream (with the seed) of the amortised training noise and batch order.
@@ -560,13 +560,12 @@ def _hop_graph(dataset: BenchmarkDataset, targets: Tensor, num_layers: int) -> I
     data = dataset.data
     subset, edge_index, position, edges = hop_union(data.edge_index, targets, 2 * num_layers,
                                                     int(data.num_nodes))
-    attr, types = getattr(data, "edge_attr", None), getattr(data, "edge_type", None)
     return InstanceBatch(
         task=TaskLevel.NODE, instance_ids=targets, x=data.x[subset], edge_index=edge_index,
         node_ids=subset, node_instance=torch.zeros(subset.numel(), dtype=torch.long),
         edge_ids=edges, edge_instance=torch.zeros(edges.numel(), dtype=torch.long),
         explainable=torch.ones(edges.numel(), dtype=torch.bool), target_index=position,
-        edge_attr=None if attr is None else attr[edges], edge_type=None if types is None else types[edges],
+        **edge_extras(data, edges),
     )
 
 
