@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from suite.explainers.base import Explainer
 from suite.compact import compact_for, compact_inputs, compact_logits
-from suite.masking import message_layers
+from suite.masking import edge_mask, message_layers
 from suite.pruning import masked_and_pruned
 from suite.subgraphs import InstanceBatch, batch_chunks
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
@@ -191,7 +191,7 @@ def nodes_per_instance(view: InstanceBatch) -> Tensor:
 # ---------------------------------------------------------------- model calls
 
 def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
-            x: Tensor | None = None, prune: bool = True) -> Tensor:
+            x: Tensor | None = None, prune: bool = True, mask_mode: str = "message") -> Tensor:
     """Logits [B, C] of the view's instances, messages scaled by ``mask``.
 
     ``mask`` is [M_v] over the explainable edges (context edges stay at 1) or None
@@ -201,7 +201,15 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
     (:mod:`suite.pruning`), on the compact graph with each layer's degree normalisation
     computed once per batch where the layers allow it (:mod:`suite.compact`); the
     targets' logits are unchanged.
+    ``mask_mode``: ``"message"`` scales messages after degree normalisation (PyG's
+    convention), ``"weight"`` applies the mask as edge weights before it
+    (:func:`suite.masking.edge_mask`); weight mode runs on the whole view (no pruning),
+    since recomputed degrees need every edge into a node.
     """
+    if mask_mode != "message" and mask is not None:
+        with edge_mask(model, view.full_mask(mask), mode=mask_mode):
+            out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())
+        return view.select_outputs(out)
     compact = compact_for(model, view) if prune else None
     if compact is not None:  # degree context computed once per batch (suite.compact)
         with compact_inputs(model, compact, mask):
