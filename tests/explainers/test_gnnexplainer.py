@@ -189,7 +189,7 @@ def test_symmetric_mask_ties_both_directions(tiny_gcn, tiny_node_dataset):
 
 
 @pytest.mark.parametrize("field,value", [("epochs", -1), ("lr", 0.0), ("edge_size", -0.1),
-                                         ("init_nodes", "all")])
+                                         ("init_nodes", "all"), ("mask_mode", "edges")])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         build_explainer("gnnexplainer", **{field: value})
@@ -198,3 +198,31 @@ def test_bad_config_names_the_field(field, value):
 def test_unknown_field_lists_known_ones():
     with pytest.raises(ConfigError, match="known fields: .*edge_ent"):
         build_explainer("gnnexplainer", epoch=10)
+
+
+def test_weight_mask_mode_batched_equals_one_at_a_time_and_differs_from_message(tiny_gcn,
+                                                                                tiny_node_dataset):
+    """mask_mode=weight (degrees recomputed from the mask): batched == one target at a time
+    on the full graph; on a GCN its masks differ from the default message mode's; the
+    default is left out of the cell key."""
+    ids = tiny_node_dataset.explain_ids["test"][:4]
+    weight = build_explainer("gnnexplainer", epochs=20, mask_mode="weight")
+    exp = weight.explain(tiny_gcn, tiny_node_dataset, ids, seed=0)
+    single = build_explainer("gnnexplainer", epochs=20, mask_mode="weight", batched=False).explain(
+        tiny_gcn, tiny_node_dataset, ids, seed=0)
+    torch.testing.assert_close(exp.edge_scores, single.edge_scores, atol=1e-5, rtol=0)
+    message = build_explainer("gnnexplainer", epochs=20).explain(tiny_gcn, tiny_node_dataset, ids, seed=0)
+    assert not torch.allclose(exp.edge_scores, message.edge_scores, atol=1e-4)
+    from suite.config import config_dict
+
+    assert "mask_mode" not in config_dict(build_explainer("gnnexplainer").config)
+    assert config_dict(weight.config)["mask_mode"] == "weight"
+
+
+def test_weight_mask_mode_skips_attention_models(tiny_node_dataset):
+    from suite.models import build_model
+
+    gat = build_model("gat", tiny_node_dataset, hidden=8, num_layers=2)
+    reason = build_explainer("gnnexplainer", mask_mode="weight").supports(gat, tiny_node_dataset)
+    assert reason and "GATConv" in reason
+    assert build_explainer("gnnexplainer").supports(gat, tiny_node_dataset) is None
