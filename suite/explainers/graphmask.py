@@ -100,6 +100,7 @@ from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
                                       model_device, model_num_hops, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.explainers.lean_adam import LeanAdam
 from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
@@ -442,13 +443,24 @@ def gate_messages(model: nn.Module, num_edges: int | Sequence[int], gates: dict[
     per explainable edge, e.g. per instance). All hooks go when the body exits.
     """
 
+    # the body runs one graph (an optimisation loop calls it once per step), so each
+    # layer's message layout is checked on its first call per (message, edge) count only
+    checked: set[tuple[int, int, int]] = set()
+
     def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
         edges = num_edges if isinstance(num_edges, int) else num_edges[ctx.layer]
-        _real_messages(ctx, messages, edges)
+        key = (ctx.layer, int(messages.size(0)), int(ctx.edge_index.size(1)))
+        if key not in checked:
+            _real_messages(ctx, messages, edges)
+            checked.add(key)
         if ctx.layer not in gates:
             return messages
         real, rest = messages[:edges], messages[edges:]
-        z, base = gates[ctx.layer].to(messages.dtype), baselines[ctx.layer].to(messages.dtype)
+        z, base = gates[ctx.layer], baselines[ctx.layer]
+        if z.dtype != messages.dtype:
+            z = z.to(messages.dtype)
+        if base.dtype != messages.dtype:
+            base = base.to(messages.dtype)
         if explainable is None:
             zz = z.view([-1] + [1] * (real.dim() - 1))
             new = zz * real + (1 - zz) * base
@@ -976,8 +988,8 @@ class GraphMaskInstance(ViewExplainer):
                      if b else torch.zeros((0, *shapes[k]), device=device, requires_grad=True)
                      for k in range(num_layers)]
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
-        # foreach: the same update as the per-tensor loop (bitwise), fewer Python-level ops
-        optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr, foreach=True)
+        # torch.optim.Adam's update, bitwise, without its per-step wrapper (suite.explainers.lean_adam)
+        optimizer = LeanAdam(logits + baselines, lr=cfg.lr)
         lagrangian = Lagrangian(cfg, (b,), device)
         compact = compact_for(model, view)  # None on full-graph views and graph batches
 

@@ -528,3 +528,21 @@ def test_subgraph_view_fits_and_is_left_out_of_the_key_at_its_default(tiny_gcn, 
     exp = explainer.explain(tiny_gcn, dataset, dataset.explain_ids["test"], 0)
     exp.validate()
     assert exp.meta["dev_size"] == dataset.explain_ids["val"].numel()
+
+
+def test_message_layout_is_checked_once_per_layer_and_bad_layouts_raise(tiny_gcn, tiny_node_dataset,
+                                                                        monkeypatch):
+    view = gm._full_graph(tiny_node_dataset, tiny_node_dataset.explain_ids["test"][:3])
+    layers = len(message_layers(tiny_gcn))
+    calls = []
+    original = gm._real_messages
+    monkeypatch.setattr(gm, "_real_messages", lambda ctx, m, n: (calls.append(ctx.layer), original(ctx, m, n)))
+    with gm.gated_model(tiny_gcn, view, None, {}, {}) as run:
+        first = run()
+        assert torch.equal(run(), first)
+    assert sorted(calls) == list(range(layers))  # two forwards, one check per layer
+    ctx = gm.MessageContext(layer=1, edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]), inputs={},
+                            propagate_kwargs={})
+    with pytest.raises(ValueError, match="layer 1 sent 3 messages for 2 edges"):
+        original(ctx, torch.zeros(3, 4), 2)  # the extra message is no self-loop
+    original(ctx, torch.zeros(3, 4), 3)
