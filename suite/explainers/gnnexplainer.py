@@ -43,6 +43,7 @@ from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, forward, nodes_per_instance,
                                       predict, target_log_prob)
 from suite.explainers.base import ExplainerInfo, register_explainer
+from suite.explainers.lean_adam import LeanAdam
 from suite.masking import MASK_MODES, weight_mode_reason
 from suite.seeding import generator
 from suite.subgraphs import InstanceBatch
@@ -212,7 +213,7 @@ class GNNExplainer(ViewExplainer):
 
         partner = reverse_partner(view) if cfg.symmetric else None
         target = predict(model, view)
-        optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        optimizer = LeanAdam(params, lr=cfg.lr)  # torch.optim.Adam's update, bitwise
         for _ in range(cfg.epochs):
             optimizer.zero_grad()
             mask = logits.sigmoid()

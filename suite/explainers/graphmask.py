@@ -100,6 +100,7 @@ from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, frozen, mask_support_reason,
                                       model_device, model_num_hops, prepare_fit)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.explainers.lean_adam import LeanAdam
 from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.masking import MessageContext, message_hooks, message_layers
 from suite.seeding import generator
@@ -299,6 +300,7 @@ class Lagrangian:
     def __init__(self, cfg: GraphMaskObjectiveConfig, shape: Sequence[int] = (),
                  device: torch.device | str = "cpu") -> None:
         self.cfg = cfg
+        self._diff: Tensor | None = None  # (div - allowance) of the last direct_term
         self.alpha = torch.full(tuple(shape), float(cfg.lambda_init), device=device, requires_grad=True)
         self.optimizer = SafeRMSprop(self.alpha, lr=cfg.lambda_lr, centered=cfg.lambda_centered)
 
@@ -308,6 +310,19 @@ class Lagrangian:
 
     def term(self, div: Tensor) -> Tensor:
         return F.softplus(self.alpha) * (div - self.cfg.allowance)
+
+    def direct_term(self, div: Tensor) -> Tensor:
+        """:meth:`term` whose backward reaches ``div`` only; :meth:`direct_grad` (after the
+        backward) then sets ``alpha.grad`` to the numbers autograd gives ``term(div).sum()``."""
+        diff = div - self.cfg.allowance
+        self._diff = diff.detach()
+        return F.softplus(self.alpha.detach()) * diff
+
+    @torch.no_grad()
+    def direct_grad(self) -> None:
+        """``alpha.grad`` of the last :meth:`direct_term`'s sum: softplus' backward kernel at
+        alpha with the upstream ``1.0 * (div - allowance)`` (F.softplus: beta 1, threshold 20)."""
+        self.alpha.grad = torch.ops.aten.softplus_backward(self._diff, self.alpha.detach(), 1.0, 20.0)
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
@@ -442,13 +457,24 @@ def gate_messages(model: nn.Module, num_edges: int | Sequence[int], gates: dict[
     per explainable edge, e.g. per instance). All hooks go when the body exits.
     """
 
+    # the body runs one graph (an optimisation loop calls it once per step), so each
+    # layer's message layout is checked on its first call per (message, edge) count only
+    checked: set[tuple[int, int, int]] = set()
+
     def fn(ctx: MessageContext, messages: Tensor) -> Tensor:
         edges = num_edges if isinstance(num_edges, int) else num_edges[ctx.layer]
-        _real_messages(ctx, messages, edges)
+        key = (ctx.layer, int(messages.size(0)), int(ctx.edge_index.size(1)))
+        if key not in checked:
+            _real_messages(ctx, messages, edges)
+            checked.add(key)
         if ctx.layer not in gates:
             return messages
         real, rest = messages[:edges], messages[edges:]
-        z, base = gates[ctx.layer].to(messages.dtype), baselines[ctx.layer].to(messages.dtype)
+        z, base = gates[ctx.layer], baselines[ctx.layer]
+        if z.dtype != messages.dtype:
+            z = z.to(messages.dtype)
+        if base.dtype != messages.dtype:
+            base = base.to(messages.dtype)
         if explainable is None:
             zz = z.view([-1] + [1] * (real.dim() - 1))
             new = zz * real + (1 - zz) * base
@@ -905,6 +931,24 @@ def step_noise(gens: Sequence[torch.Generator], sizes: Sequence[int], num_layers
             yield [per_layer[k][step] for k in range(num_layers)]
 
 
+@torch.no_grad()
+def add_l0_grad(logits: Sequence[Tensor], weight: Tensor, cfg: hc.HardConcreteConfig) -> None:
+    """Add ``d/d logits of sum(expected_l0(logits) * weight)`` to each [M] tensor's ``.grad``.
+
+    The numbers autograd gives for that term in the loss (its value is not needed): the
+    sum and product pass ``weight`` down unchanged (1.0 * w), the shift is the identity,
+    and the sigmoid's backward is the same kernel (``aten.sigmoid_backward``) at the same
+    saved output; the two contributions to a gradient are summed once, in either order
+    the same float. Saves the forward graph and five backward nodes per layer and step.
+    """
+    for t in logits:
+        grad = torch.ops.aten.sigmoid_backward(weight, hc.expected_l0(t, cfg))
+        if t.grad is None:
+            t.grad = grad
+        else:
+            t.grad.add_(grad)
+
+
 def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
     """[M] values, [M] segment ids -> [B] means (``counts`` [B] >= 1)."""
     return values.new_zeros(counts.numel()).index_add(0, segment, values) / counts
@@ -939,6 +983,10 @@ class GraphMaskInstance(ViewExplainer):
     #: Reuse the ungated lower layers' outputs (recorded once) instead of recomputing them
     #: every step (:mod:`suite.layer_cache`; the same numbers). False: the plain path.
     reuse_frozen_layers: bool = True
+    #: Give the L0 term's gradient to the logits (:func:`add_l0_grad`) and the Lagrangian's
+    #: to alpha (:meth:`Lagrangian.direct_term`) directly instead of through autograd (the
+    #: same numbers). False: the plain path.
+    direct_grads: bool = True
 
     def explain(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
                 seed: int) -> Explanation:
@@ -976,8 +1024,8 @@ class GraphMaskInstance(ViewExplainer):
                      if b else torch.zeros((0, *shapes[k]), device=device, requires_grad=True)
                      for k in range(num_layers)]
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
-        # foreach: the same update as the per-tensor loop (bitwise), fewer Python-level ops
-        optimizer = torch.optim.Adam(logits + baselines, lr=cfg.lr, foreach=True)
+        # torch.optim.Adam's update, bitwise, without its per-step wrapper (suite.explainers.lean_adam)
+        optimizer = LeanAdam(logits + baselines, lr=cfg.lr)
         lagrangian = Lagrangian(cfg, (b,), device)
         compact = compact_for(model, view)  # None on full-graph views and graph batches
 
@@ -1015,12 +1063,19 @@ class GraphMaskInstance(ViewExplainer):
                 for k in layers:
                     gates[k] = hc.sample_logistic(pick(k, logits[k]), hcfg, noise[k]).gate
                     base[k] = baselines[k].index_select(0, base_index[k])
-                loss = lagrangian.term(divergence(rec.logits, run())).sum()
-                for k in layers:
-                    loss = loss + (hc.expected_l0(logits[k], hcfg) * l0_weight).sum()
+                div = divergence(rec.logits, run())
+                if self.direct_grads:
+                    loss = lagrangian.direct_term(div).sum()
+                else:
+                    loss = lagrangian.term(div).sum()
+                    for k in layers:
+                        loss = loss + (hc.expected_l0(logits[k], hcfg) * l0_weight).sum()
                 optimizer.zero_grad()
                 lagrangian.zero_grad()
                 loss.backward()
+                if self.direct_grads:
+                    add_l0_grad([logits[k] for k in layers], l0_weight, hcfg)
+                    lagrangian.direct_grad()
                 optimizer.step()
                 lagrangian.ascend()
         finally:

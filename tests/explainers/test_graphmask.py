@@ -528,3 +528,63 @@ def test_subgraph_view_fits_and_is_left_out_of_the_key_at_its_default(tiny_gcn, 
     exp = explainer.explain(tiny_gcn, dataset, dataset.explain_ids["test"], 0)
     exp.validate()
     assert exp.meta["dev_size"] == dataset.explain_ids["val"].numel()
+
+
+def test_message_layout_is_checked_once_per_layer_and_bad_layouts_raise(tiny_gcn, tiny_node_dataset,
+                                                                        monkeypatch):
+    view = gm._full_graph(tiny_node_dataset, tiny_node_dataset.explain_ids["test"][:3])
+    layers = len(message_layers(tiny_gcn))
+    calls = []
+    original = gm._real_messages
+    monkeypatch.setattr(gm, "_real_messages", lambda ctx, m, n: (calls.append(ctx.layer), original(ctx, m, n)))
+    with gm.gated_model(tiny_gcn, view, None, {}, {}) as run:
+        first = run()
+        assert torch.equal(run(), first)
+    assert sorted(calls) == list(range(layers))  # two forwards, one check per layer
+    ctx = gm.MessageContext(layer=1, edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]), inputs={},
+                            propagate_kwargs={})
+    with pytest.raises(ValueError, match="layer 1 sent 3 messages for 2 edges"):
+        original(ctx, torch.zeros(3, 4), 2)  # the extra message is no self-loop
+    original(ctx, torch.zeros(3, 4), 3)
+
+
+@pytest.mark.parametrize("level,name", [("node", "gcn"), ("graph", "gin")])
+def test_instance_direct_grads_give_bitwise_the_autograd_path(level, name, tiny_node_dataset,
+                                                             tiny_graph_dataset):
+    dataset = tiny_node_dataset if level == "node" else tiny_graph_dataset
+    model = _graph_model(name, dataset)
+    ids = _ids(dataset)[:6]
+    runs = {}
+    for direct in (True, False):
+        explainer = gm.GraphMaskInstance(epochs_per_layer=8, lambda_lr=0.5)
+        explainer.direct_grads = direct
+        runs[direct] = explainer.explain(model, dataset, ids, 5)
+    fast, plain = runs[True], runs[False]
+    assert torch.equal(fast.edge_layer_scores, plain.edge_layer_scores)
+    assert torch.equal(fast.meta["lambda"], plain.meta["lambda"])
+    assert torch.equal(fast.meta["divergence"], plain.meta["divergence"])
+
+
+def test_direct_lagrangian_and_l0_grads_match_autograd():
+    cfg = gm.GraphMaskInstanceConfig()
+    gen = torch.Generator().manual_seed(0)
+    div = torch.rand(5, generator=gen) * 3
+    plain, direct = gm.Lagrangian(cfg, (5,)), gm.Lagrangian(cfg, (5,))
+    with torch.no_grad():  # spread alpha over softplus' linear (> 20) and curved ranges
+        for lag in (plain, direct):
+            lag.alpha.copy_(torch.tensor([-3.0, 0.0, 2.5, 19.9, 25.0]))
+    d1, d2 = div.clone().requires_grad_(True), div.clone().requires_grad_(True)
+    plain.term(d1).sum().backward()
+    direct.direct_term(d2).sum().backward()
+    direct.direct_grad()
+    assert torch.equal(plain.alpha.grad, direct.alpha.grad) and torch.equal(d1.grad, d2.grad)
+    logits = torch.randn(40, generator=gen) * 4
+    weight = torch.rand(40, generator=gen)
+    a = logits.clone().requires_grad_(True)
+    (gm.hc.expected_l0(a, cfg.hard_concrete) * weight).sum().backward()
+    b = logits.clone().requires_grad_(True)
+    gm.add_l0_grad([b], weight, cfg.hard_concrete)
+    assert torch.equal(a.grad, b.grad)
+    b.grad = torch.ones(40)
+    gm.add_l0_grad([b], weight, cfg.hard_concrete)  # adds to a gradient already there
+    assert torch.equal(b.grad, torch.ones(40) + a.grad)
