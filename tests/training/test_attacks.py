@@ -264,3 +264,40 @@ def test_attack_configs_validate_and_lookups_help():
         build_attack("pgd-feature")
     assert build_attack("PGD_Structure", steps=3).config()["steps"] == 3
 
+
+
+def _is_cycle(pairs: set[tuple[int, int]], length: int) -> bool:
+    """True when the unordered ``pairs`` form one simple cycle through ``length`` nodes."""
+    nodes = {u for pair in pairs for u in pair}
+    if len(nodes) != length or len(pairs) != length:
+        return False
+    neighbours: dict[int, set[int]] = {u: set() for u in nodes}
+    for u, v in pairs:
+        neighbours[u].add(v)
+        neighbours[v].add(u)
+    if any(len(n) != 2 for n in neighbours.values()):
+        return False
+    start = next(iter(nodes))
+    seen, stack = {start}, [start]
+    while stack:
+        for v in neighbours[stack.pop()] - seen:
+            seen.add(v)
+            stack.append(v)
+    return seen == nodes
+
+
+def test_one_removal_within_the_budget_turns_a_ba2motifs_house_into_its_cycle_class():
+    """Why the structure attack cannot be survived on BA-2Motifs: its per-graph budget is
+    ``max(1, ...)`` flips, one removal of a house's ceiling edge suffices, and the motif
+    left is exactly the other class's 5-cycle (the attack changes the true class)."""
+    from suite.datasets import load_dataset
+
+    dataset = load_dataset("ba-2motifs", seed=0, num_graphs=10)
+    d = dataset.data
+    houses = (dataset.y == 0).nonzero().view(-1).tolist()
+    assert houses
+    for g in houses:
+        lo, hi = int(dataset.edge_ptr[g]), int(dataset.edge_ptr[g + 1])
+        motif = _pairs(d.edge_index[:, lo:hi][:, dataset.gt_edge_mask[lo:hi]])
+        assert len(motif) == 6 and not _is_cycle(motif, 5)
+        assert any(_is_cycle(motif - {pair}, 5) for pair in motif)
