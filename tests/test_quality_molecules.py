@@ -50,7 +50,12 @@ def _board(root, raw):
         frame = store.cells_frame()
     finally:
         store.close()
-    assert (frame["status"] == "done").all(), frame.loc[frame["status"] != "done", "error"].tolist()
+    # incompatible cells are skipped with their reason (e.g. PyG's GraphMaskExplainer on GINE
+    # layers); anything else that did not finish is a defect
+    skipped = frame["status"] == "skipped"
+    assert ((frame["status"] == "done") | skipped).all(), frame.loc[~skipped, "error"].tolist()
+    assert frame.loc[skipped, "error"].str.len().gt(0).all()
+    assert (frame["status"] == "done").sum() > skipped.sum()
     table = build_leaderboard(frame).table
     print("\n" + table[[c for c in COLUMNS if c in table.columns]].to_string())
     return table.set_index(["dataset", "explainer"])
