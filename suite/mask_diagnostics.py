@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from suite.explainers._common import explained_edge_instance, forward, instance_views, predict, target_log_prob
+from suite.pruning import hop_distance
 from suite.subgraphs import InstanceBatch
 
 __all__ = ["EdgeTable", "edge_table", "empty_mask_effect", "head_hops", "main", "occlusion_effect"]
@@ -41,24 +42,13 @@ __all__ = ["EdgeTable", "edge_table", "empty_mask_effect", "head_hops", "main", 
 def head_hops(view: InstanceBatch) -> Tensor:
     """[M_v] hop distance from each explainable edge's head (destination) to its target.
 
-    Multi-source BFS from the targets against the edge direction (a node at distance
-    ``d`` reaches the target in ``d`` messages); the view's instances are disjoint.
+    :func:`suite.pruning.hop_distance` from the targets against the edge direction (a node
+    at distance ``d`` reaches the target in ``d`` messages); the view's instances are disjoint.
     """
     n = view.x.size(0)
-    dist = torch.full((n,), -1, dtype=torch.long)
-    src, dst = view.edge_index.cpu()
-    dist[view.target_index.cpu()] = 0
-    frontier = torch.zeros(n, dtype=torch.bool)
-    frontier[view.target_index.cpu()] = True
-    d = 0
-    while bool(frontier.any()):
-        d += 1
-        nxt = torch.zeros(n, dtype=torch.bool)
-        nxt[src[frontier[dst]]] = True
-        nxt &= dist < 0
-        dist[nxt] = d
-        frontier = nxt
-    return dist[dst[view.explainable.cpu()]]
+    edge_index = view.edge_index.cpu()
+    dist = hop_distance(edge_index, view.target_index.cpu(), n, max_hops=n)
+    return dist[edge_index[1][view.explainable.cpu()]]
 
 
 @torch.no_grad()
