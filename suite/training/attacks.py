@@ -33,19 +33,19 @@ import contextlib
 import dataclasses
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import ConfigError, build_config, config_dict
+from suite.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
 from suite.masking import edge_mask
 from suite.models.base import GraphModel
 from suite.registry import Registry
 from suite.seeding import generator as seeded_generator
-from suite.training.loop import GraphBatcher, GraphInputs, forward
+from suite.training.loop import GraphBatcher, GraphInputs, forward, node_inputs
 from suite.types import BenchmarkDataset, TaskLevel
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
 NORMS = ("linf", "l2")
 CANDIDATES = ("existing+random", "existing+all")
 DISCRETISE = ("bernoulli", "topk")
+PROTECT = ("none", "ground-truth")
 
 #: Bisection iterations of :func:`project_budget` (float32: the threshold is then exact
 #: to ~2^-40 of the range of ``a``).
@@ -248,7 +249,27 @@ class _Candidates:
             changes["edge_type"] = torch.cat([inputs.edge_type[keep], new[add]])
         if inputs.edge_attr is not None:  # no insertion candidates exist in this case
             changes["edge_attr"] = inputs.edge_attr[keep]
+        if inputs.gt_edge_mask is not None:  # inserted edges are not ground truth
+            changes["gt_edge_mask"] = torch.cat(
+                [inputs.gt_edge_mask[keep], inputs.gt_edge_mask.new_zeros(int(add.sum()))])
         return inputs.replace(**changes)
+
+    def protected(self, inputs: GraphInputs) -> Tensor:
+        """[P] bool: pairs ``protect: ground-truth`` may not flip: input pairs with a
+        ground-truth edge (either direction) and absent pairs whose two endpoints are both
+        ground-truth nodes (of any motif: a superset of "the same motif")."""
+        if inputs.gt_edge_mask is None or inputs.gt_node_mask is None:
+            raise ValueError("protect: ground-truth needs the inputs' gt_edge_mask and "
+                             "gt_node_mask (the dataset has no ground truth)")
+        num_pairs = self.existing.numel()
+        gt_edge = inputs.gt_edge_mask.bool()
+        hit = torch.zeros(num_pairs, dtype=torch.long, device=gt_edge.device).index_add(
+            0, self.pair[:self.num_edges], gt_edge.long())
+        new = self.edge_index[:, self.num_edges:]
+        gt_node = inputs.gt_node_mask.bool()
+        both = (gt_node[new[0]] & gt_node[new[1]]).long()
+        hit = hit.index_add(0, self.pair[self.num_edges:], both)
+        return hit > 0
 
 
 def _is_symmetric(edge_index: Tensor, n: int) -> bool:
@@ -395,7 +416,7 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
                   step_size: float = 0.5, removal_only: bool = False,
                   candidates: str = "existing+random", insert_ratio: float = 1.0,
                   discretise: str = "bernoulli", samples: int = 20,
-                  insert_edge_type: int | None = None,
+                  insert_edge_type: int | None = None, protect: str = "none",
                   generator: torch.Generator | None = None) -> GraphInputs:
     r"""The PGD topology attack of Xu et al. (IJCAI 2019): flip at most ``budget`` node pairs.
 
@@ -439,8 +460,18 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     ``removal_only``). Inserted edges get ``edge_type = insert_edge_type``, or when
     None the most common type among the input's edges.
 
+    Protection (``protect="ground-truth"``, a label-preserving threat model for datasets
+    whose label is defined by a motif): candidate pairs that touch the explanation
+    ground truth (:meth:`_Candidates.protected`: input pairs with a ground-truth edge;
+    absent pairs between two ground-truth nodes) keep ``s = 0`` throughout, so they are
+    never flipped; the budget is unchanged (a share of all input pairs). It needs
+    ``inputs.gt_edge_mask`` and ``gt_node_mask``. Caveat: the threat model is then
+    defined by the explanation ground truth, so a model trained against it is told
+    which edges must not matter, which alone may raise its explanation AUC.
+
     Args:
         model, inputs, y, index: as :func:`pgd_features`.
+        protect: ``"none"`` or ``"ground-truth"``.
         generator: CPU generator for the sampled candidates and the Bernoulli draws.
 
     Returns:
@@ -451,7 +482,8 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     config = StructureAttackConfig(
         budget_share=budget_share, budget=budget, steps=steps, step_size=step_size,
         removal_only=removal_only, candidates=candidates, insert_ratio=insert_ratio,
-        discretise=discretise, samples=samples, insert_edge_type=insert_edge_type)
+        discretise=discretise, samples=samples, insert_edge_type=insert_edge_type,
+        protect=protect)
     insert = not (config.removal_only or inputs.edge_attr is not None)
     cand, per_group = _candidates(inputs, index, insert=insert, candidates=config.candidates,
                                   insert_ratio=config.insert_ratio,
@@ -463,6 +495,7 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
         budgets = torch.clamp((config.budget_share * per_group.double()).floor().long(), min=1)
     budget_f = budgets.to(inputs.x.dtype)
     num_pairs = cand.existing.numel()
+    free = None if config.protect == "none" else ~cand.protected(inputs)
     s = inputs.x.new_zeros(num_pairs)
     clean = inputs.replace(edge_index=cand.edge_index, **_extended_types(inputs, cand))
     with _attacking(model):
@@ -473,6 +506,8 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
             (grad,) = torch.autograd.grad(loss, s, allow_unused=True)
             with torch.no_grad():
                 grad = torch.zeros_like(s) if grad is None else grad
+                if free is not None:  # protected pairs stay at s = 0 (projection keeps 0)
+                    grad = torch.where(free, grad, torch.zeros_like(grad))
                 scale = grad.new_zeros(num_groups).scatter_reduce(
                     0, cand.group, grad.abs(), "amax", include_self=True)
                 step = grad / scale[cand.group].clamp_min(1e-30)
@@ -554,6 +589,8 @@ class StructureAttackConfig:
         discretise: ``"bernoulli"`` (best of ``samples`` draws, as Xu et al.) or ``"topk"``.
         samples: Bernoulli draws.
         insert_edge_type: edge type of inserted edges; None = the input's most common.
+        protect: ``"none"`` or ``"ground-truth"``: never flip a pair of the explanation
+            ground truth (see :func:`pgd_structure`); left out of cell keys at ``"none"``.
     """
 
     budget_share: float = 0.05
@@ -566,9 +603,11 @@ class StructureAttackConfig:
     discretise: str = "bernoulli"
     samples: int = 20
     insert_edge_type: int | None = None
+    protect: str = field(default="none", metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         _check({
+            "protect": (self.protect in PROTECT, f"one of {', '.join(PROTECT)}"),
             "budget_share": (0 <= self.budget_share <= 1, "in [0, 1]"),
             "budget": (self.budget is None or self.budget >= 0, ">= 0 or null"),
             "steps": (self.steps >= 0, ">= 0"), "step_size": (self.step_size > 0, "> 0"),
@@ -662,10 +701,7 @@ def _split_batches(dataset: BenchmarkDataset, ids: Tensor, device: torch.device
     """(inputs, labels, target rows) to attack: the whole graph once (node task) or
     chunks of graphs (graph task)."""
     if dataset.task == TaskLevel.NODE:
-        data = dataset.data
-        inputs = GraphInputs(x=data.x, edge_index=data.edge_index,
-                             edge_attr=getattr(data, "edge_attr", None),
-                             edge_type=getattr(data, "edge_type", None)).to(device)
+        inputs = node_inputs(dataset).to(device)
         yield inputs, dataset.y[ids].to(device), ids.to(device)
         return
     batcher = GraphBatcher(dataset, device)

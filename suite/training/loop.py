@@ -54,6 +54,10 @@ class GraphInputs:
         edge_index: [2, m] edges (local to this input).
         batch: [n] graph position of each node (graph tasks), or None.
         edge_attr: [m, D] or None; edge_type: [m] long or None.
+        gt_edge_mask: [m] bool ground-truth explanation edges, or None; gt_node_mask: [n]
+            bool ground-truth nodes, or None. Never passed to the model: only an attack
+            that protects the ground truth (``pgd-structure``, ``protect: ground-truth``)
+            reads them.
     """
 
     x: Tensor
@@ -61,6 +65,8 @@ class GraphInputs:
     batch: Tensor | None = None
     edge_attr: Tensor | None = None
     edge_type: Tensor | None = None
+    gt_edge_mask: Tensor | None = None
+    gt_node_mask: Tensor | None = None
 
     def kwargs(self) -> dict[str, Tensor]:
         """The optional keyword arguments that are present."""
@@ -111,6 +117,8 @@ class GraphBatcher:
         self.edge_index = data.edge_index.to(self.device)
         self.edge_attr = _optional(data, "edge_attr", self.device)
         self.edge_type = _optional(data, "edge_type", self.device)
+        self.gt_edge_mask = _optional(dataset, "gt_edge_mask", self.device)
+        self.gt_node_mask = _optional(dataset, "gt_node_mask", self.device)
         self.y = dataset.y.to(self.device)
         self.node_ptr = dataset.node_ptr.to(self.device)
         self.edge_ptr = dataset.edge_ptr.to(self.device)
@@ -129,6 +137,8 @@ class GraphBatcher:
             batch=torch.repeat_interleave(torch.arange(ids.numel(), device=self.device), n_count),
             edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
             edge_type=None if self.edge_type is None else self.edge_type[edges],
+            gt_edge_mask=None if self.gt_edge_mask is None else self.gt_edge_mask[edges],
+            gt_node_mask=None if self.gt_node_mask is None else self.gt_node_mask[nodes],
         )
         return inputs, self.y[ids]
 
@@ -140,6 +150,16 @@ class GraphBatcher:
             ids = ids[torch.randperm(ids.numel(), generator=gen)]
         for start in range(0, ids.numel(), batch_size):
             yield self(ids[start:start + batch_size])
+
+
+def node_inputs(dataset: BenchmarkDataset) -> GraphInputs:
+    """The whole graph of a node task as one input, with its ground-truth masks if any."""
+    data = dataset.data
+    return GraphInputs(x=data.x, edge_index=data.edge_index,
+                       edge_attr=getattr(data, "edge_attr", None),
+                       edge_type=getattr(data, "edge_type", None),
+                       gt_edge_mask=getattr(dataset, "gt_edge_mask", None),
+                       gt_node_mask=getattr(dataset, "gt_node_mask", None))
 
 
 def _optional(data: Any, key: str, device: torch.device) -> Tensor | None:
@@ -237,7 +257,9 @@ def hop_subgraph(inputs: GraphInputs, nodes: Tensor, num_layers: int) -> tuple[G
                                                     inputs.x.size(0))
     sub = GraphInputs(x=inputs.x[subset], edge_index=edge_index,
                       edge_attr=None if inputs.edge_attr is None else inputs.edge_attr[edges],
-                      edge_type=None if inputs.edge_type is None else inputs.edge_type[edges])
+                      edge_type=None if inputs.edge_type is None else inputs.edge_type[edges],
+                      gt_edge_mask=None if inputs.gt_edge_mask is None else inputs.gt_edge_mask[edges],
+                      gt_node_mask=None if inputs.gt_node_mask is None else inputs.gt_node_mask[subset])
     return sub, position
 
 
@@ -249,9 +271,7 @@ class NodeTaskData(TaskData):
                  config: "TrainConfig | None" = None) -> None:
         super().__init__(dataset, device, config)
         data = dataset.data
-        self.inputs = GraphInputs(x=data.x, edge_index=data.edge_index,
-                                  edge_attr=getattr(data, "edge_attr", None),
-                                  edge_type=getattr(data, "edge_type", None)).to(self.device)
+        self.inputs = node_inputs(dataset).to(self.device)
         self.y = dataset.y.to(self.device)
         self.subgraphs = config is not None and config.node_batch_size > 0
 
