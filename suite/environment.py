@@ -120,9 +120,11 @@ def environment_record(device: str | torch.device = "cpu") -> dict[str, Any]:
     """Everything that identifies the code, packages and hardware of a run (JSON-ready).
 
     Keys: ``suite_version``, ``git_commit``, ``git_dirty``, ``packages`` (name ->
-    version), ``python``, ``platform``, ``hostname``, ``cpu_model``, ``cpu_count``
-    (logical cores), ``torch_threads`` (intra-op threads), ``device`` (as given)
-    and ``device_name``.
+    version), ``python``, ``platform``, ``hostname``, ``cpu_model``, ``cpu_capability``
+    (the SIMD level torch's CPU kernels dispatch to, e.g. ``AVX2`` or ``AVX512``: float
+    results, and so trained models and scores, can differ between levels), ``cpu_count``
+    (logical cores), ``torch_threads`` (intra-op threads), ``device`` (as given) and
+    ``device_name``.
     """
     try:
         hostname = socket.gethostname()
@@ -136,6 +138,7 @@ def environment_record(device: str | torch.device = "cpu") -> dict[str, Any]:
         "platform": platform.platform(),
         "hostname": hostname,
         "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count() or 0,
         "torch_threads": torch.get_num_threads(),
         "device": str(device),

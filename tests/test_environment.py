@@ -35,6 +35,7 @@ def test_record_is_complete_and_json_ready():
     assert record["python"] == platform.python_version()
     assert record["cpu_count"] == os.cpu_count()
     assert record["torch_threads"] == torch.get_num_threads()
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["device"] == "cpu"
     assert record["device_name"] == record["cpu_model"] and record["device_name"]
     for key in ("platform", "hostname", "git_commit"):
