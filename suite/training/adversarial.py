@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
+from suite.config import ConfigError, build_config, config_dict
 from suite.models.base import GraphModel
 from suite.seeding import generator as seeded_generator
 from suite.training.attacks import (
@@ -163,11 +163,11 @@ class AdversarialTraining(TrainingMode):
         return config_dict(self.settings)
 
     def attack_config(self) -> dict[str, Any]:
-        """The attack's fields of this mode's config (an ``OMIT_DEFAULT`` field at its
-        default is left out, as in :func:`suite.config.config_dict`)."""
+        """The attack's fields of this mode's config, those :func:`suite.config.config_dict`
+        keeps (an ``OMIT_DEFAULT`` field at its default is left out)."""
+        kept = config_dict(self.settings)
         return {f.name: getattr(self.settings, f.name)
-                for f in dataclasses.fields(self.AttackConfig)
-                if not (f.metadata.get(OMIT_DEFAULT) and getattr(self.settings, f.name) == f.default)}
+                for f in dataclasses.fields(self.AttackConfig) if f.name in kept}
 
     def attack_spec(self) -> tuple[str, dict[str, Any]]:
         """``(attack_name, attack_config)`` for :func:`robust_accuracy` (any model)."""

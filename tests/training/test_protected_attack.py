@@ -88,6 +88,7 @@ def test_protect_is_validated_and_left_out_of_keys_at_its_default():
     assert "protect" not in config_dict(StructureAttackConfig())
     assert config_dict(StructureAttackConfig(protect="ground-truth"))["protect"] == "ground-truth"
     assert "protect" not in build_training("adv-structure").config()
+    assert "protect" not in build_training("adv-structure").attack_spec()[1]
     assert build_training("adv-structure", protect="ground-truth").attack_spec()[1]["protect"] \
         == "ground-truth"
     with pytest.raises(ConfigError, match="protect"):
