@@ -128,3 +128,22 @@ def test_robust_accuracy_under_the_protected_attack(dataset_name, request):
     bare = dataclasses.replace(dataset, gt_edge_mask=None, gt_node_mask=None)
     with pytest.raises(ValueError, match="ground truth"):
         robust_accuracy(model, bare, "val", "pgd-structure", config, seed=2)
+
+
+def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed():
+    """The grid's standard cells must be the preset's (same models), so its only changes are
+    its name, dropping adv-features and setting adv-structure's ``protect``."""
+    from pathlib import Path
+
+    import yaml
+
+    from suite.matrix import preset_document
+
+    _, preset = preset_document("adversarial")
+    grid_file = Path(__file__).resolve().parents[2] / "suite/grids/adversarial-protected.yaml"
+    grid = yaml.safe_load(grid_file.read_text())
+    assert grid["trainings"]["adv-structure"].pop("protect") == "ground-truth"
+    del preset["trainings"]["adv-features"]
+    assert grid.pop("name") == "adversarial-protected"
+    preset.pop("name")
+    assert grid == preset
