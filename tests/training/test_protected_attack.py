@@ -11,6 +11,7 @@ from suite.config import ConfigError, config_dict
 from suite.training import build_training
 from suite.training.attacks import StructureAttackConfig, pgd_structure, robust_accuracy
 from suite.training.loop import GraphBatcher, GraphInputs, hop_subgraph, node_inputs
+from tests.training.test_attacks import _flips_per_graph, _pairs
 
 ATTACK = dict(budget=12, steps=5, samples=5)
 
@@ -26,10 +27,6 @@ def _case(level: str, request):
     return request.getfixturevalue("tiny_gin_graph"), inputs, y, None
 
 
-def _pairs(edge_index: torch.Tensor) -> set[tuple[int, int]]:
-    return {(min(u, v), max(u, v)) for u, v in edge_index.t().tolist()}
-
-
 def _touches_ground_truth(before: GraphInputs, after: GraphInputs) -> tuple[int, int, dict]:
     """(ground-truth pairs removed, insertions between two ground-truth nodes, flips per graph)."""
     old, new = _pairs(before.edge_index), _pairs(after.edge_index)
@@ -37,11 +34,7 @@ def _touches_ground_truth(before: GraphInputs, after: GraphInputs) -> tuple[int,
     gt_node = before.gt_node_mask
     removed_gt = len(gt_pairs - new)
     inserted_gt = sum(1 for u, v in new - old if gt_node[u] and gt_node[v])
-    per_graph: dict[int, int] = {}
-    for u, _ in old ^ new:
-        g = 0 if before.batch is None else int(before.batch[u])
-        per_graph[g] = per_graph.get(g, 0) + 1
-    return removed_gt, inserted_gt, per_graph
+    return removed_gt, inserted_gt, _flips_per_graph(before, after)[0]
 
 
 @pytest.mark.parametrize("level", ["node", "graph"])
