@@ -6,9 +6,10 @@ import dataclasses
 import hashlib
 import json
 import typing
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 C = TypeVar("C")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ConfigError(ValueError):
@@ -93,6 +94,34 @@ from enum import Enum as Enum_  # noqa: E402  (used by _check)
 #: Field metadata key: the field is left out of :func:`config_dict` while it holds its
 #: default, so adding such a field to a config keeps every existing cache and cell key.
 OMIT_DEFAULT = "omit_default"
+
+
+#: Attribute of a factory function (a model or dataset factory): the names of its keyword
+#: parameters left out of resolved parameter sets, and so of cache and cell keys, while
+#: they equal their default. Set with :func:`omit_at_default`.
+OMIT_AT_DEFAULT_ATTR = "__omit_at_default__"
+
+
+def omit_at_default(*names: str) -> Callable[[F], F]:
+    """Decorator for a factory: keyword parameters ``names`` stay out of its resolved
+    parameters (so out of every key) while they hold their default, the factory-argument
+    counterpart of ``OMIT_DEFAULT`` on config fields. Adding such a parameter to a
+    factory keeps every existing key."""
+
+    def mark(factory: F) -> F:
+        setattr(factory, OMIT_AT_DEFAULT_ATTR, frozenset(names))
+        return factory
+
+    return mark
+
+
+def drop_omitted_defaults(factory: Callable[..., Any], params: Mapping[str, Any],
+                          defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without the entries ``factory`` marks :func:`omit_at_default` that equal
+    their value in ``defaults`` (name -> the factory's default)."""
+    omitted = getattr(factory, OMIT_AT_DEFAULT_ATTR, frozenset())
+    return {key: value for key, value in params.items()
+            if not (key in omitted and key in defaults and value == defaults[key])}
 
 
 def config_dict(config: Any) -> dict[str, Any]:

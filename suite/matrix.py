@@ -55,7 +55,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from suite.config import ConfigError, build_config, stable_hash
+from suite.config import ConfigError, build_config, drop_omitted_defaults, stable_hash
 from suite.registry import Registry, UnknownNameError
 
 if typing.TYPE_CHECKING:
@@ -429,7 +429,7 @@ def _function_defaults(fn: Callable[..., Any], params: Params, where: str,
     out = {p.name: p.default for p in parameters
            if p.default is not p.empty and _plain(p.default)}
     out.update({name: getattr(checked, name) for name in params})  # ints given for floats -> floats
-    return out
+    return drop_omitted_defaults(fn, out, {p.name: p.default for p in parameters})
 
 
 def _plain(value: Any) -> bool:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, global_add_pool, global_max_pool, global_mean_pool
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.config import ConfigError
+from suite.config import ConfigError, omit_at_default
 from suite.models.base import GraphModel, ModelInfo, register_model
 from suite.types import BenchmarkDataset, TaskLevel
 
@@ -92,14 +92,34 @@ def _check_layers(num_layers: int, hidden: int) -> None:
 
 
 @register_model(ModelInfo(
-    name="gcn", citation="Kipf & Welling, ICLR 2017 (arXiv 1609.02907)",
-    description="graph convolution with symmetric degree normalisation and self-loops"))
+    name="gcn", citation="Kipf & Welling, ICLR 2017 (arXiv 1609.02907); normalize=false: the "
+    "GNNExplainer paper's GCN form (Ying et al., NeurIPS 2019, arXiv 1903.03894)",
+    description="graph convolution with symmetric degree normalisation and self-loops "
+    "(normalize false: h_v' = W (h_v + sum_u h_u) + b, the GNNExplainer paper's form)"))
+@omit_at_default("normalize", "l2_norm", "last_relu")
 def gcn(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-        pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+        pool: str = "mean", dropout: float = 0.0, normalize: bool = True,
+        l2_norm: bool = False, last_relu: bool = True) -> MessagePassingGNN:
+    """Kipf & Welling's layer ``D^-1/2 (A + I) D^-1/2 H W`` (``GCNConv``), or with
+    ``normalize=False`` the GNNExplainer paper's unnormalised layer ``W (h_v + sum_u h_u) + b``
+    (its code's ``GraphConv``; ``gcn-sum``'s layer with the self term). ``l2_norm`` and
+    ``last_relu`` as in :class:`MessagePassingGNN` (the paper's models: ``normalize=False,
+    l2_norm=True, last_relu=False, jk="cat"``, equal to ``gcn-sum`` with ``last_relu=False``).
+    The three are left out of model and cell keys at their defaults."""
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
-    convs = [GCNConv(dims[i], dims[i + 1]) for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+    convs = ([GCNConv(dims[i], dims[i + 1]) for i in range(num_layers)] if normalize
+             else _sum_convs(dims, self_term=True))
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
+                             l2_norm=l2_norm, last_relu=last_relu)
+
+
+def _sum_convs(dims: list[int], self_term: bool) -> list[MessagePassing]:
+    """Unnormalised sum layers ``W ((1 + eps) h_v + sum_u h_u) + b`` as ``GINConv`` with a
+    linear map: ``eps = 0`` keeps the node's own state (``self_term``), ``eps = -1`` drops it.
+    ``dims``: input width, then each layer's output width."""
+    return [GINConv(nn.Linear(dims[i], dims[i + 1]), eps=0.0 if self_term else -1.0)
+            for i in range(len(dims) - 1)]
 
 
 @register_model(ModelInfo(
@@ -134,13 +154,11 @@ def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, 
 def gcn_sum(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
             pool: str = "mean", dropout: float = 0.0, self_term: bool = True,
             l2_norm: bool = True, last_relu: bool = True) -> MessagePassingGNN:
-    """The GNNExplainer paper's layer as a ``GINConv`` with a linear map: ``eps = 0`` adds
-    the node's own state to its neighbours' sum (``self_term``), ``eps = -1`` drops it;
-    the paper's code leaves the last layer without ReLU (``last_relu=False``)."""
+    """The GNNExplainer paper's layer (:func:`_sum_convs`); the paper's code leaves the last
+    layer without ReLU (``last_relu=False``)."""
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
-    convs = [GINConv(nn.Linear(dims[i], dims[i + 1]), eps=0.0 if self_term else -1.0)
-             for i in range(num_layers)]
+    convs = _sum_convs(dims, self_term)
     return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
                              l2_norm=l2_norm, last_relu=last_relu)
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from suite.config import stable_hash
+from suite.config import drop_omitted_defaults, stable_hash
 from suite.models import MODELS, GraphModel, build_model  # the package registers the models
 from suite.paths import atomic_write
 from suite.seeding import seed_everything
@@ -127,18 +127,19 @@ def _mismatch(state: Any, model: GraphModel) -> str | None:
 
 def resolved_hparams(model_name: str, hparams: Mapping[str, Any] | None) -> dict[str, Any]:
     """``hparams`` completed with the model factory's defaults (so ``{}`` and the explicit
-    defaults share a cache key)."""
-    out: dict[str, Any] = {}
+    defaults share a cache key); parameters the factory marks ``omit_at_default`` are left
+    out while they hold their default."""
+    factory = MODELS.get(model_name)
+    defaults: dict[str, Any] = {}
     try:
-        params = list(inspect.signature(MODELS.get(model_name)).parameters.values())[1:]
+        params = list(inspect.signature(factory).parameters.values())[1:]
     except (TypeError, ValueError):  # no introspectable signature: use what was given
         params = []
     for p in params:
         variadic = p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         if p.default is not inspect.Parameter.empty and not variadic:
-            out[p.name] = p.default
-    out.update(hparams or {})
-    return out
+            defaults[p.name] = p.default
+    return drop_omitted_defaults(factory, {**defaults, **(hparams or {})}, defaults)
 
 
 def train_or_load(model_name: str, model_hparams: Mapping[str, Any] | None, training_name: str,

@@ -50,3 +50,38 @@ def test_gcn_sum_states_are_unit_norm(tiny_node_dataset):
     last = z[:, 8:]  # jk=cat: the last layer's state, L2-normalised and without ReLU
     torch.testing.assert_close(last.norm(dim=-1), torch.ones(z.size(0)), atol=1e-5, rtol=0)
     assert bool((last < 0).any())
+
+
+# ------------------------------------------------- gcn's paper form (normalize: false)
+
+
+def test_gcn_paper_form_equals_gcn_sum(tiny_node_dataset):
+    """``gcn`` with the GNNExplainer paper's options builds ``gcn-sum``'s model: same
+    parameters from the same seed, same outputs, and both match the dense reference."""
+    ds = tiny_node_dataset
+    torch.manual_seed(3)
+    paper = build_model("gcn", ds, hidden=8, num_layers=3, normalize=False, l2_norm=True,
+                        last_relu=False).eval()
+    torch.manual_seed(3)
+    reference = build_model("gcn-sum", ds, hidden=8, num_layers=3, last_relu=False).eval()
+    for (name, a), (_, b) in zip(paper.state_dict().items(), reference.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+    x = torch.randn_like(ds.data.x)
+    got = paper(x, ds.data.edge_index)
+    torch.testing.assert_close(got, reference(x, ds.data.edge_index), atol=0, rtol=0)
+    torch.testing.assert_close(got, _dense_forward(paper, x, ds.data.edge_index, True, False),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_gcn_defaults_keep_the_normalised_layer(tiny_node_dataset):
+    from torch_geometric.nn import GCNConv
+
+    ds = tiny_node_dataset
+    torch.manual_seed(0)
+    plain = build_model("gcn", ds, hidden=8, num_layers=2).eval()
+    assert all(isinstance(conv, GCNConv) for conv in plain.convs)
+    torch.manual_seed(0)
+    unnormalised = build_model("gcn", ds, hidden=8, num_layers=2, normalize=False).eval()
+    x = torch.randn_like(ds.data.x)
+    assert not torch.allclose(plain(x, ds.data.edge_index), unnormalised(x, ds.data.edge_index),
+                              atol=1e-4)
