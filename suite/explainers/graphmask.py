@@ -66,7 +66,14 @@ qualifies, the last state (:func:`select_candidate`).
 the training-mode gate of edge ``e`` at layer ``k`` is open (a strictly increasing
 function of the logit, in (0, 1), no ties; :func:`hard_concrete.open_probability`).
 ``edge_scores[e]`` = the maximum over the gated layers (``layer_reduce="max"``: an
-edge counts as much as its most-used message; ``"mean"`` is offered).
+edge counts as much as its most-used message; ``"mean"`` is offered; the amortised
+``graphmask`` also takes ``"max-varying"``, the max over the gated layers whose gate scores
+vary over the dev instances' edges (a layer whose gate network sees the same input on every
+edge, e.g. the first layer of a sum-aggregating model on constant node features, gives one
+score to all edges, and under ``max`` that constant ties every edge it exceeds; all layers
+when none varies), and ``"auto"``: after ``fit``, whichever of the three keeps the model's
+own prediction longest as low-scored edges are dropped on the dev instances
+(:func:`~suite.explainers.pgexplainer.drop_curve_score`; no ground truth read).
 ``meta["hard_gates"]`` [L, M] are the eval-mode hard gates. A layer the selected
 amortised probe does not gate yet (model selection picked an epoch before the
 schedule reached it) passes every message: its scores are 1 and its hard gates
@@ -112,6 +119,13 @@ _TRAIN_STREAM = 7_340_033
 #: Random stream of the amortised gate network's initialisation.
 _INIT_STREAM = 7_340_034
 LAYER_REDUCE = ("max", "mean")
+#: ``layer_reduce`` values of the amortised ``graphmask`` only (module doc): the max over the
+#: layers whose dev gate scores vary, and the per-fit choice among the others.
+MAX_VARYING = "max-varying"
+AUTO_REDUCE = "auto"
+AMORTISED_REDUCE = LAYER_REDUCE + (MAX_VARYING,)
+#: A gated layer whose dev gate scores span less than this counts as constant.
+CONSTANT_SPAN = 1e-6
 DEV_SETS = ("explain", "split")
 NODE_VIEWS = ("graph", "subgraph")
 
@@ -133,7 +147,8 @@ class GraphMaskObjectiveConfig(hc.HardConcreteConfig):
         lambda_lr: RMSprop learning rate of alpha (paper: 1e-2).
         lambda_min, lambda_max: clip of alpha after each step (paper: -2, 30).
         lambda_centered: centered RMSprop for alpha (as PyG's port of the reference).
-        layer_reduce: ``"max"`` or ``"mean"`` over layers for ``edge_scores``.
+        layer_reduce: ``"max"`` or ``"mean"`` over layers for ``edge_scores`` (``graphmask``
+            also ``"max-varying"`` and ``"auto"``, module doc).
         temperature, gamma, zeta, loc_bias, threshold, eps: the hard-concrete
             constants (:class:`~suite.explainers.hard_concrete.HardConcreteConfig`).
     """
@@ -161,10 +176,15 @@ class GraphMaskObjectiveConfig(hc.HardConcreteConfig):
         if not self.lambda_min <= self.lambda_init <= self.lambda_max:
             raise ConfigError(f"lambda_init: must lie in [lambda_min, lambda_max] = "
                               f"[{self.lambda_min}, {self.lambda_max}] (got {self.lambda_init})")
-        if self.layer_reduce not in LAYER_REDUCE:
-            raise ConfigError(f"layer_reduce: expected one of {', '.join(LAYER_REDUCE)} "
+        choices = self.layer_reduce_choices()
+        if self.layer_reduce not in choices:
+            raise ConfigError(f"layer_reduce: expected one of {', '.join(choices)} "
                               f"(got {self.layer_reduce!r})")
         hc.validate(self)
+
+    @classmethod
+    def layer_reduce_choices(cls) -> tuple[str, ...]:
+        return LAYER_REDUCE
 
     @property
     def hard_concrete(self) -> hc.HardConcreteConfig:
@@ -204,6 +224,10 @@ class GraphMaskConfig(GraphMaskObjectiveConfig):
     dev_tolerance: float = 0.05
     dev_set: str = "explain"
     node_view: str = field(default="graph", metadata={OMIT_DEFAULT: True})
+
+    @classmethod
+    def layer_reduce_choices(cls) -> tuple[str, ...]:
+        return AMORTISED_REDUCE + (AUTO_REDUCE,)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -649,6 +673,12 @@ class FittedGraphMask:
     lambda_final: float
     history: list[dict[str, float]]
     gated_layers: list[int] = field(default_factory=list)
+    #: the reduction ``explain`` applies (``layer_reduce``, or the one ``"auto"`` chose)
+    layer_reduce: str = "max"
+    #: ``"auto"``: dev drop-curve score of each candidate reduction (else empty)
+    reduce_scores: dict[str, float] = field(default_factory=dict)
+    #: gated layers whose dev gate scores vary (``"max-varying"`` reduces over these)
+    varying_layers: list[int] = field(default_factory=list)
 
 
 @register_explainer(ExplainerInfo(
@@ -656,7 +686,8 @@ class FittedGraphMask:
     citation="Schlichtkrull, De Cao & Titov, ICLR 2021 (arXiv 2010.00577)",
     description="amortised GraphMask: one gate network per layer on (h_u, m_uv, h_v), hard-concrete "
     "gates, learned baseline messages, L0 + Lagrangian divergence constraint, layers enabled top-down, "
-    "dev-set model selection; scores = max over layers of P(gate open)"))
+    "dev-set model selection; scores = P(gate open) reduced over layers (layer_reduce: max, mean, "
+    "max-varying or auto)"))
 class GraphMask(Explainer):
     """The paper's amortised GraphMask (module docstring). ``fit`` first, then ``explain``.
 
@@ -713,8 +744,43 @@ class GraphMask(Explainer):
         dev_ids = self._dev_ids(dataset)
         with frozen(model):
             fitted = self._train(model, dataset, ids, dev_ids, seed, device, num_layers)
-        fitted.fit_seconds = time.perf_counter() - start
+        rule = self.config.layer_reduce
+        fitted.layer_reduce = LAYER_REDUCE[0] if rule == AUTO_REDUCE else rule
         self.fitted = fitted
+        if rule in (MAX_VARYING, AUTO_REDUCE):
+            dev = self.explain(model, dataset, dev_ids, seed)
+            scores = dev.edge_layer_scores
+            fitted.varying_layers = [k for k in fitted.gated_layers if scores.size(1)
+                                     and float(scores[k].max() - scores[k].min()) > CONSTANT_SPAN]
+            if rule == AUTO_REDUCE:
+                fitted.reduce_scores = self._reduce_scores(model, dataset, dev_ids, scores)
+                fitted.layer_reduce = max(AMORTISED_REDUCE, key=fitted.reduce_scores.__getitem__)
+        fitted.fit_seconds = time.perf_counter() - start
+
+    def _reduce_scores(self, model: nn.Module, dataset: BenchmarkDataset, dev_ids: Tensor,
+                       layer_scores: Tensor) -> dict[str, float]:
+        """Dev :func:`drop_curve_score` of each reduction in :data:`AMORTISED_REDUCE` given
+        the dev explanation's ``layer_scores`` [L, M] (ties keep the first, ``max``). Reads
+        the model's predictions only, no ground truth."""
+        from suite.explainers.pgexplainer import drop_curve_score  # a sibling explainer's metric
+
+        fitted = self.fitted
+        assert fitted is not None
+        view = instance_batch(dataset, dev_ids, model_num_hops(model)).to(model_device(model))
+        with frozen(model), torch.no_grad():
+            return {rule: drop_curve_score(model, view, self._edge_scores(layer_scores, rule)
+                                           .to(view.edge_index.device))
+                    for rule in AMORTISED_REDUCE}
+
+    def _edge_scores(self, layer_scores: Tensor, rule: str) -> Tensor:
+        """[L, M] per-layer scores -> [M] edge scores by ``rule``, over the fitted probe's
+        gated layers (``"max-varying"``: its varying ones, when there are any)."""
+        fitted = self.fitted
+        assert fitted is not None
+        layers = fitted.gated_layers
+        if rule == MAX_VARYING:
+            layers, rule = fitted.varying_layers or layers, "max"
+        return reduce_layers(layer_scores[layers], rule)
 
     def _train(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, dev_ids: Tensor,
                seed: int, device: torch.device, num_layers: int) -> FittedGraphMask:
@@ -877,7 +943,7 @@ class GraphMask(Explainer):
         edge_ids = view.edge_ids[picked]
         return Explanation(
             task=dataset.task, instance_ids=ids, edge_ids=edge_ids.cpu(), edge_ptr=ptr.cpu(),
-            edge_scores=reduce_layers(layer_scores[gated], self.config.layer_reduce).float(),
+            edge_scores=self._edge_scores(layer_scores, fitted.layer_reduce).float(),
             edge_layer_scores=layer_scores.float(), signed=False,
             seconds=time.perf_counter() - start, fit_seconds=fitted.fit_seconds,
             meta={
@@ -887,6 +953,9 @@ class GraphMask(Explainer):
                 "retained_share": hard.float().mean(dim=1) if hard.size(1) else torch.ones(hard.size(0)),
                 "layer_score": "P(z > threshold) of the training-mode gate",
                 "gated_layers": list(fitted.gated_layers),
+                "layer_reduce": fitted.layer_reduce,
+                "varying_layers": list(fitted.varying_layers),
+                **{f"report_dev_drop_curve_{rule}": v for rule, v in fitted.reduce_scores.items()},
                 "dev_retained_share": torch.tensor(fitted.dev_layer_share),
                 "dev_score_masked": fitted.dev_score_masked,
                 "dev_score_unmasked": fitted.dev_score_unmasked,

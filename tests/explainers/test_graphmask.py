@@ -588,3 +588,77 @@ def test_direct_lagrangian_and_l0_grads_match_autograd():
     b.grad = torch.ones(40)
     gm.add_l0_grad([b], weight, cfg.hard_concrete)  # adds to a gradient already there
     assert torch.equal(b.grad, torch.ones(40) + a.grad)
+
+
+# ------------------------------------------------------- layer_reduce: auto
+
+
+def test_auto_layer_reduce_is_amortised_only():
+    assert gm.GraphMask(layer_reduce="auto").config.layer_reduce == "auto"
+    with pytest.raises(ConfigError, match="layer_reduce: expected one of max, mean .got 'auto'"):
+        gm.GraphMaskInstance(layer_reduce="auto")
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_auto_layer_reduce_keeps_the_reduction_with_the_better_dev_drop_curve(
+        level, tiny_gcn, tiny_node_dataset, tiny_gin_graph, tiny_graph_dataset):
+    """``auto`` fits the same gates as ``max`` (same seed), then explains with whichever
+    of max / mean has the larger dev drop-curve score, computed here independently."""
+    from suite.explainers.pgexplainer import drop_curve_score
+
+    model, dataset = ((tiny_gcn, tiny_node_dataset) if level == "node"
+                      else (tiny_gin_graph, tiny_graph_dataset))
+    params = {"epochs_per_layer": 3, "lr": 0.05, "batch_size": 8, "dev_tolerance": 0.99}
+    fits = {}
+    for rule in ("max", "mean", "auto"):
+        fits[rule] = gm.GraphMask(layer_reduce=rule, **params)
+        fits[rule].fit(model, dataset, dataset.splits["train"], 0)
+    dev = fits["max"]._dev_ids(dataset)
+    view = instance_batch(dataset, dev, model.num_layers)
+    for rule in ("max-varying",):
+        fits[rule] = gm.GraphMask(layer_reduce=rule, **params)
+        fits[rule].fit(model, dataset, dataset.splits["train"], 0)
+    expected = {rule: drop_curve_score(model, view, fits[rule].explain(model, dataset, dev, 0).edge_scores)
+                for rule in gm.AMORTISED_REDUCE}
+    assert fits["auto"].fitted.reduce_scores == pytest.approx(expected, abs=1e-6)
+    assert len(fits["max"].fitted.gated_layers) > 1  # max and mean differ: a real choice
+    assert expected["max"] != pytest.approx(expected["mean"], abs=1e-4)
+    choice = max(gm.AMORTISED_REDUCE, key=expected.__getitem__)  # ties: the first
+    test_ids = dataset.explain_ids["test"]
+    got = fits["auto"].explain(model, dataset, test_ids, 0)
+    assert got.meta["layer_reduce"] == choice
+    torch.testing.assert_close(got.edge_scores, fits[choice].explain(model, dataset, test_ids, 0).edge_scores)
+    torch.testing.assert_close(got.edge_layer_scores,
+                               fits["max"].explain(model, dataset, test_ids, 0).edge_layer_scores)
+    assert got.meta[f"report_dev_drop_curve_{choice}"] == max(expected.values())
+
+
+def test_max_varying_leaves_out_a_layer_with_one_score_for_every_edge(tiny_node_dataset):
+    """A GIN on constant node features: its first layer's gate input (h_u, m_uv, h_v) is the
+    same on every edge, so that layer's scores are one constant, which ``max`` lets tie
+    every edge below it; ``max-varying`` takes the max over the other gated layers."""
+    torch.manual_seed(0)
+    from tests.conftest import _train
+
+    dataset = tiny_node_dataset
+    assert bool((dataset.data.x == dataset.data.x[0]).all())
+    model = _train(build_model("gin", dataset, hidden=16, num_layers=3), dataset, 200)
+    params = {"epochs_per_layer": 30, "lr": 0.05, "penalty_scaling": 3.0, "dev_tolerance": 0.99}
+    plain, varying = gm.GraphMask(**params), gm.GraphMask(layer_reduce="max-varying", **params)
+    for explainer in (plain, varying):
+        explainer.fit(model, dataset, dataset.splits["train"], 0)
+    ids = dataset.explain_ids["test"]
+    base = plain.explain(model, dataset, ids, 0)
+    got = varying.explain(model, dataset, ids, 0)
+    gated = plain.fitted.gated_layers
+    assert 0 in gated and len(gated) > 1
+    layers = base.edge_layer_scores
+    assert float(layers[0].max() - layers[0].min()) == 0.0  # the constant layer
+    dev = plain.explain(model, dataset, plain._dev_ids(dataset), 0).edge_layer_scores
+    spans = {k: float(dev[k].max() - dev[k].min()) for k in gated}
+    assert got.meta["varying_layers"] == [k for k in gated if spans[k] > gm.CONSTANT_SPAN]
+    assert 0 not in got.meta["varying_layers"] and got.meta["varying_layers"]
+    torch.testing.assert_close(got.edge_layer_scores, layers)
+    torch.testing.assert_close(got.edge_scores, layers[got.meta["varying_layers"]].max(dim=0).values)
+    torch.testing.assert_close(base.edge_scores, layers[gated].max(dim=0).values)
+    assert not torch.allclose(got.edge_scores, base.edge_scores)
