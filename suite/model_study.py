@@ -18,6 +18,8 @@ Spec (YAML)::
     max_instances: 50
     variants:        # label -> model, its hyper-parameters, the standard training's config
       paper: {model: gcn-sum, hparams: {last_relu: false}, training: {lr: 0.001}}
+      # optional: the spec's datasets this variant runs on (default: all of them)
+      base: {model: gcn, datasets: [tree-cycles]}
     methods:         # label -> explainer and its hyper-parameters (over its defaults)
       gnnexplainer: {explainer: gnnexplainer}
     only:            # optional: method label -> variant labels it runs on (default: all)
@@ -45,12 +47,17 @@ __all__ = ["Method", "StudyRow", "StudySpec", "Variant", "load_spec", "markdown"
 
 @dataclass(frozen=True)
 class Variant:
-    """A model form: registered ``model``, its ``hparams``, the ``standard`` training's config."""
+    """A model form: registered ``model``, its ``hparams``, the ``standard`` training's
+    config, and the ``datasets`` it runs on (empty: every dataset of the spec)."""
 
     label: str
     model: str
     hparams: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+
+    def runs_on(self, dataset: str) -> bool:
+        return not self.datasets or dataset in self.datasets
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,15 @@ def load_spec(path: str | Path) -> StudySpec:
     for key in ("datasets", "seeds", "variants", "methods"):
         if not raw.get(key):
             raise ConfigError(f"{path}: {key}: required and non-empty")
-    variants = tuple(Variant(label, **{k: v for k, v in _mapping(body, f"variants.{label}").items()
-                                       if k in ("model", "hparams", "training")})
+    variants = tuple(Variant(label, **{k: tuple(v) if k == "datasets" else v
+                                       for k, v in _mapping(body, f"variants.{label}").items()
+                                       if k in ("model", "hparams", "training", "datasets")})
                      for label, body in _mapping(raw["variants"], "variants").items())
+    for variant in variants:
+        unknown = sorted(set(variant.datasets) - set(raw["datasets"]))
+        if unknown:
+            raise ConfigError(f"variants.{variant.label}.datasets: {unknown[0]!r} is not one of "
+                              f"the spec's datasets ({', '.join(raw['datasets'])})")
     methods = tuple(Method(label, **{k: v for k, v in _mapping(body, f"methods.{label}").items()
                                      if k in ("explainer", "params")})
                     for label, body in _mapping(raw["methods"], "methods").items())
@@ -182,7 +195,7 @@ def run_study(spec: StudySpec, split: str = "val", paths: Paths | None = None,
             dataset = load_dataset(name, seed=seed, cache_dir=paths.dataset_cache)
             for variant in spec.variants:
                 pairs = [m for v, m in spec.pairs() if v is variant]
-                if not pairs:
+                if not pairs or not variant.runs_on(name):
                     continue
                 model, result, _ = train_or_load(variant.model, dict(variant.hparams), "standard",
                                                  dict(variant.training), dataset, seed=seed,

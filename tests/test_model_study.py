@@ -74,9 +74,30 @@ def test_run_study_and_table(tmp_path, monkeypatch, tiny_node_dataset):
     ("datasets: [x]\nseeds: [0]\nvariants: {a: {model: gcn}}\n", "methods"),
     (SPEC + "  rand2: [zz]\n", "only: unknown method"),
     (SPEC.replace("sal: [b]", "sal: [c]"), "unknown variant 'c'"),
+    (SPEC.replace("training: {epochs: 3}}\n  b:", "training: {epochs: 3}, datasets: [other]}\n  b:"),
+     r"variants.a.datasets: 'other' is not one of the spec's datasets \(tiny\)"),
 ])
 def test_bad_spec_names_the_field(tmp_path, text, match):
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_spec(path)
+
+
+def test_a_variant_runs_only_on_its_datasets(tmp_path, monkeypatch, tiny_node_dataset):
+    import dataclasses
+
+    import suite.datasets
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC.replace("datasets: [tiny]", "datasets: [tiny, other]").replace(
+        "training: {epochs: 3}}\n  b:", "training: {epochs: 3}, datasets: [other]}\n  b:"))
+    spec = load_spec(path)
+    assert spec.variants[0].datasets == ("other",) and spec.variants[1].datasets == ()
+    other = dataclasses.replace(tiny_node_dataset, info=dataclasses.replace(tiny_node_dataset.info, name="other"))
+    monkeypatch.setattr(suite.datasets, "load_dataset",
+                        lambda name, **kw: other if name == "other" else tiny_node_dataset)
+    rows = run_study(dataclasses.replace(spec, seeds=(0,)), "val", paths=Paths(root=tmp_path))
+    assert sorted((r.dataset, r.variant, r.method) for r in rows) == [
+        ("other", "a", "rand"), ("other", "b", "rand"), ("other", "b", "sal"),
+        ("tiny", "b", "rand"), ("tiny", "b", "sal")]
