@@ -19,9 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 def default_restricted(**sections) -> dict:
+    """The default preset cut to the named entries per section; ``by_dataset`` overrides of
+    datasets cut away are dropped with them (the matrix refuses overrides of absent datasets)."""
     _, raw = preset_document("default")
     for name, keep in sections.items():
         raw[name] = {key: raw[name][key] for key in keep}
+    for section in ("models", "trainings"):
+        for params in raw[section].values():
+            overrides = params.get("by_dataset")
+            if overrides is not None:
+                kept = {d: v for d, v in overrides.items() if d in raw["datasets"]}
+                if kept:
+                    params["by_dataset"] = kept
+                else:
+                    del params["by_dataset"]
     return raw
 
 
