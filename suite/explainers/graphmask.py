@@ -764,8 +764,6 @@ class GraphMask(Explainer):
         the model's predictions only, no ground truth."""
         from suite.explainers.pgexplainer import drop_curve_score  # a sibling explainer's metric
 
-        fitted = self.fitted
-        assert fitted is not None
         view = instance_batch(dataset, dev_ids, model_num_hops(model)).to(model_device(model))
         with frozen(model), torch.no_grad():
             return {rule: drop_curve_score(model, view, self._edge_scores(layer_scores, rule)

@@ -610,14 +610,11 @@ def test_auto_layer_reduce_keeps_the_reduction_with_the_better_dev_drop_curve(
                       else (tiny_gin_graph, tiny_graph_dataset))
     params = {"epochs_per_layer": 3, "lr": 0.05, "batch_size": 8, "dev_tolerance": 0.99}
     fits = {}
-    for rule in ("max", "mean", "auto"):
+    for rule in ("max", "mean", "max-varying", "auto"):
         fits[rule] = gm.GraphMask(layer_reduce=rule, **params)
         fits[rule].fit(model, dataset, dataset.splits["train"], 0)
     dev = fits["max"]._dev_ids(dataset)
     view = instance_batch(dataset, dev, model.num_layers)
-    for rule in ("max-varying",):
-        fits[rule] = gm.GraphMask(layer_reduce=rule, **params)
-        fits[rule].fit(model, dataset, dataset.splits["train"], 0)
     expected = {rule: drop_curve_score(model, view, fits[rule].explain(model, dataset, dev, 0).edge_scores)
                 for rule in gm.AMORTISED_REDUCE}
     assert fits["auto"].fitted.reduce_scores == pytest.approx(expected, abs=1e-6)
