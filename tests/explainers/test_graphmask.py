@@ -375,6 +375,43 @@ def test_instance_batch_equals_one_at_a_time_on_the_full_graph(tiny_gcn, tiny_no
     torch.testing.assert_close(batched.edge_scores, torch.cat([p.edge_scores for p in parts]), atol=1e-5, rtol=0)
 
 
+def _hard_gate_divergence(model, view, hard: torch.Tensor) -> torch.Tensor:
+    """[B] KL(original || model with layer k's messages scaled by ``hard[:, k]``), i.e. the
+    closed edges' messages zeroed, computed with :func:`suite.masking.edge_mask` directly."""
+    from suite.masking import edge_mask
+
+    kwargs = view.model_kwargs()
+    with torch.no_grad():
+        original = view.select_outputs(model(view.x, view.edge_index, **kwargs))
+        masks = [view.full_mask(hard[:, k].float()) for k in range(hard.size(1))]
+        with edge_mask(model, masks):
+            masked = view.select_outputs(model(view.x, view.edge_index, **kwargs))
+    return gm.divergence(original, masked)
+
+
+def test_instance_zero_baseline_zeroes_the_closed_messages(tiny_gcn, tiny_node_dataset):
+    ids = _ids(tiny_node_dataset)[:6]
+    view = gm._full_graph(tiny_node_dataset, ids)
+    settings = dict(epochs_per_layer=20, penalty_scaling=5.0)
+    zero = gm.GraphMaskInstance(baseline="zero", **settings).explain_view(tiny_gcn, view, 0, tiny_node_dataset)
+    hard = zero.extras["_hard_gates"]
+    assert (hard == 0).any() and (hard == 1).any()  # some messages dropped, some kept
+    torch.testing.assert_close(zero.extras["divergence"], _hard_gate_divergence(tiny_gcn, view, hard),
+                               atol=1e-5, rtol=1e-4)
+    learned = gm.GraphMaskInstance(**settings).explain_view(tiny_gcn, view, 0, tiny_node_dataset)
+    replaced = _hard_gate_divergence(tiny_gcn, view, learned.extras["_hard_gates"])
+    assert not torch.allclose(learned.extras["divergence"], replaced, atol=1e-4)  # baselines stand in
+
+
+def test_instance_baseline_option_is_checked_and_left_out_of_the_key_at_its_default():
+    assert "baseline" not in gm.GraphMaskInstance().hparams()
+    assert gm.GraphMaskInstance(baseline="zero").hparams()["baseline"] == "zero"
+    with pytest.raises(ConfigError, match="baseline"):
+        gm.GraphMaskInstance(baseline="mean")
+    with pytest.raises(ConfigError):
+        gm.GraphMask(baseline="zero")  # the amortised variant keeps the paper's learned baseline
+
+
 def test_instance_graph_batch_equals_one_graph_at_a_time(tiny_gin_graph, tiny_graph_dataset):
     # few steps: the model's own batched-vs-single float noise (~5e-7) is amplified by Adam
     ids = _ids(tiny_graph_dataset)
