@@ -1111,8 +1111,7 @@ class GraphMaskInstance(ViewExplainer):
         learned = cfg.baseline == "learned"
         baselines = [torch.stack([d[k] for d in drawn]).to(device).requires_grad_(True)
                      if b and learned else
-                     torch.zeros((b if b and not learned else 0, *shapes[k]), device=device,
-                                 requires_grad=learned)
+                     torch.zeros((b, *shapes[k]), device=device, requires_grad=learned)
                      for k in range(num_layers)]
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
         # torch.optim.Adam's update, bitwise, without its per-step wrapper (suite.explainers.lean_adam)
