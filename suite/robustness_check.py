@@ -6,8 +6,8 @@ with the matrix's resolved settings) and measures its accuracy on the validation
 splits, clean and under every adversarial mode's own attack, plus a stronger version of
 each attack (more PGD steps; structure: also more samples). One JSON line per model goes
 to ``--out``; a rerun skips the models already there. ``python -m suite.robustness_check
-table FILE --split test`` prints mean +- sd per mode and the paired, seed-matched
-differences (mode - standard) with 95% t intervals
+table FILE [FILE ...] --split test`` prints mean +- sd per mode and the paired, seed-matched
+differences (mode - standard) with 95% t intervals over the rows of all files
 (:func:`suite.reports.adversarial.paired_difference`).
 
 Row keys: ``dataset, model, seed, training, train_s`` (wall seconds), ``best_epoch`` and,
@@ -159,12 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     run.add_argument("--out", required=True, help="JSON-lines file")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    table = sub.add_parser("table", help="Markdown tables from a JSON-lines file")
-    table.add_argument("file")
+    table = sub.add_parser("table", help="Markdown tables from JSON-lines files (rows pooled)")
+    table.add_argument("files", nargs="+", metavar="FILE")
     table.add_argument("--split", choices=SPLITS, default="test")
     args = parser.parse_args(argv)
     if args.command == "table":
-        print(tables(read_rows(args.file), args.split), end="")
+        rows = [row for path in args.files for row in read_rows(path)]
+        seen = [(r["dataset"], r["model"], r["seed"], r["training"]) for r in rows]
+        if len(set(seen)) != len(seen):
+            parser.error("table: the files share (dataset, model, seed, training) rows")
+        print(tables(rows, args.split), end="")
         return 0
     torch.set_num_threads(args.threads)
     done = {(r["dataset"], r["model"], r["seed"], r["training"]) for r in read_rows(args.out)}

@@ -64,6 +64,20 @@ def test_tables_give_seed_paired_differences(tmp_path):
     assert "| d | m | standard | 3 | 0.800 +- 0.100 |" in text
 
 
+def test_table_pools_the_rows_of_several_files_and_refuses_shared_rows(tmp_path, capsys):
+    clean = {"standard": [0.8, 0.7, 0.9, 0.6], "adv-features": [0.75, 0.72, 0.80, 0.7]}
+    rows = [dict(dataset="d", model="m", seed=s, training=t, train_s=1.0, best_epoch=0,
+                 clean_test=clean[t][s]) for t in clean for s in range(4)]
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows if r["seed"] < 2))
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows if r["seed"] >= 2))
+    assert robustness_check.main(["table", str(first), str(second)]) == 0
+    assert capsys.readouterr().out == robustness_check.tables(rows, "test")
+    with pytest.raises(SystemExit):
+        robustness_check.main(["table", str(first), str(first)])
+    assert "share" in capsys.readouterr().err
+
+
 def test_unknown_pair_names_the_matrix_entries(tiny_matrix):
     with pytest.raises(ValueError, match="ba-shapes/gin.*datasets: tree-cycles"):
         next(robustness_check.measure(load_matrix(tiny_matrix), [("ba-shapes", "gin")], [0]))
