@@ -164,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     table.add_argument("--split", choices=SPLITS, default="test")
     args = parser.parse_args(argv)
     if args.command == "table":
+        missing = [path for path in args.files if not Path(path).is_file()]
+        if missing:
+            parser.error(f"table: no such file: {', '.join(missing)}")
         rows = [row for path in args.files for row in read_rows(path)]
         seen = [(r["dataset"], r["model"], r["seed"], r["training"]) for r in rows]
         if len(set(seen)) != len(seen):

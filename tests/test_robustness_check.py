@@ -76,6 +76,9 @@ def test_table_pools_the_rows_of_several_files_and_refuses_shared_rows(tmp_path,
     with pytest.raises(SystemExit):
         robustness_check.main(["table", str(first), str(first)])
     assert "share" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        robustness_check.main(["table", str(first), str(tmp_path / "typo.jsonl")])
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_unknown_pair_names_the_matrix_entries(tiny_matrix):
