@@ -31,6 +31,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
+from torch_geometric.nn import WLConv
 
 from suite.datasets import load_dataset
 from suite.mask_diagnostics import head_hops
@@ -50,23 +51,16 @@ def wl_colours(edge_index: Tensor, x: Tensor, rounds: int) -> list[Tensor]:
         rounds: the largest radius.
 
     Returns:
-        ``rounds + 1`` tensors [N] of colour ids (long, 0-based, dense per radius):
-        colour_r(v) = id of (colour_{r-1}(v), sorted multiset of colour_{r-1}(u) over
-        in-edges u -> v).
+        ``rounds + 1`` tensors [N] of colour ids (long): colour_r(v) = id of
+        (colour_{r-1}(v), sorted multiset of colour_{r-1}(u) over in-edges u -> v), as
+        :class:`torch_geometric.nn.WLConv` refines them.
     """
     if rounds < 0:
         raise ValueError(f"rounds: must be >= 0 (got {rounds})")
-    n = x.size(0)
     colours = [torch.unique(x, dim=0, return_inverse=True)[1].long()]
-    src, dst = edge_index[0].tolist(), edge_index[1].tolist()
+    refine = WLConv()  # PyG's WL refinement; its colour table lives in this instance only
     for _ in range(rounds):
-        prev = colours[-1].tolist()
-        incoming: list[list[int]] = [[] for _ in range(n)]
-        for u, v in zip(src, dst):
-            incoming[v].append(prev[u])
-        signature = [(prev[v], tuple(sorted(incoming[v]))) for v in range(n)]
-        ids: dict[tuple, int] = {}
-        colours.append(torch.tensor([ids.setdefault(s, len(ids)) for s in signature], dtype=torch.long))
+        colours.append(refine(colours[-1], edge_index))
     return colours
 
 
