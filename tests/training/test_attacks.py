@@ -301,3 +301,48 @@ def test_one_removal_within_the_budget_turns_a_ba2motifs_house_into_its_cycle_cl
         motif = _pairs(d.edge_index[:, lo:hi][:, dataset.gt_edge_mask[lo:hi]])
         assert len(motif) == 6 and not _is_cycle(motif, 5)
         assert any(_is_cycle(motif - {pair}, 5) for pair in motif)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_targets_budget_scope_gives_every_target_set_the_same_flips_per_target(split, request):
+    """``budget_scope="targets"``: flips = floor(share * pairs * T / n), so the 80% training
+    nodes and the 10% test nodes meet the same flip density (topk uses the whole budget)."""
+    dataset = request.getfixturevalue("tiny_node_dataset")
+    model = request.getfixturevalue("tiny_gcn")
+    d, index = dataset.data, dataset.splits[split]
+    inputs = GraphInputs(x=d.x, edge_index=d.edge_index)
+    pairs = len(_pairs(d.edge_index))
+    wanted = max(1, math.floor(0.2 * pairs * index.numel() / d.num_nodes))
+    whole = max(1, math.floor(0.2 * pairs))
+    assert wanted < whole  # the scope changes this budget
+    flips = {}
+    for scope in ("graph", "targets"):
+        adv = pgd_structure(model, inputs, dataset.y[index], index, budget_share=0.2, steps=5,
+                            discretise="topk", budget_scope=scope, generator=_gen())
+        per_graph, _, _ = _flips_per_graph(inputs, adv)
+        flips[scope] = sum(per_graph.values())
+    assert flips["targets"] == wanted
+    assert flips["graph"] == whole
+
+
+def test_targets_budget_scope_leaves_graph_tasks_alone(request):
+    model, inputs, y, index = _case("graph", request)
+    runs = [pgd_structure(model, inputs, y, index, budget_scope=scope, generator=_gen(),
+                          **STRUCTURE) for scope in ("graph", "targets")]
+    assert torch.equal(runs[0].edge_index, runs[1].edge_index)
+
+
+def test_unknown_budget_scope_names_the_field():
+    with pytest.raises(ConfigError, match="budget_scope"):
+        build_attack("pgd-structure", budget_scope="nodes")
+
+
+def test_budget_scope_is_left_out_of_keys_at_its_default_and_reaches_the_attack():
+    from suite.config import config_dict
+    from suite.training import build_training
+    from suite.training.attacks import StructureAttackConfig
+
+    assert "budget_scope" not in config_dict(StructureAttackConfig())
+    assert "budget_scope" not in build_training("adv-structure").attack_spec()[1]
+    spec = build_training("adv-structure", budget_scope="targets").attack_spec()
+    assert spec[1]["budget_scope"] == "targets"
