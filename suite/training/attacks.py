@@ -458,7 +458,7 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     ``max(1, floor(budget_share * P_g))``. ``budget_scope="targets"`` (node tasks with
     target rows ``index``; ignored for graph tasks) scales that share by the targets'
     share of the nodes: ``max(1, floor(budget_share * P * T / n))`` with T targets of n
-    nodes (``budget`` likewise becomes ``max(1, floor(budget * T / n))``). Flips per
+    nodes (``budget`` likewise becomes ``max(1, floor(budget * T / n))``; 0 stays 0). Flips per
     target are then the same whatever the targets: an attack on the 10% test nodes
     gets a tenth of the flips, not all of them, so training against the training
     nodes (80% of the nodes) meets the flip density it is tested at. With the default
@@ -498,13 +498,16 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
                                   insert_ratio=config.insert_ratio,
                                   insert_edge_type=config.insert_edge_type, generator=generator)
     num_groups = per_group.numel()
-    if config.budget is not None:
-        budgets = torch.full_like(per_group, config.budget)
-    else:
-        budgets = torch.clamp((config.budget_share * per_group.double()).floor().long(), min=1)
+    scale = 1.0  # the targets' share of the nodes under budget_scope "targets" (node tasks)
     if config.budget_scope == "targets" and inputs.batch is None and index is not None:
-        target_share = index.unique().numel() / max(1, inputs.x.size(0))
-        budgets = torch.clamp((budgets.double() * target_share).floor().long(), min=1)
+        scale = index.unique().numel() / max(1, inputs.x.size(0))
+    if config.budget is not None:
+        allowed = torch.full_like(per_group, config.budget, dtype=torch.float64)
+    else:
+        allowed = config.budget_share * per_group.double()
+    budgets = (allowed * scale).floor().long()  # one floor: floor(share * P * T / n)
+    if config.budget is None or config.budget > 0:  # an absolute budget of 0 flips nothing
+        budgets = budgets.clamp(min=1)
     budget_f = budgets.to(inputs.x.dtype)
     num_pairs = cand.existing.numel()
     free = None if config.protect == "none" else ~cand.protected(inputs)

@@ -9,10 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from suite.config import ConfigError
+from suite.config import ConfigError, config_dict
 from suite.registry import UnknownNameError
+from suite.training import build_training
 from suite.training.attacks import (
     ATTACKS,
+    StructureAttackConfig,
     build_attack,
     pgd_features,
     pgd_structure,
@@ -325,6 +327,25 @@ def test_targets_budget_scope_gives_every_target_set_the_same_flips_per_target(s
     assert flips["graph"] == whole
 
 
+def test_targets_budget_scope_floors_once_and_keeps_a_zero_budget(request):
+    """floor(share * P * T / n), not floor(floor(share * P) * T / n); budget 0 flips nothing."""
+    dataset = request.getfixturevalue("tiny_node_dataset")
+    model = request.getfixturevalue("tiny_gcn")
+    d, index = dataset.data, dataset.splits["train"]
+    inputs, y = GraphInputs(x=d.x, edge_index=d.edge_index), dataset.y[index]
+    pairs, share_of_nodes = len(_pairs(d.edge_index)), index.numel() / d.num_nodes
+    share = next(s / 100 for s in range(5, 100)  # a share where the two roundings differ
+                 if math.floor(s / 100 * pairs * share_of_nodes)
+                 != math.floor(math.floor(s / 100 * pairs) * share_of_nodes))
+    adv = pgd_structure(model, inputs, y, index, budget_share=share, steps=5, discretise="topk",
+                        budget_scope="targets", generator=_gen())
+    assert sum(_flips_per_graph(inputs, adv)[0].values()) == math.floor(
+        share * pairs * share_of_nodes)
+    none = pgd_structure(model, inputs, y, index, budget=0, steps=2, discretise="topk",
+                         budget_scope="targets", generator=_gen())
+    assert _pairs(none.edge_index) == _pairs(d.edge_index)
+
+
 def test_targets_budget_scope_leaves_graph_tasks_alone(request):
     model, inputs, y, index = _case("graph", request)
     runs = [pgd_structure(model, inputs, y, index, budget_scope=scope, generator=_gen(),
@@ -338,10 +359,6 @@ def test_unknown_budget_scope_names_the_field():
 
 
 def test_budget_scope_is_left_out_of_keys_at_its_default_and_reaches_the_attack():
-    from suite.config import config_dict
-    from suite.training import build_training
-    from suite.training.attacks import StructureAttackConfig
-
     assert "budget_scope" not in config_dict(StructureAttackConfig())
     assert "budget_scope" not in build_training("adv-structure").attack_spec()[1]
     spec = build_training("adv-structure", budget_scope="targets").attack_spec()
