@@ -140,3 +140,34 @@ def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed()
     assert grid.pop("name") == "adversarial-protected"
     preset.pop("name")
     assert grid == preset
+
+
+@pytest.mark.parametrize("share", ["0.1", "0.3"])
+def test_budget_scope_grids_are_the_presets_node_slice_with_only_the_budget_changed(share):
+    """The budget-scope probe's standard cells must be the preset's node-task cells (same
+    models and training values), and adv-structure may differ only in budget share and scope."""
+    from pathlib import Path
+
+    import yaml
+
+    from suite.matrix import parse_matrix, preset_document
+
+    _, preset = preset_document("adversarial")
+    grid_file = (Path(__file__).resolve().parents[2]
+                 / f"suite/grids/adversarial-budget-scope-{share}.yaml")
+    grid = yaml.safe_load(grid_file.read_text())
+    parse_matrix(grid)  # a valid matrix
+    adv = grid["trainings"]["adv-structure"]
+    assert (adv.pop("budget_share"), adv.pop("budget_scope")) == (float(share), "targets")
+    for name in ("standard", "adv-structure"):
+        wanted = preset["trainings"][name]
+        wanted.pop("by_dataset")
+        wanted["by_task"].pop("graph")
+        wanted.pop("budget_share", None)
+        assert grid["trainings"][name] == wanted
+    for key in ("seeds", "device", "max_instances", "accuracy_floor", "metrics"):
+        assert grid[key] == preset[key]
+    assert set(grid["datasets"]) == {"ba-shapes", "tree-cycles"}
+    assert all(grid["datasets"][d] == preset["datasets"][d] for d in grid["datasets"])
+    assert grid["models"]["gin"] == preset["models"]["gin"]
+    assert grid["models"]["gcn"] == {**preset["models"]["gcn"], "only_datasets": ["ba-shapes"]}
