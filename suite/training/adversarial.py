@@ -14,7 +14,11 @@ mode's config is :class:`~suite.training.loop.TrainConfig`'s fields (the
 (the recipe of the adversarial-training paper this suite studies is not known).
 
 Model selection is :func:`~suite.training.loop.fit`'s: best *clean* validation
-accuracy. Robustness is measured after training, not assumed: ``TrainResult.extra``
+accuracy, or with ``select: robust`` the best accuracy on the validation split under
+the mode's own attack (the same measurement as ``robust_acc_val``, evaluated every
+``eval_every`` epochs: robust early stopping, as Rice et al., ICML 2020, do for PGD
+training in vision; its ``robust_acc_val`` is then optimistically biased, read
+``robust_acc_test``). Robustness is measured after training, not assumed: ``TrainResult.extra``
 holds ``robust_acc_val`` and ``robust_acc_test``, the accuracy under the same attack
 (same config, a generator seeded from the training seed and the split; see
 :func:`~suite.training.attacks.robust_accuracy`), and ``robust_seconds``, the time
@@ -35,14 +39,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import ConfigError, build_config, config_dict
+from suite.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
 from suite.models.base import GraphModel
 from suite.seeding import generator as seeded_generator
 from suite.training.attacks import (
@@ -58,16 +62,25 @@ from suite.types import BenchmarkDataset
 
 __all__ = [
     "AdvFeaturesConfig", "AdvStructureConfig", "AdversarialStep", "AdversarialTraining",
-    "FeatureAdversarialTraining", "StructureAdversarialTraining",
+    "FeatureAdversarialTraining", "SELECTIONS", "StructureAdversarialTraining",
 ]
 
 #: Key mixed into the training seed for the attack's generator during training.
 _TRAIN_KEY = 0xAD7
 
 
+#: Model-selection scores of the adversarial modes (the ``select`` field).
+SELECTIONS = ("clean", "robust")
+
+
 def _check_mix(mix: float) -> None:
     if not 0 <= mix <= 1:
         raise ConfigError(f"mix: must be in [0, 1] (got {mix!r})")
+
+
+def _check_select(select: str) -> None:
+    if select not in SELECTIONS:
+        raise ConfigError(f"select: must be one of {', '.join(SELECTIONS)} (got {select!r})")
 
 
 @dataclass
@@ -76,14 +89,18 @@ class AdvFeaturesConfig(FeatureAttackConfig, TrainConfig):
 
     Attributes:
         mix: weight of the clean loss (0 = pure adversarial training).
+        select: model selection by ``clean`` (default) or ``robust`` validation accuracy
+            (under this mode's attack); left out of the cache key at its default.
     """
 
     mix: float = 0.0
+    select: str = field(default="clean", metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
         FeatureAttackConfig.__post_init__(self)
         _check_mix(self.mix)
+        _check_select(self.select)
 
 
 @dataclass
@@ -92,14 +109,18 @@ class AdvStructureConfig(StructureAttackConfig, TrainConfig):
 
     Attributes:
         mix: weight of the clean loss (0 = pure adversarial training).
+        select: model selection by ``clean`` (default) or ``robust`` validation accuracy
+            (under this mode's attack); left out of the cache key at its default.
     """
 
     mix: float = 0.0
+    select: str = field(default="clean", metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
         StructureAttackConfig.__post_init__(self)
         _check_mix(self.mix)
+        _check_select(self.select)
 
 
 class AdversarialStep:
@@ -179,9 +200,14 @@ class AdversarialTraining(TrainingMode):
         """Train ``model`` in place (see :func:`fit`), then measure its robust accuracy."""
         attack = build_attack(self.attack_name, **self.attack_config())
         step = AdversarialStep(attack, self.settings.mix, seeded_generator(seed, _TRAIN_KEY))
+        select_score = None
+        if self.settings.select == "robust":
+            def select_score(candidate: GraphModel) -> float:
+                return robust_accuracy(candidate, dataset, "val", self.attack_name,
+                                       self.attack_config(), seed, device)
         try:
             result = fit(model, dataset, seed, device, self.settings, transform=step,
-                         callback=callback)
+                         callback=callback, select_score=select_score)
         finally:
             step.close()
         start = time.perf_counter()

@@ -501,12 +501,21 @@ class EpochRecord:
     val_accuracy: float
     val_loss: float
     selected: bool  # True when this epoch became the best state
+    #: the score model selection ranked this epoch by: ``val_accuracy`` unless ``fit``
+    #: got a ``select_score`` (e.g. robust validation accuracy)
+    selection_score: float = math.nan
 
 
 def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.device | str,
         config: TrainConfig, transform: InputTransform | None = None,
-        callback: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+        callback: Callable[[EpochRecord], None] | None = None,
+        select_score: Callable[[GraphModel], float] | None = None) -> TrainResult:
     """Train ``model`` in place with Adam and keep the best-validation-accuracy state.
+
+    ``select_score(model)``, when given, replaces the clean validation accuracy as the
+    selection score (and for ``patience``) at every evaluated epoch, e.g. robust
+    validation accuracy (clean validation loss still breaks ties); it must not train the
+    model nor draw from the global generators.
 
     Deterministic for ``seed`` on CPU: every global generator is seeded and
     graph mini-batches are shuffled by a private generator seeded from ``seed``.
@@ -540,11 +549,12 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
         if epoch % config.eval_every and epoch != config.epochs:
             continue
         val = score(model, data, val_ids)
-        selected = best.offer(epoch, val.accuracy, val.loss, model)
+        ranked = val.accuracy if select_score is None else select_score(model)
+        selected = best.offer(epoch, ranked, val.loss, model)
         if callback is not None:
-            callback(EpochRecord(epoch, stats.loss, val.accuracy, val.loss, selected))
-        if val.accuracy > best_acc:
-            best_acc, best_acc_epoch = val.accuracy, epoch
+            callback(EpochRecord(epoch, stats.loss, val.accuracy, val.loss, selected, ranked))
+        if ranked > best_acc:
+            best_acc, best_acc_epoch = ranked, epoch
         if config.patience and epoch - best_acc_epoch >= config.patience:
             stopped_early = True
             break

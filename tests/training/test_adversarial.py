@@ -89,6 +89,8 @@ def test_config_has_training_attack_and_mix_fields(mode, attack_field):
     ("adv-structure", {"discretise": "round"}, "discretise"),
     ("adv-structure", {"samples": 0}, "samples"),
     ("adv-structure", {"epochs": "many"}, "epochs"),
+    ("adv-structure", {"select": "best"}, "select"),
+    ("adv-features", {"select": "Robust"}, "select"),
 ])
 def test_bad_config_names_the_field(mode, bad, field):
     with pytest.raises(ConfigError, match=field):
@@ -184,3 +186,40 @@ def test_step_without_mix_arms_no_hooks(tiny_graph_dataset):
     assert out.x.shape == inputs.x.shape and not torch.equal(out.x, inputs.x)
     assert _param_hooks(model) == 0
     assert isinstance(build_training("adv-features").settings, TrainConfig)  # fit() accepts it
+
+
+# ----------------------------------------------------------------------------- robust selection
+
+
+@pytest.mark.parametrize("mode, config", [
+    ("adv-structure", {"steps": 3, "samples": 2, "budget_share": 0.2}),
+    ("adv-features", {"epsilon": 0.3, "steps": 2}),
+])
+def test_robust_selection_keeps_the_epoch_with_the_best_robust_validation_accuracy(
+        mode, config):
+    """``select: robust`` ranks epochs by accuracy under the mode's attack on val: the kept
+    state is the evaluated epoch with the highest such score (first of ties at equal clean
+    loss order), its ``robust_acc_val`` is that score, and the training trajectory (every
+    epoch's clean numbers) is the one ``select: clean`` follows from the same seed."""
+    dataset = weak_features_dataset(n=120, seed=0)  # learns within 12 epochs (the houses don't)
+    runs = {}
+    for select in ("clean", "robust"):
+        records = []
+        model = _fresh("gcn", dataset, hidden=8)
+        result = build_training(mode, epochs=12, patience=0, select=select, **config).train(
+            model, dataset, seed=3, callback=records.append)
+        runs[select] = (records, result)
+    (clean_records, clean), (robust_records, robust) = runs["clean"], runs["robust"]
+    assert [(r.train_loss, r.val_accuracy) for r in robust_records] == \
+        [(r.train_loss, r.val_accuracy) for r in clean_records]
+    assert all(r.selection_score == r.val_accuracy for r in clean_records)
+    scores = [r.selection_score for r in robust_records]
+    assert robust.extra["robust_acc_val"] == max(scores) == scores[robust.best_epoch - 1]
+    assert clean.accuracy["val"] == max(r.val_accuracy for r in clean_records)
+    assert len(set(scores)) > 1  # the robust score varies over epochs: the choice is real
+
+
+def test_select_is_left_out_of_the_key_at_its_default():
+    assert "select" not in build_training("adv-structure").config()
+    assert build_training("adv-structure", select="robust").config()["select"] == "robust"
+    assert "select" not in build_training("adv-structure", select="robust").attack_config()
