@@ -198,8 +198,8 @@ def test_step_without_mix_arms_no_hooks(tiny_graph_dataset):
 def test_robust_selection_keeps_the_epoch_with_the_best_robust_validation_accuracy(
         mode, config):
     """``select: robust`` ranks epochs by accuracy under the mode's attack on val: the kept
-    state is the evaluated epoch with the highest such score (first of ties at equal clean
-    loss order), its ``robust_acc_val`` is that score, and the training trajectory (every
+    state is an evaluated epoch with the highest such score (ties go to the lower clean
+    validation loss), its ``robust_acc_val`` is that score, and the training trajectory (every
     epoch's clean numbers) is the one ``select: clean`` follows from the same seed."""
     dataset = weak_features_dataset(n=120, seed=0)  # learns within 12 epochs (the houses don't)
     runs = {}
