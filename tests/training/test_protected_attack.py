@@ -142,10 +142,17 @@ def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed()
     assert grid == preset
 
 
-@pytest.mark.parametrize("share", ["0.1", "0.3"])
-def test_budget_scope_grids_are_the_presets_node_slice_with_only_the_budget_changed(share):
-    """The budget-scope probe's standard cells must be the preset's node-task cells (same
-    models and training values), and adv-structure may differ only in budget share and scope."""
+@pytest.mark.parametrize("grid_name, adv_changes, node_epochs", [
+    ("adversarial-budget-scope-0.1", {"budget_share": 0.1, "budget_scope": "targets"}, 300),
+    ("adversarial-budget-scope-0.3", {"budget_share": 0.3, "budget_scope": "targets"}, 300),
+    ("adversarial-robust-select", {"select": "robust"}, 300),
+    ("adversarial-epochs1000", {}, 1000),
+])
+def test_node_probe_grids_are_the_presets_node_slice_with_only_the_named_changes(
+        grid_name, adv_changes, node_epochs):
+    """The node-task robustness probes' standard cells must be the preset's node-task cells
+    (same models and training values, node epochs aside where named), and adv-structure may
+    differ only in the named fields."""
     from pathlib import Path
 
     import yaml
@@ -153,17 +160,19 @@ def test_budget_scope_grids_are_the_presets_node_slice_with_only_the_budget_chan
     from suite.matrix import parse_matrix, preset_document
 
     _, preset = preset_document("adversarial")
-    grid_file = (Path(__file__).resolve().parents[2]
-                 / f"suite/grids/adversarial-budget-scope-{share}.yaml")
+    grid_file = Path(__file__).resolve().parents[2] / f"suite/grids/{grid_name}.yaml"
     grid = yaml.safe_load(grid_file.read_text())
     parse_matrix(grid)  # a valid matrix
+    assert grid["name"] == grid_name
     adv = grid["trainings"]["adv-structure"]
-    assert (adv.pop("budget_share"), adv.pop("budget_scope")) == (float(share), "targets")
+    assert {key: adv.pop(key) for key in adv_changes} == adv_changes
     for name in ("standard", "adv-structure"):
         wanted = preset["trainings"][name]
         wanted.pop("by_dataset")
         wanted["by_task"].pop("graph")
-        wanted.pop("budget_share", None)
+        wanted["by_task"]["node"]["epochs"] = node_epochs
+        if "budget_share" in adv_changes:
+            wanted.pop("budget_share", None)
         assert grid["trainings"][name] == wanted
     for key in ("seeds", "device", "max_instances", "accuracy_floor", "metrics"):
         assert grid[key] == preset[key]
