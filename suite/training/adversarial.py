@@ -61,7 +61,8 @@ from suite.training.loop import EpochRecord, GraphInputs, TrainConfig, fit, forw
 from suite.types import BenchmarkDataset
 
 __all__ = [
-    "AdvFeaturesConfig", "AdvStructureConfig", "AdversarialStep", "AdversarialTraining",
+    "AdvFeaturesConfig", "AdvStructureConfig", "AdversarialFields", "AdversarialStep",
+    "AdversarialTraining",
     "FeatureAdversarialTraining", "SELECTIONS", "StructureAdversarialTraining",
 ]
 
@@ -78,14 +79,9 @@ def _check_mix(mix: float) -> None:
         raise ConfigError(f"mix: must be in [0, 1] (got {mix!r})")
 
 
-def _check_select(select: str) -> None:
-    if select not in SELECTIONS:
-        raise ConfigError(f"select: must be one of {', '.join(SELECTIONS)} (got {select!r})")
-
-
 @dataclass
-class AdvFeaturesConfig(FeatureAttackConfig, TrainConfig):
-    """``adv-features``: :class:`TrainConfig` + :class:`FeatureAttackConfig` fields + ``mix``.
+class AdversarialFields:
+    """The fields both adversarial modes add to :class:`TrainConfig` and their attack's.
 
     Attributes:
         mix: weight of the clean loss (0 = pure adversarial training).
@@ -95,32 +91,34 @@ class AdvFeaturesConfig(FeatureAttackConfig, TrainConfig):
 
     mix: float = 0.0
     select: str = field(default="clean", metadata={OMIT_DEFAULT: True})
+
+    def __post_init__(self) -> None:
+        _check_mix(self.mix)
+        if self.select not in SELECTIONS:
+            raise ConfigError(f"select: must be one of {', '.join(SELECTIONS)} "
+                              f"(got {self.select!r})")
+
+
+@dataclass
+class AdvFeaturesConfig(AdversarialFields, FeatureAttackConfig, TrainConfig):
+    """``adv-features``: :class:`TrainConfig` + :class:`FeatureAttackConfig` fields +
+    :class:`AdversarialFields`."""
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
         FeatureAttackConfig.__post_init__(self)
-        _check_mix(self.mix)
-        _check_select(self.select)
+        AdversarialFields.__post_init__(self)
 
 
 @dataclass
-class AdvStructureConfig(StructureAttackConfig, TrainConfig):
-    """``adv-structure``: :class:`TrainConfig` + :class:`StructureAttackConfig` fields + ``mix``.
-
-    Attributes:
-        mix: weight of the clean loss (0 = pure adversarial training).
-        select: model selection by ``clean`` (default) or ``robust`` validation accuracy
-            (under this mode's attack); left out of the cache key at its default.
-    """
-
-    mix: float = 0.0
-    select: str = field(default="clean", metadata={OMIT_DEFAULT: True})
+class AdvStructureConfig(AdversarialFields, StructureAttackConfig, TrainConfig):
+    """``adv-structure``: :class:`TrainConfig` + :class:`StructureAttackConfig` fields +
+    :class:`AdversarialFields`."""
 
     def __post_init__(self) -> None:
         TrainConfig.__post_init__(self)
         StructureAttackConfig.__post_init__(self)
-        _check_mix(self.mix)
-        _check_select(self.select)
+        AdversarialFields.__post_init__(self)
 
 
 class AdversarialStep:
@@ -198,13 +196,14 @@ class AdversarialTraining(TrainingMode):
               device: torch.device | str = "cpu",
               callback: Callable[[EpochRecord], None] | None = None) -> TrainResult:
         """Train ``model`` in place (see :func:`fit`), then measure its robust accuracy."""
-        attack = build_attack(self.attack_name, **self.attack_config())
+        attack_config = self.attack_config()
+        attack = build_attack(self.attack_name, **attack_config)
         step = AdversarialStep(attack, self.settings.mix, seeded_generator(seed, _TRAIN_KEY))
         select_score = None
         if self.settings.select == "robust":
             def select_score(candidate: GraphModel) -> float:
                 return robust_accuracy(candidate, dataset, "val", self.attack_name,
-                                       self.attack_config(), seed, device)
+                                       attack_config, seed, device)
         try:
             result = fit(model, dataset, seed, device, self.settings, transform=step,
                          callback=callback, select_score=select_score)
@@ -213,7 +212,7 @@ class AdversarialTraining(TrainingMode):
         start = time.perf_counter()
         for split in ("val", "test"):
             result.extra[f"robust_acc_{split}"] = robust_accuracy(
-                model, dataset, split, self.attack_name, self.attack_config(), seed, device)
+                model, dataset, split, self.attack_name, attack_config, seed, device)
         result.extra["robust_seconds"] = time.perf_counter() - start
         result.extra.update(self.notes(dataset))
         return result

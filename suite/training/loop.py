@@ -538,7 +538,7 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     train_ids, val_ids = dataset.splits["train"], dataset.splits["val"]
     best = BestState()
-    best_acc_epoch, best_acc = 0, -math.inf
+    best_rank_epoch, best_rank = 0, -math.inf  # for patience: the best selection score
     items, step_seconds, epoch = 0, 0.0, 0
     stopped_early = False
     wall = time.perf_counter()
@@ -553,9 +553,9 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
         selected = best.offer(epoch, ranked, val.loss, model)
         if callback is not None:
             callback(EpochRecord(epoch, stats.loss, val.accuracy, val.loss, selected, ranked))
-        if ranked > best_acc:
-            best_acc, best_acc_epoch = ranked, epoch
-        if config.patience and epoch - best_acc_epoch >= config.patience:
+        if ranked > best_rank:
+            best_rank, best_rank_epoch = ranked, epoch
+        if config.patience and epoch - best_rank_epoch >= config.patience:
             stopped_early = True
             break
     best.restore(model)
