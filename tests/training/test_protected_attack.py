@@ -136,6 +136,8 @@ def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed()
     grid_file = Path(__file__).resolve().parents[2] / "suite/grids/adversarial-protected.yaml"
     grid = yaml.safe_load(grid_file.read_text())
     assert grid["trainings"]["adv-structure"].pop("protect") == "ground-truth"
+    # the probe predates the preset's robust selection on node tasks and kept clean selection
+    assert preset["trainings"]["adv-structure"]["by_task"]["node"].pop("select") == "robust"
     del preset["trainings"]["adv-features"]
     assert grid.pop("name") == "adversarial-protected"
     preset.pop("name")
@@ -171,6 +173,9 @@ def test_node_probe_grids_are_the_presets_node_slice_with_only_the_named_changes
         wanted.pop("by_dataset")
         wanted["by_task"].pop("graph")
         wanted["by_task"]["node"]["epochs"] = node_epochs
+        # the probes predate the preset's robust selection on node tasks (clean selection,
+        # the default, unless a probe names select among its changes)
+        wanted["by_task"]["node"].pop("select", None)
         if "budget_share" in adv_changes:
             wanted.pop("budget_share", None)
         assert grid["trainings"][name] == wanted
