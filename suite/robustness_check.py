@@ -31,7 +31,7 @@ from suite.datasets import load_dataset
 from suite.matrix import MatrixConfig, load_matrix, plugins, resolved_parameters
 from suite.models import build_model
 from suite.paths import Paths
-from suite.reports.adversarial import paired_difference
+from suite.reports.adversarial import PairedDifference, paired_difference
 from suite.seeding import seed_everything
 from suite.training import build_training
 from suite.training.attacks import robust_accuracy
@@ -98,13 +98,37 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def rows_by_cell(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], dict[int, dict]]:
+    """``{(dataset, model, training): {seed: row}}``; a later row for the same seed wins."""
+    by: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)
+    for row in rows:
+        by[(row["dataset"], row["model"], row["training"])][row["seed"]] = row
+    return by
+
+
+def common_seeds(by: dict[tuple[str, str, str], dict[int, dict]], dataset: str, model: str,
+                 training: str) -> list[int]:
+    """The seeds that both ``training`` and the standard baseline have rows for, sorted."""
+    return sorted(set(by.get((dataset, model, training), {}))
+                  & set(by.get((dataset, model, BASELINE), {})))
+
+
+def paired_to_baseline(by: dict[tuple[str, str, str], dict[int, dict]], dataset: str, model: str,
+                       training: str, key: str) -> PairedDifference | None:
+    """``training - standard`` of row field ``key`` (e.g. ``clean_test``), paired over the
+    seeds both have (in seed order); None when they share no seed."""
+    seeds = common_seeds(by, dataset, model, training)
+    if not seeds:
+        return None
+    treated, base = by[(dataset, model, training)], by[(dataset, model, BASELINE)]
+    return paired_difference([treated[s][key] for s in seeds], [base[s][key] for s in seeds])
+
+
 def tables(rows: Sequence[dict[str, Any]], split: str = "test") -> str:
     """Markdown: mean +- sd per (dataset, model, training), then paired differences."""
     columns = ["clean"] + sorted({k[:-len(split) - 1] for r in rows for k in r
                                   if k.endswith(f"_{split}") and k != f"clean_{split}"})
-    by: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)
-    for row in rows:
-        by[(row["dataset"], row["model"], row["training"])][row["seed"]] = row
+    by = rows_by_cell(rows)
     pairs = list(dict.fromkeys((r["dataset"], r["model"]) for r in rows))
     trainings = list(dict.fromkeys(r["training"] for r in rows))
     head = "| dataset | model | training | n | " + " | ".join(f"{c} acc" for c in columns) + " | train s |"
@@ -125,16 +149,13 @@ def tables(rows: Sequence[dict[str, Any]], split: str = "test") -> str:
     lines += ["", "| dataset | model | mode - standard | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 3) + "|"]
     for dataset, model in pairs:
-        base = by.get((dataset, model, BASELINE), {})
         for training in trainings:
             if training == BASELINE:
                 continue
-            treated = by.get((dataset, model, training), {})
-            seeds = sorted(set(treated) & set(base))
+            seeds = common_seeds(by, dataset, model, training)
             if not seeds:
                 continue
-            cells = [paired_difference([treated[s][f"{c}_{split}"] for s in seeds],
-                                       [base[s][f"{c}_{split}"] for s in seeds]).text()
+            cells = [paired_to_baseline(by, dataset, model, training, f"{c}_{split}").text()
                      for c in columns]
             lines.append(f"| {dataset} | {model} | {training} (n={len(seeds)}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -15,28 +15,28 @@ from __future__ import annotations
 import pytest
 
 from suite.matrix import load_matrix
-from suite.reports.adversarial import paired_difference
-from suite.robustness_check import adversarial_modes, measure
+from suite.robustness_check import (BASELINE, adversarial_modes, measure, paired_to_baseline,
+                                    rows_by_cell)
 
 pytestmark = pytest.mark.slow
 
 
 def _paired(tmp_path, dataset: str, model: str, mode: str, seeds: list[int]):
-    """(robust, clean) paired differences ``mode - standard`` on the test split."""
+    """(robust, clean) paired differences ``mode - standard`` on the test split, with the
+    pairing ``python -m suite.robustness_check table`` uses."""
     config = load_matrix("adversarial")
     others = [m for m in adversarial_modes(config) if m != mode]
     skip = {(dataset, model, s, m) for s in seeds for m in others}
-    rows = list(measure(config, [(dataset, model)], seeds, cache_dir=tmp_path, done=skip))
-    by = {(r["training"], r["seed"]): r for r in rows}
-    assert set(by) == {(t, s) for t in ("standard", mode) for s in seeds}, sorted(by)
-    robust = paired_difference([by[mode, s][f"{mode}_test"] for s in seeds],
-                               [by["standard", s][f"{mode}_test"] for s in seeds])
-    clean = paired_difference([by[mode, s]["clean_test"] for s in seeds],
-                              [by["standard", s]["clean_test"] for s in seeds])
+    by = rows_by_cell(measure(config, [(dataset, model)], seeds, cache_dir=tmp_path, done=skip))
+    assert {(t, s) for (_, _, t), rows in by.items() for s in rows} \
+        == {(t, s) for t in (BASELINE, mode) for s in seeds}, sorted(by)
+    robust = paired_to_baseline(by, dataset, model, mode, f"{mode}_test")
+    clean = paired_to_baseline(by, dataset, model, mode, "clean_test")
     for s in seeds:
         print(f"\n{dataset}/{model} seed {s}: " + "; ".join(
-            f"{t} clean {by[t, s]['clean_test']:.3f} under {mode} {by[t, s][f'{mode}_test']:.3f}"
-            for t in ("standard", mode)))
+            f"{t} clean {by[dataset, model, t][s]['clean_test']:.3f} "
+            f"under {mode} {by[dataset, model, t][s][f'{mode}_test']:.3f}"
+            for t in (BASELINE, mode)))
     print(f"\n{dataset}/{model} {mode} - standard (n={robust.n}): under own attack "
           f"{robust.mean:+.3f} [{robust.lo:+.3f}, {robust.hi:+.3f}], "
           f"clean {clean.mean:+.3f} [{clean.lo:+.3f}, {clean.hi:+.3f}]")
