@@ -112,6 +112,10 @@ class StudyRow:
     seconds: float
 
 
+#: ``--split`` values: the explain instances of a split, or every motif's anchor node.
+SPLITS = ("val", "test", "anchors")
+
+
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
@@ -153,9 +157,11 @@ def load_spec(path: str | Path) -> StudySpec:
 
 def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, split: str,
                max_instances: int) -> tuple[int, int, float, float, int, int, float]:
-    """Explain ``dataset.explain_ids[split]`` (the runner's seeded subset of at most
-    ``max_instances``) with ``method``; returns ``(n, n_correct, auc, auc_correct,
+    """Explain ``dataset.explain_ids[split]`` (``split`` "anchors": every motif's anchor
+    node, :func:`suite.datasets.synthetic.motif_anchors`), the runner's seeded subset of
+    at most ``max_instances``, with ``method``; returns ``(n, n_correct, auc, auc_correct,
     edges, positives, seconds)`` (see :class:`StudyRow`)."""
+    from suite.datasets.synthetic import motif_anchors
     from suite.explainers.base import build_explainer
     from suite.metrics.auc import attribution_scores, roc_auc
     from suite.runner import select_instances
@@ -163,7 +169,8 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
 
     if dataset.gt_edge_mask is None:
         raise ValueError(f"dataset {dataset.name} has no ground-truth edge mask")
-    ids = select_instances(dataset.explain_ids[split], max_instances, seed)
+    pool = motif_anchors(dataset) if split == "anchors" else dataset.explain_ids[split]
+    ids = select_instances(pool, max_instances, seed)
     with torch.no_grad():
         pred = model(dataset.data.x, dataset.data.edge_index).argmax(-1)
     correct = (pred[ids] == dataset.y[ids]).cpu()
@@ -185,8 +192,8 @@ def run_study(spec: StudySpec, split: str = "val", paths: Paths | None = None,
     from suite.datasets import load_dataset
     from suite.training import ModelCache, train_or_load
 
-    if split not in ("val", "test"):
-        raise ConfigError(f"split: expected val or test (got {split!r})")
+    if split not in SPLITS:
+        raise ConfigError(f"split: expected one of {', '.join(SPLITS)} (got {split!r})")
     paths = paths or Paths.from_env()
     cache = ModelCache(paths.model_cache)
     rows: list[StudyRow] = []
@@ -259,8 +266,10 @@ def describe(spec: StudySpec) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m suite.model_study", description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", required=True, help="study spec YAML (module docstring)")
-    parser.add_argument("--split", choices=("val", "test"), default="val",
-                        help="explain instances to score (choose on val; test only confirms)")
+    parser.add_argument("--split", choices=SPLITS, default="val",
+                        help="explain instances to score (choose on val; test only confirms; "
+                             "anchors: the attachment node of every motif, all splits, the "
+                             "instances of the GNNExplainer / PGExplainer reference code)")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = parser.parse_args(argv)

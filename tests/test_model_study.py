@@ -101,3 +101,24 @@ def test_a_variant_runs_only_on_its_datasets(tmp_path, monkeypatch, tiny_node_da
     assert sorted((r.dataset, r.variant, r.method) for r in rows) == [
         ("other", "a", "rand"), ("other", "b", "rand"), ("other", "b", "sal"),
         ("tiny", "b", "rand"), ("tiny", "b", "sal")]
+
+
+def test_the_anchors_split_explains_each_motifs_anchor(monkeypatch):
+    import suite.datasets.synthetic as synthetic
+    from suite.datasets import load_dataset
+
+    from suite.models import build_model
+
+    ds = load_dataset("tree-cycles", num_motifs=6, depth=4)
+    seen = {}
+    real = synthetic.motif_anchors
+
+    def spy(dataset):
+        seen["anchors"] = real(dataset)
+        return seen["anchors"]
+
+    monkeypatch.setattr(synthetic, "motif_anchors", spy)
+    model = build_model("gcn", ds, hidden=8, num_layers=2).eval()
+    n, *_ = score_cell(model, ds, Method("rand", "random", {}), 0, "anchors", 80)
+    assert n == 6 and seen["anchors"].numel() == 6
+    assert not torch.isin(seen["anchors"], ds.explain_ids["test"]).all()  # all splits, not test

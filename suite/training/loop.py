@@ -35,6 +35,7 @@ from suite.config import OMIT_DEFAULT, ConfigError
 from suite.models.base import GraphModel
 from suite.seeding import generator as seeded_generator
 from suite.seeding import seed_everything
+from suite.training.augment import drop_edges
 from suite.training.base import TrainResult
 from suite.types import BenchmarkDataset, TaskLevel
 
@@ -469,6 +470,9 @@ class TrainConfig:
             out of the cache key at 0, so full-batch models keep their keys.
         eval_every: evaluate on the validation split every this many epochs (and
             always after the last epoch).
+        drop_edge: DropEdge probability: every training step drops each undirected edge
+            with this probability (both directions together; evaluation and selection
+            see the whole graph). 0 (default) = off, left out of the cache key.
     """
 
     lr: float = 0.01
@@ -478,6 +482,7 @@ class TrainConfig:
     batch_size: int = 64
     eval_every: int = 1
     node_batch_size: int = field(default=0, metadata={OMIT_DEFAULT: True})
+    drop_edge: float = field(default=0.0, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         rules = {  # field -> (valid, rule shown when not)
@@ -486,6 +491,7 @@ class TrainConfig:
             "batch_size": (self.batch_size >= 1, ">= 1"),
             "node_batch_size": (self.node_batch_size >= 0, ">= 0"),
             "eval_every": (self.eval_every >= 1, ">= 1"),
+            "drop_edge": (0.0 <= self.drop_edge < 1.0, "in [0, 1)"),
         }
         for name, (valid, rule) in rules.items():
             if not valid:
@@ -533,6 +539,8 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
             raise ValueError(f"{dataset.name}: training needs a non-empty {split!r} split")
     seed_everything(seed)
     gen = seeded_generator(seed, 0x7A1)
+    if config.drop_edge > 0:
+        transform = drop_edges(config.drop_edge, seeded_generator(seed, 0xD0E), then=transform)
     model.to(device)
     data = task_data(dataset, device, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

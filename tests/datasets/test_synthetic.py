@@ -295,3 +295,31 @@ def test_gcn_forward_runs(name, built):
         out = model(ds.data.x, ds.data.edge_index, batch=batch)
     rows = ds.num_graphs if ds.task == TaskLevel.GRAPH else ds.data.num_nodes
     assert out.shape == (rows, ds.num_classes) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["tree-cycles", "tree-grid"])
+def test_motif_anchors_are_one_attached_node_per_motif(name, built):
+    from suite.datasets.synthetic import motif_anchors
+
+    ds = built[name]
+    anchors = motif_anchors(ds)
+    g = _nx_graph(ds.data.edge_index)
+    motif_nodes = set(torch.nonzero(ds.gt_node_mask).flatten().tolist())
+    motifs = list(nx.connected_components(g.subgraph(motif_nodes)))
+    assert anchors.numel() == len(motifs) == EXPECTED[name]["motifs"]
+    for component in motifs:  # exactly one anchor per motif copy
+        inside = [a for a in anchors.tolist() if a in component]
+        assert len(inside) == 1
+        outside = [u for u in g.neighbors(inside[0]) if u not in motif_nodes]
+        assert len(outside) == 1  # joined to the base by the one attachment edge
+        others = component - {inside[0]}
+        assert all(u in motif_nodes for v in others for u in g.neighbors(v))
+
+
+def test_motif_anchors_refuse_noise_edges_and_graph_tasks(built):
+    from suite.datasets.synthetic import motif_anchors
+
+    with pytest.raises(ValueError, match="noise_ratio 0.1"):
+        motif_anchors(built["ba-shapes"])
+    with pytest.raises(ValueError, match="not a node task"):
+        motif_anchors(built["ba-2motifs"])
