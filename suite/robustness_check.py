@@ -49,13 +49,23 @@ def adversarial_modes(config: MatrixConfig) -> list[str]:
 
 
 def measure(config: MatrixConfig, pairs: Sequence[tuple[str, str]], seeds: Sequence[int],
-            cache_dir: str | Path | None = None, done: set[tuple] = frozenset()
-            ) -> Iterator[dict[str, Any]]:
-    """One row (module docstring) per (pair, seed, training mode) not in ``done``."""
+            cache_dir: str | Path | None = None, done: set[tuple] = frozenset(),
+            train: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """One row (module docstring) per (pair, seed, training mode) not in ``done``.
+
+    ``train`` limits the adversarial modes that are trained (default: all of the matrix's);
+    the standard baseline is always trained, and every model is still attacked with every
+    adversarial mode's attack, so all rows keep the same columns.
+    """
     params, reg = resolved_parameters(config), plugins()
     modes = adversarial_modes(config)
     if BASELINE not in config.trainings:
         raise ValueError(f"matrix {config.name!r} has no {BASELINE!r} training to compare with")
+    unknown = [m for m in (train or ()) if m not in modes]
+    if unknown:
+        raise ValueError(f"train: {', '.join(map(repr, unknown))} not among matrix "
+                         f"{config.name!r}'s adversarial modes ({', '.join(modes) or 'none'})")
+    trained = [BASELINE, *(modes if train is None else [m for m in modes if m in train])]
     for dataset_name, model_name in pairs:
         if dataset_name not in config.datasets or model_name not in config.models:
             raise ValueError(f"pair {dataset_name}/{model_name}: not in matrix {config.name!r} "
@@ -63,7 +73,7 @@ def measure(config: MatrixConfig, pairs: Sequence[tuple[str, str]], seeds: Seque
                              f"models: {', '.join(config.models)})")
         level = reg.datasets.entry(dataset_name).metadata["info"].task.value
         for seed in seeds:
-            wanted = [t for t in (BASELINE, *modes) if (dataset_name, model_name, seed, t) not in done]
+            wanted = [t for t in trained if (dataset_name, model_name, seed, t) not in done]
             if not wanted:
                 continue
             dataset = load_dataset(dataset_name, seed=seed, cache_dir=cache_dir or Paths.from_env().dataset_cache,
@@ -179,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--pairs", type=_pairs, required=True, help="DATASET/MODEL,DATASET/MODEL,...")
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     run.add_argument("--out", required=True, help="JSON-lines file")
+    run.add_argument("--train", nargs="+", metavar="MODE",
+                     help="adversarial modes to train (default: all of the matrix's; the "
+                          "standard model is always trained, every model meets every attack)")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     table = sub.add_parser("table", help="Markdown tables from JSON-lines files (rows pooled)")
     table.add_argument("files", nargs="+", metavar="FILE")
@@ -197,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     done = {(r["dataset"], r["model"], r["seed"], r["training"]) for r in read_rows(args.out)}
     with open(args.out, "a") as out:
-        for row in measure(load_matrix(args.matrix), args.pairs, args.seeds, done=done):
+        for row in measure(load_matrix(args.matrix), args.pairs, args.seeds, done=done,
+                           train=args.train):
             out.write(json.dumps(row) + "\n")
             out.flush()
             print(f"{row['dataset']}/{row['model']} seed {row['seed']} {row['training']}: "

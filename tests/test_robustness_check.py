@@ -81,6 +81,20 @@ def test_table_pools_the_rows_of_several_files_and_refuses_shared_rows(tmp_path,
     assert "no such file" in capsys.readouterr().err
 
 
+def test_train_limits_the_trained_modes_but_not_the_attacks(tiny_matrix, tmp_path):
+    out = tmp_path / "rows.jsonl"
+    argv = ["run", "--matrix", str(tiny_matrix), "--pairs", "tree-cycles/gin", "--seeds", "0",
+            "--out", str(out), "--train", "adv-structure"]
+    assert robustness_check.main(argv) == 0
+    rows = robustness_check.read_rows(out)
+    assert [r["training"] for r in rows] == ["standard", "adv-structure"]
+    for row in rows:  # both attacks still measured on every model: the columns match
+        assert {"adv-features_test", "adv-structure_test"} <= set(row)
+    with pytest.raises(ValueError, match="'adv-feature' not among .*adv-features, adv-structure"):
+        next(robustness_check.measure(load_matrix(tiny_matrix), [("tree-cycles", "gin")], [0],
+                                      train=["adv-feature"]))
+
+
 def test_unknown_pair_names_the_matrix_entries(tiny_matrix):
     with pytest.raises(ValueError, match="ba-shapes/gin.*datasets: tree-cycles"):
         next(robustness_check.measure(load_matrix(tiny_matrix), [("ba-shapes", "gin")], [0]))
