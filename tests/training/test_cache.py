@@ -60,6 +60,43 @@ def test_key_changes_with_every_ingredient(tmp_path, field, value):
     assert cache.key(**dict(KEY_ARGS, **{field: value})) != cache.key(**KEY_ARGS)
 
 
+def test_training_context_enters_the_key_only_outside_the_default(tmp_path):
+    from suite.training.cache import training_context
+
+    cache = ModelCache(tmp_path)
+    assert cache.key(**KEY_ARGS, trained_with={}) == cache.key(**KEY_ARGS)  # old keys kept
+    two = cache.key(**KEY_ARGS, trained_with={"torch_threads": 2})
+    assert two != cache.key(**KEY_ARGS) != cache.key(**KEY_ARGS, trained_with={"device": "cuda"})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert training_context("cpu") == {}
+        assert training_context("cuda:0") == {"device": "cuda"}
+        torch.set_num_threads(2)
+        assert training_context(torch.device("cpu")) == {"torch_threads": 2}
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_model_trained_with_more_threads_is_not_reused_by_a_one_thread_run(
+        tiny_node_dataset, tmp_path):
+    cache = ModelCache(tmp_path / "models")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _, _, cached = _train(tiny_node_dataset, cache)
+        assert not cached
+        torch.set_num_threads(1)
+        _, _, cached = _train(tiny_node_dataset, cache)
+        assert not cached  # a separate entry: the weights may differ
+        _, _, cached = _train(tiny_node_dataset, cache)
+        assert cached
+    finally:
+        torch.set_num_threads(before)
+    metas = [json.loads(p.read_text())["meta"] for p in (tmp_path / "models").glob("*.json")]
+    assert sorted(m.get("trained_with", {}).get("torch_threads", 1) for m in metas) == [1, 2]
+
+
 # ----------------------------------------------------------------------------- round trips
 
 
