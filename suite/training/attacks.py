@@ -45,6 +45,7 @@ from suite.masking import edge_mask
 from suite.models.base import GraphModel
 from suite.registry import Registry
 from suite.seeding import generator as seeded_generator
+from suite.training.edge_pairs import is_symmetric, pair_keys
 from suite.training.loop import GraphBatcher, GraphInputs, forward, node_inputs
 from suite.types import BenchmarkDataset, TaskLevel
 
@@ -273,18 +274,6 @@ class _Candidates:
         return hit > 0
 
 
-def _is_symmetric(edge_index: Tensor, n: int) -> bool:
-    forward_keys = (edge_index[0] * n + edge_index[1]).sort().values
-    backward_keys = (edge_index[1] * n + edge_index[0]).sort().values
-    return torch.equal(forward_keys, backward_keys)
-
-
-def _pair_keys(a: Tensor, b: Tensor, n: int, symmetric: bool) -> Tensor:
-    if symmetric:
-        a, b = torch.minimum(a, b), torch.maximum(a, b)
-    return a * n + b
-
-
 def _node_groups(inputs: GraphInputs) -> tuple[Tensor, int]:
     """[n] group of each node and the number of groups (graphs of a batch, else 1)."""
     n = inputs.x.size(0)
@@ -334,7 +323,7 @@ def _absent_pairs(inputs: GraphInputs, index: Tensor | None, existing_keys: Tens
         j = (u[1] * dst_count[group_of]).long().clamp_max(dst_count[group_of] - 1)
     a, b = src[src_start[group_of] + i], dst[dst_start[group_of] + j]
     valid = a != b
-    keys = _pair_keys(a[valid], b[valid], n, symmetric)
+    keys = pair_keys(a[valid], b[valid], n, symmetric)
     keys = keys[~torch.isin(keys, existing_keys)].unique()
     if candidates == "existing+all" or keys.numel() == 0:
         return keys
@@ -353,8 +342,8 @@ def _candidates(inputs: GraphInputs, index: Tensor | None, *, insert: bool, cand
     """The candidate pairs of ``inputs`` and the number of input pairs per graph [G]."""
     n, edge_index = inputs.x.size(0), inputs.edge_index
     node_group, num_groups = _node_groups(inputs)
-    symmetric = _is_symmetric(edge_index, n)
-    keys = _pair_keys(edge_index[0], edge_index[1], n, symmetric)
+    symmetric = is_symmetric(edge_index, n)
+    keys = pair_keys(edge_index[0], edge_index[1], n, symmetric)
     existing_keys, pair = torch.unique(keys, return_inverse=True)
     group = node_group[existing_keys // n]
     per_group = torch.bincount(group, minlength=num_groups)

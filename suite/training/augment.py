@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from suite.models.base import GraphModel
+from suite.training.edge_pairs import pair_keys
 
 if TYPE_CHECKING:
     from suite.training.loop import GraphInputs, InputTransform
@@ -25,9 +26,7 @@ def undirected_keep_mask(edge_index: Tensor, p: float, gen: torch.Generator) -> 
     probability ``p`` (its two directions share one draw). Draws from ``gen`` (on CPU)."""
     if edge_index.size(1) == 0:
         return torch.ones(0, dtype=torch.bool, device=edge_index.device)
-    low = torch.minimum(edge_index[0], edge_index[1])
-    high = torch.maximum(edge_index[0], edge_index[1])
-    key = low * (int(edge_index.max()) + 1) + high
+    key = pair_keys(edge_index[0], edge_index[1], int(edge_index.max()) + 1, symmetric=True)
     pairs, inverse = torch.unique(key, return_inverse=True)
     keep_pair = torch.rand(pairs.numel(), generator=gen) >= p
     return keep_pair.to(edge_index.device)[inverse]
