@@ -42,10 +42,7 @@ def drop_edges(p: float, gen: torch.Generator,
     def transform(model: GraphModel, inputs: "GraphInputs", y: Tensor,
                   index: Tensor | None) -> "GraphInputs":
         keep = undirected_keep_mask(inputs.edge_index, p, gen)
-        per_edge = {name: getattr(inputs, name)[keep]
-                    for name in ("edge_attr", "edge_type", "gt_edge_mask")
-                    if getattr(inputs, name, None) is not None}
-        thinned = inputs.replace(edge_index=inputs.edge_index[:, keep], **per_edge)
+        thinned = inputs.replace(edge_index=inputs.edge_index[:, keep], **inputs.edge_fields(keep))
         return thinned if then is None else then(model, thinned, y, index)
 
     return transform

@@ -78,6 +78,12 @@ class GraphInputs:
         """A copy with some tensors replaced (e.g. perturbed features)."""
         return replace(self, **changes)
 
+    def edge_fields(self, edges: Tensor) -> dict[str, Tensor | None]:
+        """The per-edge tensors (``edge_attr``, ``edge_type``, ``gt_edge_mask``) at
+        ``edges`` (ids [k] or a bool mask [m]); absent ones stay None."""
+        return {name: None if getattr(self, name) is None else getattr(self, name)[edges]
+                for name in ("edge_attr", "edge_type", "gt_edge_mask")}
+
     def to(self, device: torch.device | str) -> "GraphInputs":
         return GraphInputs(**{k: (None if v is None else v.to(device))
                               for k, v in self.__dict__.items()})
@@ -256,10 +262,7 @@ def hop_subgraph(inputs: GraphInputs, nodes: Tensor, num_layers: int) -> tuple[G
 
     subset, edge_index, position, edges = hop_union(inputs.edge_index, nodes, num_layers + 1,
                                                     inputs.x.size(0))
-    sub = GraphInputs(x=inputs.x[subset], edge_index=edge_index,
-                      edge_attr=None if inputs.edge_attr is None else inputs.edge_attr[edges],
-                      edge_type=None if inputs.edge_type is None else inputs.edge_type[edges],
-                      gt_edge_mask=None if inputs.gt_edge_mask is None else inputs.gt_edge_mask[edges],
+    sub = GraphInputs(x=inputs.x[subset], edge_index=edge_index, **inputs.edge_fields(edges),
                       gt_node_mask=None if inputs.gt_node_mask is None else inputs.gt_node_mask[subset])
     return sub, position
 
