@@ -14,7 +14,7 @@ import torch
 from suite.datasets import load_dataset
 from suite.explainers import build_explainer
 from suite.metrics import attribution_scores, roc_auc
-from suite.runner import fit_instances
+from suite.protocol import fit_instances
 from suite.training import train_or_load
 
 EXPLAINERS = ["random", "saliency", "integrated-gradients", "grad-x-input", "gnnexplainer",

@@ -43,7 +43,7 @@ from suite.masking import message_layers
 from suite.metrics import attribution_scores, roc_auc
 from suite.paths import Paths
 from suite.registry import Registry
-from suite.runner import fit_instances, select_instances
+from suite.protocol import fit_instances, select_instances
 from suite.training import ModelCache, train_or_load
 from suite.types import BenchmarkDataset, Explanation, TaskLevel
 

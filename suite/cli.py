@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from suite import __version__
+from suite.model_selection import choose, load_spec, run_selection, write_outputs
 from suite.config import ConfigError
 from suite.paths import Paths
 from suite.registry import Entry, Registry, UnknownNameError
@@ -207,7 +208,7 @@ def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) ->
             frame = with_submissions(frame, list(include))
         except SubmissionError as exc:
             raise CliError(str(exc)) from None
-    written = write_leaderboard(frame, out)
+    written = write_leaderboard(frame, out, store.instance_records())
     print(f"leaderboard written to {out}:")
     for path in written:
         print(f"  {path}")
@@ -408,6 +409,13 @@ examples:
 examples:
   suite compare --explainer toy-inverse-degree --plugin suite_toy_plugin --matrix smoke
   suite compare --explainer gnnexplainer --explainer saliency --matrix default --executor ray""",
+    "select-models": """\
+examples:
+  suite select-models suite/presets/models/default.yaml --out results/model-selection
+
+Trains every candidate on every dataset and seed (the model cache is reused), chooses per
+dataset and family the candidate with the best mean validation accuracy and writes
+selection.md (every trial, the choices, each model against its floor) and models.yaml.""",
     "check": """\
 examples:
   suite check --reference results/reference/check-smoke.json
@@ -568,13 +576,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                              progress=not args.no_progress, executor=args.executor,
                              executor_options=options)
         print(summary.text())
-        frame = store.cells_frame()
+        frame, instances = store.cells_frame(), store.instance_records()
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are kept in {store_path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         store.close()
-    result = build_comparison(frame, tuple(config.explainers), matrix=args.matrix)
+    result = build_comparison(frame, tuple(config.explainers), matrix=args.matrix,
+                              instances=instances)
     text = result.markdown()
     out = Path(args.out) if args.out else paths.results / "compare" / (
         "-".join(config.explainers) + ".md")
@@ -587,6 +596,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- suite check
+
+
+def _cmd_select_models(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    paths = Paths.from_env(args.root)
+    try:
+        spec = load_spec(args.spec)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out) if args.out else paths.results / "model-selection"
+    trials = run_selection(spec, paths, progress=lambda line: print(line, flush=True))
+    choices = choose(spec, trials)
+    for path in write_outputs(spec, trials, choices, out):
+        print(f"written {path}")
+    return EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -837,6 +861,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print the comparison")
     _add_executor_arguments(p)
     p.set_defaults(handler=_cmd_compare)
+
+    p = commands.add_parser(
+        "select-models", help="choose each dataset's models on validation accuracy alone",
+        description="Train the candidate models of a selection spec on every dataset and "
+                    "seed and choose, per dataset and model family, the best mean validation "
+                    "accuracy; no explanation score is read.",
+        epilog=_EXAMPLES["select-models"], formatter_class=fmt)
+    p.add_argument("spec", metavar="SPEC", help="a selection spec (YAML)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: ROOT/results/model-selection)")
+    p.add_argument("--root", metavar="DIR",
+                   help="root directory for caches and results (default: $SUITE_HOME or .)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads")
+    p.set_defaults(handler=_cmd_select_models)
 
     p = commands.add_parser(
         "check", help="quality gate: rerun a small matrix, fail when a score drops below its reference",

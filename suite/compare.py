@@ -17,10 +17,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Mapping, Any, Sequence
 
 import pandas as pd
 
+from suite.core.records import InstanceRecords
 from suite.leaderboard import DONE, KEY, Leaderboard, build_leaderboard, latest_cells
 from suite.matrix import MatrixConfig
 from suite.reports.adversarial import PairedDifference, paired_difference
@@ -65,9 +66,11 @@ def _seed_scores(done: pd.DataFrame, key: tuple[str, ...], metric: str) -> dict[
     return {int(s): float(v) for s, v in zip(rows["seed"], values) if not math.isnan(v)}
 
 
-def build_comparison(frame: pd.DataFrame, explainers: Sequence[str], matrix: str = "") -> Comparison:
-    """Compare ``explainers`` with the rest of the board of ``frame`` (a store's cells frame); pure."""
-    board = build_leaderboard(frame)
+def build_comparison(frame: pd.DataFrame, explainers: Sequence[str], matrix: str = "",
+                     instances: Mapping[str, InstanceRecords] | None = None) -> Comparison:
+    """Compare ``explainers`` with the rest of the board of ``frame`` (a store's cells frame,
+    with its per-instance records ``instances`` for protocol-2 ranks); pure."""
+    board = build_leaderboard(frame, instances)
     cells = frame.copy()
     for col in KEY:
         cells[col] = cells[col].astype(str)

@@ -21,10 +21,17 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+
+from suite.core.records import InstanceRecords
+from suite.metrics.scorers import COLUMNS as SCORE_INFO
+from suite.protocol import PROTOCOL_VERSION, GroupEntry, rank_group
+
+#: Score -> higher is better (registered columns).
+COLUMN_DIRECTIONS: dict[str, bool] = {name: info.higher_is_better for name, info in SCORE_INFO.items()}
 
 #: The headline score of the board.
 HEADLINE = "edge_auc"
@@ -47,7 +54,9 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "sparsity", "repr_fidelity", "unfaithfulness", "gea", "gea_edge", "edges_dropped_5pct",
     "drop_curve_area",
     "explanations_per_s", "explain_seconds", "fit_seconds", "seconds",
-    "model_acc_test", "model_acc_val", "model_acc_train", "robust_acc_test", "robust_acc_val",
+    "model_acc_test", "model_acc_val", "model_acc_train", "model_acc_ground_truth",
+    "model_bal_acc_test", "model_majority_test", "explained_accuracy",
+    "robust_acc_test", "robust_acc_val",
     "train_items_per_s", "train_seconds",
 )
 
@@ -59,7 +68,7 @@ META_COLUMNS: frozenset[str] = frozenset({
     "cell_key", "run_id", "dataset", "dataset_family", "task", "model", "training",
     "explainer", "explainer_source", "seed", "device", "device_name", "config", "status",
     "error", "n_instances", "suite_version", "git_commit", "git_dirty", "python", "started_at",
-    "finished_at", "below_accuracy_floor",
+    "finished_at", "below_accuracy_floor", "protocol_version", "group_n", "model_floor",
 })  # and every ``<package>_version`` column
 
 #: Statuses of the cells frame.
@@ -102,9 +111,20 @@ CONVENTIONS: tuple[str, ...] = (
     "Model accuracy: test accuracy of the explained model, flagged \"below floor\" when "
     "the model is under the matrix's accuracy floor (its explanations explain a model "
     "that has not learned the task).",
-    "Ranking: within each dataset, model and training mode, by the mean edge AUC; "
-    "datasets without ground truth by fid+ (accuracy form), else by characterization; "
-    "higher first.",
+    "Ranking (protocol 2): within each dataset, model and training mode, by edge AUC "
+    "(datasets without ground truth: fid+, accuracy form), every ranked explainer on exactly "
+    "the same instances: by default the test instances with ground truth that the model "
+    "predicts correctly. The headline cell shows the mean over seeds with a 95% paired "
+    "bootstrap interval (2,000 resamples of the instances within each seed, fixed bootstrap "
+    "seed); the rank is a range [1 + explainers significantly better, explainers not "
+    "significantly worse]. Rows scored on other instances (own n), duplicates of a ranked "
+    "explainer, and models below their accuracy floor are shown with the reason, not ranked. "
+    "A row whose seed values span more than 0.3 is marked bimodal with its per-seed values. "
+    "Stores scored under protocol 1 are ranked by the mean and say so.",
+    "Accuracy floors, on every seed (test accuracy and accuracy on the ground-truth test "
+    "instances): 0.95 on BA-Shapes, Tree-Cycles, BA-2Motifs and benzene, 0.90 on BA-Community "
+    "and Tree-Grid; elsewhere balanced accuracy 0.90 and above the majority class. Models are "
+    "chosen on validation accuracy alone (`suite select-models`); the model cards list them.",
 )
 
 
@@ -117,7 +137,7 @@ class Column:
             a score name whose ``<key>_mean`` and ``<key>_std`` columns are shown.
         label: header text.
         kind: ``text``, ``int``, ``score`` (3 decimals), ``rate`` or ``seconds``
-            (significant digits).
+            (significant digits): aggregated over seeds; ``fraction`` (3 decimals): one value.
         markdown: shown in the Markdown board (the HTML page shows every column).
         help: a tooltip in the HTML page.
     """
@@ -139,7 +159,9 @@ class Column:
 
 #: The columns of a dataset's table, in order.
 DISPLAY_COLUMNS: tuple[Column, ...] = (
-    Column("rank", "Rank", "int", help="rank within dataset, model and training"),
+    Column("rank_text", "Rank", "text",
+           help="rank range within dataset, model and training: [1 + explainers significantly "
+                "better, explainers not significantly worse] (paired bootstrap, 95%)"),
     Column("explainer", "Explainer", "text"),
     Column("explainer_source", "Source", "text",
            help="suite, pyg (torch_geometric.explain) or baseline"),
@@ -180,6 +202,8 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
            help="training time of amortised explainers (fit), apart from explain"),
     Column("seconds", "Cell s", "seconds", markdown=False, help="wall time of the whole cell"),
     Column("model_acc_test", "Model acc (test)", "score"),
+    Column("model_acc_ground_truth", "Model acc (GT inst.)", "score", markdown=False,
+           help="accuracy on the test instances that have ground truth"),
     Column("robust_acc_test", "Robust acc (test)", "score",
            help="test accuracy under the attack the model was trained against"),
     Column("robust_acc_val", "Robust acc (val)", "score", markdown=False),
@@ -190,6 +214,23 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("n", "n", "int", help="explained instances per cell (min over seeds)"),
     Column("seeds", "Seeds", "int"),
     Column("device", "Device", "text", markdown=False),
+    Column("note", "Note", "text", help="why a row is not ranked; bimodal seed values"),
+)
+
+#: The columns of a model card table.
+CARD_COLUMNS: tuple[Column, ...] = (
+    Column("model", "Model", "text"),
+    Column("training", "Training", "text"),
+    Column("seed", "Seed", "text"),
+    Column("model_acc_train", "Train acc", "fraction"),
+    Column("model_acc_val", "Val acc", "fraction"),
+    Column("model_acc_test", "Test acc", "fraction"),
+    Column("model_acc_ground_truth", "Acc on GT test inst.", "fraction"),
+    Column("model_floor", "Floor", "fraction"),
+    Column("group_n", "Explained n", "int"),
+    Column("explained_accuracy", "Acc on explained", "fraction"),
+    Column("architecture", "Architecture", "text"),
+    Column("training_config", "Training config", "text"),
 )
 
 #: The columns of the failed/skipped table.
@@ -232,6 +273,8 @@ class Leaderboard:
         scores: the aggregated score names, known ones first.
         rank_metric: dataset -> the score it is ranked by (absent: none available).
         provenance: versions, commits and devices of the finished cells.
+        cards: the model cards, one row per (dataset, model, training, seed)
+            (``CARD_COLUMNS``).
     """
 
     table: pd.DataFrame
@@ -239,14 +282,21 @@ class Leaderboard:
     scores: tuple[str, ...]
     rank_metric: dict[str, str]
     provenance: Provenance
+    cards: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(self.table["dataset"].astype(str)))
 
     def section(self, dataset: str) -> pd.DataFrame:
-        """The rows of one dataset, in rank order."""
+        """The rows of one dataset, in rank order (ranked, unranked, then below the floor)."""
         return self.table[self.table["dataset"].astype(str) == dataset]
+
+    def card(self, dataset: str) -> pd.DataFrame:
+        """The model card rows of one dataset."""
+        if self.cards.empty:
+            return self.cards
+        return self.cards[self.cards["dataset"].astype(str) == dataset]
 
     def columns(self, dataset: str, markdown: bool = False) -> list[Column]:
         """The columns shown for ``dataset``: scores without any value there are left out."""
@@ -267,8 +317,13 @@ class Leaderboard:
 # ----------------------------------------------------------------------------- building
 
 
-def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
+def build_leaderboard(frame: pd.DataFrame,
+                      instances: Mapping[str, InstanceRecords] | None = None) -> Leaderboard:
     """Aggregate the cells frame of a results store into a ``Leaderboard`` (pure).
+
+    ``instances`` (``ResultsStore.instance_records()``: cell key -> per-instance records)
+    lets protocol-2 groups be ranked by ``suite.protocol.rank_group`` (rank ranges and
+    intervals); groups scored under protocol 1 keep the first wave's rule (by the mean).
 
     Only ``status == "done"`` cells are scored; every other cell is listed in
     ``problems`` with its reason unless the same (dataset, model, training,
@@ -294,9 +349,43 @@ def build_leaderboard(frame: pd.DataFrame) -> Leaderboard:
                        pd.DataFrame(numeric, index=frame.index)], axis=1)
     done = frame[frame["status"] == DONE]
     table = _aggregate(done, scores)
-    rank_metric = _rank(table)
+    rank_metric = _rank(table, done, instances or {})
     return Leaderboard(table=table, problems=_problems(frame), scores=scores,
-                       rank_metric=rank_metric, provenance=_provenance(frame, done))
+                       rank_metric=rank_metric, provenance=_provenance(frame, done),
+                       cards=model_cards(done))
+
+
+def _short(params: Any) -> str:
+    if not isinstance(params, Mapping):
+        return "-"
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"
+
+
+def model_cards(done: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, model, training, seed) of the finished cells: the model's
+    accuracies, floor, explained instances, architecture and training config."""
+    import json
+
+    keys = ["dataset", "model", "training", "seed"]
+    columns = ["dataset", *[c.key for c in CARD_COLUMNS if c.key != "seed"], "seed"]
+    if done.empty or "config" not in done:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for key, cells in done.groupby(keys, sort=True):
+        first = cells.iloc[0]
+        try:
+            config = json.loads(first["config"])
+        except (TypeError, ValueError):
+            config = {}
+        row = dict(zip(keys, key))
+        for col in CARD_COLUMNS:
+            if col.numeric and col.key in cells:
+                row[col.key] = pd.to_numeric(cells[col.key], errors="coerce").max()
+        row["seed"] = _seed_text(key[3])
+        row["architecture"] = f"{first['model']}: {_short(config.get('model_hparams'))}"
+        row["training_config"] = _short(config.get("training_config"))
+        rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=columns)
 
 
 def latest_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -367,7 +456,8 @@ def _score_names(frame: pd.DataFrame) -> tuple[str, ...]:
 
 
 def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
-    meta = ["dataset_family", "task", "explainer_source", "device", "n", "seeds", "below_floor"]
+    meta = ["dataset_family", "task", "explainer_source", "device", "n", "seeds", "below_floor",
+            "protocol", "section", "rank_text", "rank_low", "rank_high", "note"]
     stats = [f"{s}_{kind}" for s in scores for kind in ("mean", "std")]
     columns = [*KEY, *meta, "rank", "rank_metric", *stats]
     if done.empty:
@@ -385,9 +475,13 @@ def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
         "below_floor": (grouped["below_accuracy_floor"].agg(lambda s: int((pd.to_numeric(
             s, errors="coerce") > 0.5).sum())) if "below_accuracy_floor" in done
             else grouped.size() * 0),
+        "protocol": (grouped["protocol_version"].agg(lambda s: int(pd.to_numeric(
+            s, errors="coerce").fillna(1).min())) if "protocol_version" in done
+            else grouped.size() * 0 + 1),
     }
     table = pd.concat([pd.DataFrame(parts), mean, std], axis=1).reset_index()
-    table = table.assign(rank=np.nan, rank_metric=None)
+    table = table.assign(rank=np.nan, rank_metric=None, section="ranked", rank_text="-",
+                         rank_low=np.nan, rank_high=np.nan, note="")
     return table[columns].copy()
 
 
@@ -404,26 +498,101 @@ def _joined(grouped: Any, done: pd.DataFrame, col: str, fallback: str) -> pd.Ser
     return grouped[use].agg(lambda s: ", ".join(sorted({str(v) for v in s.dropna()})) or "-")
 
 
-def _rank(table: pd.DataFrame) -> dict[str, str]:
-    """Fill ``rank``/``rank_metric`` in place and sort; returns dataset -> rank metric."""
+#: Rank metrics of protocol-2 groups, in order of preference (per-instance decomposable).
+PROTOCOL_RANK_METRICS: tuple[str, ...] = ("edge_auc", "fid_plus_acc")
+
+#: Sections of a dataset's table, in display order.
+SECTIONS: tuple[str, ...] = ("ranked", "unranked", "below-floor")
+
+
+def _rank(table: pd.DataFrame, done: pd.DataFrame,
+          instances: Mapping[str, InstanceRecords]) -> dict[str, str]:
+    """Fill ``rank``/``rank_metric``/``section``/``rank_text``/interval columns in place
+    and sort; returns dataset -> rank metric."""
     chosen: dict[str, str] = {}
     for dataset, part in table.groupby("dataset", sort=False):
-        for metric in RANK_METRICS:
+        current = part["protocol"] >= PROTOCOL_VERSION
+        metrics = PROTOCOL_RANK_METRICS if current.any() else RANK_METRICS
+        for metric in metrics:
             if part[f"{metric}_mean"].notna().any():
                 chosen[str(dataset)] = metric
                 break
-    value = pd.Series(np.nan, index=table.index)
     for dataset, metric in chosen.items():
-        rows = table["dataset"] == dataset
-        value[rows] = table.loc[rows, f"{metric}_mean"]
-        table.loc[rows, "rank_metric"] = metric
-    if not table.empty:
-        table["rank"] = value.groupby([table[k] for k in KEY[:3]]).rank(
-            method="min", ascending=False, na_option="keep")
-    table.sort_values(["dataset", "model", "training", "rank", "explainer"],
+        table.loc[table["dataset"] == dataset, "rank_metric"] = metric
+    for key, part in table.groupby(list(KEY[:3]), sort=False):
+        metric = chosen.get(str(key[0]))
+        if metric is None:
+            table.loc[part.index, "section"] = "unranked"
+            continue
+        if (part["protocol"] >= PROTOCOL_VERSION).any():
+            _rank_protocol_group(table, part, done, instances, key, metric)
+        else:
+            _rank_by_mean(table, part, metric)
+    table["_order"] = table["section"].map({s: i for i, s in enumerate(SECTIONS)})
+    table.sort_values(["dataset", "model", "training", "_order", "rank", "explainer"],
                       na_position="last", inplace=True, kind="stable")
+    table.drop(columns="_order", inplace=True)
     table.reset_index(drop=True, inplace=True)
     return chosen
+
+
+def _rank_by_mean(table: pd.DataFrame, part: pd.DataFrame, metric: str) -> None:
+    """Protocol 1: rank by the mean over seeds, ties sharing the better rank."""
+    ranks = part[f"{metric}_mean"].rank(method="min", ascending=False, na_option="keep")
+    table.loc[part.index, "rank"] = ranks
+    table.loc[part.index, "rank_text"] = [format_number(r, "int") for r in ranks]
+    table.loc[part.index, "section"] = ["ranked" if _finite(r) else "unranked" for r in ranks]
+    table.loc[part.index, "note"] = "protocol 1: ranked by the mean, no intervals"
+
+
+def _floor_reason(cells: pd.DataFrame) -> str:
+    if "below_accuracy_floor" not in cells:
+        return ""
+    below = cells[pd.to_numeric(cells["below_accuracy_floor"], errors="coerce") > 0.5]
+    if below.empty:
+        return ""
+    seeds = ", ".join(_seed_text(s) for s in sorted(below["seed"]))
+    accs = " / ".join(format_number(v, "score") for v in below.get("model_acc_test", []))
+    floor = below["model_floor"].iloc[0] if "model_floor" in below else math.nan
+    gt = below["model_acc_ground_truth"] if "model_acc_ground_truth" in below else None
+    text = f"model below its floor {format_number(floor, 'score')} on seed(s) {seeds}: test accuracy {accs}"
+    if gt is not None and gt.notna().any():
+        text += f", on ground-truth instances {' / '.join(format_number(v, 'score') for v in gt)}"
+    return text
+
+
+def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataFrame,
+                         instances: Mapping[str, InstanceRecords], key: tuple[Any, ...],
+                         metric: str) -> None:
+    """Protocol 2: ``suite.protocol.rank_group`` over the group's explainers."""
+    in_group = (done["dataset"] == key[0]) & (done["model"] == key[1]) & (done["training"] == key[2])
+    cells = done[in_group]
+    entries = []
+    for index, row in part.iterrows():
+        mine = cells[cells["explainer"] == row["explainer"]]
+        group_n = ({int(s): int(v) for s, v in zip(mine["seed"], mine["group_n"]) if _finite(v)}
+                   if "group_n" in mine else {})
+        entries.append(GroupEntry(
+            name=str(row["explainer"]), protocol=int(row["protocol"]),
+            below_floor=_floor_reason(mine),
+            records={int(s): instances.get(str(k)) for s, k in zip(mine["seed"], mine["cell_key"])}
+            if "cell_key" in mine else {},
+            group_n=group_n))
+    higher = COLUMN_DIRECTIONS.get(metric, True)
+    standings = rank_group(entries, metric, higher)
+    for index, row in part.iterrows():
+        standing = standings[str(row["explainer"])]
+        notes = [standing.reason] if standing.reason else []
+        if standing.bimodal and standing.seed_values:
+            notes.append("bimodal over seeds: " + " / ".join(
+                format_number(v, "score") for _, v in sorted(standing.seed_values.items())))
+        table.loc[index, "section"] = standing.section
+        table.loc[index, "note"] = "; ".join(notes)
+        table.loc[index, "rank_low"] = standing.interval.low
+        table.loc[index, "rank_high"] = standing.interval.high
+        if standing.rank is not None:
+            table.loc[index, "rank"] = float(standing.rank.best)
+            table.loc[index, "rank_text"] = standing.rank.text()
 
 
 def _problems(frame: pd.DataFrame) -> pd.DataFrame:
@@ -510,7 +679,7 @@ def format_number(value: Any, kind: str, like: Any = None) -> str:
     value = float(value)
     if kind == "int":
         return str(int(round(value)))
-    if kind == "score":
+    if kind in ("score", "fraction"):
         return f"{value:.3f}"
     magnitude = abs(float(like)) if _finite(like) else abs(value)
     if magnitude >= 100:
@@ -527,6 +696,10 @@ def format_cell(row: pd.Series, column: Column, plus_minus: str = "+-") -> str:
     if column.aggregated:
         mean, std = row[f"{column.key}_mean"], row[f"{column.key}_std"]
         text = format_number(mean, column.kind)
+        if (text != "-" and column.key == row.get("rank_metric") and _finite(row.get("rank_low"))
+                and _finite(row.get("rank_high"))):
+            return (f"{text} [{format_number(row['rank_low'], 'score')}, "
+                    f"{format_number(row['rank_high'], 'score')}]")
         if text != "-" and _finite(std):
             text += f" {plus_minus} {format_number(std, column.kind, like=mean)}"
         if column.key == "model_acc_test":
@@ -597,8 +770,16 @@ def _md_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str
     return out
 
 
+#: Headings of the sections of a dataset's tables.
+SECTION_TITLES: dict[str, str] = {
+    "unranked": "Shown, not ranked",
+    "below-floor": "Below the accuracy floor (shown, not ranked)",
+}
+
+
 def to_markdown(board: Leaderboard) -> str:
-    """The board as Markdown: conventions, provenance, one table per dataset, problems."""
+    """The board as Markdown: conventions, provenance, per dataset its ranked table, the
+    rows shown but not ranked, the rows below the floor and its model cards; problems."""
     lines = ["# GNN explainer leaderboard", "",
              "Derived from the results store by `suite leaderboard`; never edit it by hand.", "",
              "## Conventions", ""]
@@ -610,8 +791,22 @@ def to_markdown(board: Leaderboard) -> str:
     for dataset in board.datasets:
         part, cols = board.section(dataset), board.columns(dataset, markdown=True)
         lines += ["", f"## {_md(dataset)}", "", describe_dataset(board, dataset), ""]
+        ranked = part[part["section"] == "ranked"]
         lines += _md_table([c.label for c in cols],
-                           ([format_cell(row, c) for c in cols] for _, row in part.iterrows()))
+                           ([format_cell(row, c) for c in cols] for _, row in ranked.iterrows()))
+        for section, title in SECTION_TITLES.items():
+            rows = part[part["section"] == section]
+            if rows.empty:
+                continue
+            lines += ["", f"### {_md(dataset)}: {title}", ""]
+            lines += _md_table([c.label for c in cols],
+                               ([format_cell(row, c) for c in cols] for _, row in rows.iterrows()))
+        card = board.card(dataset)
+        if not card.empty:
+            lines += ["", f"### {_md(dataset)}: model cards", ""]
+            lines += _md_table([c.label for c in CARD_COLUMNS],
+                               ([format_cell(row, c) for c in CARD_COLUMNS]
+                                for _, row in card.iterrows()))
     if not board.problems.empty:
         lines += ["", "## Failed and skipped cells", ""]
         lines += _md_table([c.label for c in PROBLEM_COLUMNS],
@@ -629,7 +824,8 @@ THROUGHPUT_PLOT_FILE = "auc_vs_throughput.png"
 DROP_PLOT_FILE = "edges_dropped.png"
 
 
-def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:
+def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
+                      instances: Mapping[str, InstanceRecords] | None = None) -> list[Path]:
     """Write the Markdown board, the HTML page and the PNG plots; return their paths."""
     from suite.reports.html import render_html
     from suite.reports.plots import (plot_auc_per_explainer, plot_auc_vs_throughput,
@@ -637,7 +833,7 @@ def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike) -> list[P
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    board = build_leaderboard(frame)
+    board = build_leaderboard(frame, instances)
     md = _write_text(out / MARKDOWN_FILE, to_markdown(board))
     plots = [plot_auc_per_explainer(board, out / AUC_PLOT_FILE),
              plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE),

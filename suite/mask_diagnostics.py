@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from suite.explainers.base import build_explainer
     from suite.model_study import load_spec
     from suite.paths import Paths
-    from suite.runner import select_instances
+    from suite.protocol import select_instances
     from suite.training import ModelCache, train_or_load
 
     parser = argparse.ArgumentParser(prog="python -m suite.mask_diagnostics",

@@ -12,7 +12,9 @@ YAML format (presets live in ``suite/presets/*.yaml``)::
     seeds: [0]              # an integer or a list of integers
     device: cpu             # default device; the CLI can override it
     max_instances: 100      # explained instances per cell (a fixed seeded subset when more)
-    accuracy_floor: 0.8     # models below it are flagged on the board
+    instances: correct      # correct (default) or all: see suite.protocol.InstanceSet
+    accuracy_floor: 0.8     # optional: one floor for every dataset, or {dataset: floor};
+                            # absent: the protocol's floors (suite.protocol.floor_for)
     metrics: {topk_share: 0.1}                  # options passed to every scorer
     datasets: {ba-shapes: {}}                   # name -> builder params (or a list of names)
     models: {gcn: {hidden: 20, num_layers: 3}}  # name -> hyper-parameters
@@ -56,17 +58,19 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from suite.config import ConfigError, build_config, drop_omitted_defaults, stable_hash
+from suite.core.records import InstanceRecords
+from suite.protocol import PROTOCOL_VERSION, InstanceSet, check_floor_value, floor_for
 from suite.registry import Registry, UnknownNameError
 
 if typing.TYPE_CHECKING:
     import torch
 
 #: Bump when what a cell key covers changes (old store rows then no longer match).
-CELL_FORMAT = 1
+CELL_FORMAT = 2
 
 #: Top-level fields of a matrix file, in the order they are documented.
-MATRIX_FIELDS = ("name", "seeds", "device", "max_instances", "accuracy_floor", "metrics",
-                 "datasets", "models", "trainings", "explainers")
+MATRIX_FIELDS = ("name", "seeds", "device", "max_instances", "instances", "accuracy_floor",
+                 "metrics", "datasets", "models", "trainings", "explainers")
 
 #: The per-explainer key that caps the explained instances of that explainer's cells.
 EXPLAINER_CAP_KEY = "max_instances"
@@ -126,8 +130,13 @@ class Cell:
         seed: seeds the dataset, the model's training and the explainer.
         max_instances: cap on explained instances (a fixed seeded subset when more).
         device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
-        accuracy_floor: models below this test accuracy are flagged.
+        accuracy_floor: the model's floor on this dataset (``suite.protocol.floor_for``);
+            models below it are shown, never ranked.
         metric_options: options passed to every scorer.
+        floor_metric: what the floor is compared with (``accuracy`` or ``balanced_accuracy``).
+        instance_set: which test instances are candidates (``suite.protocol.InstanceSet``).
+        group_instances: the instances of the cell's comparison group (the matrix's
+            ``max_instances``); an explainer capped below it explains a prefix of them.
     """
 
     dataset: str
@@ -143,6 +152,9 @@ class Cell:
     device: str
     accuracy_floor: float
     metric_options: Params
+    floor_metric: str = "accuracy"
+    instance_set: str = "correct"
+    group_instances: int = 0
 
     def __hash__(self) -> int:  # the dict fields are unhashable; the key identifies the cell
         return hash(self.key)
@@ -154,7 +166,8 @@ class Cell:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "Cell":
         """Inverse of :meth:`to_dict`; missing, unknown or mistyped fields raise ``ConfigError``."""
-        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values
+                   and f.default is dataclasses.MISSING]
         if missing:
             raise ConfigError(f"cell.{missing[0]}: required field missing")
         return build_config(cls, values, where="cell")
@@ -206,6 +219,8 @@ class CellOutcome:
         dataset_family, task, explainer_source: registry metadata for grouping.
         started_at, finished_at: ISO 8601 UTC timestamps.
         seconds: wall time of the whole cell (s), loading and training included.
+        instances: the per-instance records of a done cell (None otherwise).
+        protocol: the protocol version the cell was scored under.
     """
 
     cell: Cell
@@ -219,6 +234,8 @@ class CellOutcome:
     started_at: str = ""
     finished_at: str = ""
     seconds: float = 0.0
+    instances: InstanceRecords | None = None
+    protocol: int = PROTOCOL_VERSION
 
 
 def cell_labels(cell: Cell) -> dict[str, str]:
@@ -251,9 +268,10 @@ class MatrixConfig:
     seeds: tuple[int, ...] = (0,)
     device: str = "cpu"
     max_instances: int = 100
-    accuracy_floor: float = 0.8
+    accuracy_floor: float | dict[str, float] | None = None
     metrics: Params = field(default_factory=dict)
     source: str = ""
+    instances: str = "correct"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the YAML format (``parse_matrix`` reads it back)."""
@@ -371,9 +389,8 @@ def parse_matrix(raw: Any, source: str = "", default_name: str = "") -> MatrixCo
 
     device = _device(raw.get("device", "cpu"), "device")
     max_instances = _int(raw.get("max_instances", 100), "max_instances", minimum=1)
-    floor = raw.get("accuracy_floor", 0.8)
-    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0.0 <= floor <= 1.0:
-        raise ConfigError(f"accuracy_floor: expected a number in [0, 1] (got {floor!r})")
+    floor = _floor_override(raw.get("accuracy_floor"))
+    instances = InstanceSet.parse(raw.get("instances", InstanceSet.CORRECT.value)).value
     metrics = _string_keys(raw.get("metrics"), "metrics")
 
     reg = plugins()
@@ -384,10 +401,24 @@ def parse_matrix(raw: Any, source: str = "", default_name: str = "") -> MatrixCo
     explainers = _section(raw, "explainers", reg.explainers)
     config = MatrixConfig(name=name, datasets=datasets, models=models, explainers=explainers,
                           trainings=trainings, seeds=seeds, device=device,
-                          max_instances=max_instances, accuracy_floor=float(floor),
-                          metrics=metrics, source=source)
+                          max_instances=max_instances, accuracy_floor=floor,
+                          metrics=metrics, source=source, instances=instances)
+    if isinstance(floor, dict):
+        unknown = [d for d in floor if d not in datasets]
+        if unknown:
+            raise ConfigError(f"accuracy_floor.{unknown[0]}: not a dataset of this matrix "
+                              f"(datasets: {', '.join(datasets)})")
     resolved_parameters(config)  # validates every parameter set
     return config
+
+
+def _floor_override(value: Any) -> float | dict[str, float] | None:
+    """``accuracy_floor``: absent, one number in [0, 1], or ``{dataset: number}``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): check_floor_value(v, f"accuracy_floor.{k}") for k, v in value.items()}
+    return check_floor_value(value, "accuracy_floor")
 
 
 # --------------------------------------------------------------------------- parameters
@@ -636,6 +667,7 @@ def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     reg = plugins()
     for dataset, dataset_params in resolved.datasets.items():
         task = reg.datasets.entry(dataset).metadata["info"].task.value
+        floor = floor_for(dataset, config.accuracy_floor)
         for seed in config.seeds:
             for model in resolved.models:
                 model_hparams = resolved.model(model, dataset, task)
@@ -651,8 +683,10 @@ def expand(config: MatrixConfig) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                             max_instances=min(config.max_instances,
                                               resolved.explainer_caps.get(explainer,
                                                                           config.max_instances)),
-                            device=config.device, accuracy_floor=config.accuracy_floor,
+                            device=config.device, accuracy_floor=floor.value,
                             metric_options=dict(config.metrics),
+                            floor_metric=floor.metric.value, instance_set=config.instances,
+                            group_instances=config.max_instances,
                         )
                         reason = (resolved.excluded("models", model, dataset)
                                   or resolved.excluded("trainings", training, dataset)

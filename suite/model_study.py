@@ -164,7 +164,7 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
     from suite.datasets.synthetic import motif_anchors
     from suite.explainers.base import build_explainer
     from suite.metrics.auc import attribution_scores, roc_auc
-    from suite.runner import select_instances
+    from suite.protocol import select_instances
     from suite.tuning import fit_and_explain
 
     if dataset.gt_edge_mask is None:

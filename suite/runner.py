@@ -36,12 +36,16 @@ from tqdm.auto import tqdm
 from suite.datasets import DatasetUnavailable, load_dataset
 from suite.environment import environment_record
 from suite.explainers.base import build_explainer
+from suite.core.records import InstanceRecords
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig, cell_labels, expand, load_matrix
 from suite.metrics import MetricContext, score_all
+from suite.metrics.auc import attribution_scores
+from suite.protocol import (Floor, FloorMetric, ModelQuality, explain_candidates, fit_instances,
+                            model_quality, predictions, select_instances)
 from suite.models.base import GraphModel
 from suite.paths import Paths
 from suite.registry import Registry
-from suite.seeding import generator, seed_everything
+from suite.seeding import seed_everything
 from suite.store import ResultsStore, RunStatus, utc_now
 from suite.subgraphs import instance_batch
 from suite.training import ModelCache, TrainResult, train_or_load
@@ -52,9 +56,6 @@ log = logging.getLogger(__name__)
 #: Score columns that measure time (they differ between otherwise identical runs).
 TIMING_COLUMNS = ("explanations_per_s", "explain_seconds", "fit_seconds", "train_items_per_s",
                   "train_seconds")
-
-#: Extra key mixed into the instance-subset seed (kept fixed: it defines which instances run).
-_SUBSET_STREAM = 0x5E1EC7
 
 
 # --------------------------------------------------------------------------- memo
@@ -99,34 +100,6 @@ class RunMemo:
     models: LRUMemo = field(default_factory=lambda: LRUMemo(8))
 
 
-# --------------------------------------------------------------------------- instances
-
-
-def select_instances(ids: Tensor, cap: int, seed: int) -> Tensor:
-    """``ids`` when at most ``cap``, else a fixed seeded random subset of ``cap`` of them (sorted).
-
-    The subset is the first ``cap`` of one permutation drawn from ``seed``, so a
-    smaller cap (a slow explainer) explains a subset of a larger cap's instances.
-    """
-    ids = torch.as_tensor(ids, dtype=torch.long).view(-1)
-    if ids.numel() <= cap:
-        return ids
-    perm = torch.randperm(ids.numel(), generator=generator(seed, _SUBSET_STREAM))
-    return ids[perm[:cap]].sort().values
-
-
-def fit_instances(dataset: BenchmarkDataset) -> Tensor:
-    """Training instances for amortised explainers, chosen the way explained instances are.
-
-    Node tasks: the train-split nodes that lie in a ground-truth motif (all train
-    nodes when the dataset has no node ground truth). Graph tasks: every train graph.
-    """
-    train = dataset.splits["train"]
-    if dataset.task == TaskLevel.NODE and dataset.gt_node_mask is not None:
-        return train[dataset.gt_node_mask[train]]
-    return train
-
-
 # --------------------------------------------------------------------------- one cell
 
 
@@ -146,16 +119,19 @@ def error_text(exc: BaseException) -> str:
 ROBUST_KEYS: tuple[str, ...] = ("robust_acc_test", "robust_acc_val")
 
 
-def _model_scores(result: TrainResult, floor: float) -> dict[str, float]:
+def _model_scores(result: TrainResult, quality: ModelQuality, floor: Floor) -> dict[str, float]:
     acc = {split: float(result.accuracy.get(split, math.nan)) for split in ("train", "val", "test")}
-    test = acc["test"]
     return {
         "model_acc_train": acc["train"],
         "model_acc_val": acc["val"],
-        "model_acc_test": test,
+        "model_acc_test": acc["test"],
+        "model_bal_acc_test": quality.balanced_accuracy,
+        "model_majority_test": quality.majority,
+        "model_acc_ground_truth": quality.ground_truth_recall,
+        "model_floor": floor.value,
         "train_items_per_s": float(result.items_per_second),
         "train_seconds": float(result.seconds),
-        "below_accuracy_floor": float(math.isnan(test) or test < floor),
+        "below_accuracy_floor": float(bool(quality.below(floor))),
         # training modes that measure robustness (adv-features, adv-structure) report it
         **{key: float(result.extra[key]) for key in ROBUST_KEYS if key in result.extra},
     }
@@ -181,14 +157,20 @@ def run_cell(cell: Cell, paths: Paths, device: str | torch.device | None = None,
     ``device`` overrides ``cell.device`` (e.g. the GPU an executor assigned);
     ``memo`` keeps datasets and models between calls (a fresh one when None).
     Scores: every registered metric (``suite.metrics.score_all``) plus
-    ``model_acc_train/val/test``, ``train_items_per_s``, ``train_seconds`` and
-    ``below_accuracy_floor`` (1.0 when the test accuracy is under the floor).
+    ``model_acc_train/val/test``, ``model_bal_acc_test``, ``model_majority_test``,
+    ``model_acc_ground_truth`` (accuracy on the test instances with ground truth),
+    ``model_floor``, ``train_items_per_s``, ``train_seconds``, ``below_accuracy_floor``
+    (1.0 when the model is below its floor, ``suite.protocol``), ``group_n`` (the
+    instances of the cell's comparison group) and ``explained_accuracy`` (the model's
+    accuracy on the explained instances). A done outcome carries its per-instance
+    records. A model with no candidate instance (it predicts none correctly) skips the cell.
     """
     memo = memo or RunMemo()
     device = str(device or cell.device)
     started, clock = utc_now(), time.perf_counter()
     labels: dict[str, str] = {}
     status, error, scores, n_instances = CellStatus.FAILED, "", {}, 0
+    records: InstanceRecords | None = None
     try:
         labels = cell_labels(cell)
         seed_everything(cell.seed)
@@ -200,9 +182,13 @@ def run_cell(cell: Cell, paths: Paths, device: str | torch.device | None = None,
         if reason:
             status, error = CellStatus.SKIPPED, reason
         else:
-            scores, n_instances = _explain_and_score(cell, dataset, model, result, explainer,
-                                                     torch.device(device))
-            status = CellStatus.DONE
+            scored = _explain_and_score(cell, dataset, model, result, explainer,
+                                        torch.device(device))
+            if isinstance(scored, str):
+                status, error = CellStatus.SKIPPED, scored
+            else:
+                scores, records = scored
+                n_instances, status = records.num_instances, CellStatus.DONE
     except DatasetUnavailable as exc:  # no network and no mirror: skipped with its one-line reason
         status, error, scores = CellStatus.SKIPPED, str(exc).strip().splitlines()[0], {}
     except Exception as exc:  # a failing cell is recorded, the run goes on
@@ -210,15 +196,23 @@ def run_cell(cell: Cell, paths: Paths, device: str | torch.device | None = None,
         log.warning("cell %s failed: %s", cell.label, error)
     return CellOutcome(cell=cell, status=status, scores=scores, error=error,
                        n_instances=n_instances, started_at=started, finished_at=utc_now(),
-                       seconds=time.perf_counter() - clock, **labels)
+                       seconds=time.perf_counter() - clock, instances=records, **labels)
 
 
 def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
                        result: TrainResult, explainer: Any,
-                       device: torch.device) -> tuple[dict[str, float], int]:
-    ids = select_instances(dataset.explain_ids["test"], cell.max_instances, cell.seed)
-    if ids.numel() == 0:
-        raise ValueError(f"dataset {cell.dataset} has no test instances to explain")
+                       device: torch.device) -> tuple[dict[str, float], InstanceRecords] | str:
+    """Scores and per-instance records of one cell, or the reason it is skipped."""
+    floor = Floor(cell.accuracy_floor, FloorMetric(cell.floor_metric))
+    quality = model_quality(model, dataset, device)
+    candidates = dataset.explain_ids["test"]
+    predicted = predictions(model, dataset, candidates, device)
+    pool = explain_candidates(dataset, predicted, cell.instance_set)
+    if pool.numel() == 0:
+        return (f"no test instance to explain under instances={cell.instance_set} (the model "
+                f"predicts none of the {candidates.numel()} candidates correctly)")
+    group_n = min(cell.group_instances or cell.max_instances, int(pool.numel()))
+    ids = select_instances(pool, min(cell.max_instances, group_n), cell.seed)
     seed_everything(cell.seed)  # the same state whether the model was trained, loaded or memoised
     start = time.perf_counter()
     explainer.fit(model, dataset, fit_instances(dataset), cell.seed)
@@ -238,8 +232,22 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
     ctx = MetricContext(model=model, dataset=dataset, explanation=explanation, batch=batch,
                         device=device, options=dict(cell.metric_options))
     scores = score_all(ctx)
-    scores.update(_model_scores(result, cell.accuracy_floor))
-    return scores, int(ids.numel())
+    scores.update(_model_scores(result, quality, floor))
+    correct = predicted[torch.isin(candidates, ids)] == dataset.y[ids]
+    scores["group_n"] = float(group_n)
+    scores["explained_accuracy"] = float(correct.float().mean())
+    return scores, instance_records(ctx)
+
+
+def instance_records(ctx: MetricContext) -> InstanceRecords:
+    """The per-instance records of a scored cell (``suite.core.records``)."""
+    expl = ctx.explanation
+    gt = ctx.dataset.gt_edge_mask
+    return InstanceRecords(
+        instance_ids=expl.instance_ids.cpu().numpy(), edge_ptr=expl.edge_ptr.cpu().numpy(),
+        edge_scores=attribution_scores(expl).detach().cpu().float().numpy(),
+        edge_labels=None if gt is None else gt.cpu()[expl.edge_ids.cpu()].numpy(),
+        values={name: v.detach().cpu().double().numpy() for name, v in ctx.per_instance.items()})
 
 
 # --------------------------------------------------------------------------- executors

@@ -10,6 +10,11 @@ Tables (schema version in ``meta``):
   done/failed/skipped, the error or skip reason, explained-instance count,
   timestamps and wall time (s).
 - ``scores``: ``(cell_key, metric, value)``, NaN stored as NULL.
+- ``instances`` (schema 2): one row per done cell, its per-instance records
+  (``suite.core.records.InstanceRecords``, plain arrays, never pickle).
+
+Every cell row carries the ``protocol_version`` it was scored under (schema 1 stores
+read as protocol 1).
 
 Each finished cell is written in one transaction (:meth:`ResultsStore.record_cell`)
 and the database runs in write-ahead-log mode, so a process killed at any point
@@ -34,10 +39,11 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 import pandas as pd
 
 from suite import __version__
+from suite.core.records import InstanceRecords
 from suite.matrix import CellOutcome, CellStatus, MatrixConfig
 
-#: The schema this code writes.
-SCHEMA_VERSION = 1
+#: The schema this code writes (2: protocol version per cell, per-instance records).
+SCHEMA_VERSION = 2
 
 #: ``migration(conn)`` upgrades an open store from version ``v`` to ``v + 1`` (in a transaction).
 Migration = Callable[[sqlite3.Connection], None]
@@ -86,10 +92,17 @@ CREATE TABLE scores (
 CREATE INDEX cells_by_run ON cells(run_id);
 """
 
+
+def _to_schema_2(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the protocol version of each cell (old rows: 1) and the instances table."""
+    conn.execute("ALTER TABLE cells ADD COLUMN protocol_version INTEGER NOT NULL DEFAULT 1")
+    conn.execute("CREATE TABLE instances (cell_key TEXT PRIMARY KEY REFERENCES cells(cell_key) "
+                 "ON DELETE CASCADE, records BLOB NOT NULL)")
+
 #: Columns of ``cells_frame`` taken from the cells table, in order.
 CELL_COLUMNS = ("cell_key", "run_id", "dataset", "dataset_family", "task", "model", "training",
                 "explainer", "explainer_source", "seed", "device", "config", "status", "error",
-                "n_instances", "started_at", "finished_at", "seconds")
+                "n_instances", "started_at", "finished_at", "seconds", "protocol_version")
 #: Columns of ``cells_frame`` taken from the cell's run (``<package>_version`` columns follow).
 RUN_COLUMNS = ("suite_version", "git_commit", "git_dirty", "device_name", "python")
 
@@ -143,8 +156,8 @@ class ResultsStore:
 
     #: The schema version this class writes.
     SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
-    #: ``{v: migration from v to v + 1}``; empty while only version 1 exists.
-    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {}
+    #: ``{v: migration from v to v + 1}``.
+    MIGRATIONS: ClassVar[Mapping[int, Migration]] = {1: _to_schema_2}
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -269,18 +282,23 @@ class ResultsStore:
                cell.training, cell.explainer, outcome.explainer_source, cell.seed, cell.device,
                json.dumps(cell.to_dict(), sort_keys=True, default=str),
                CellStatus(outcome.status).value, outcome.error, int(outcome.n_instances),
-               outcome.started_at, outcome.finished_at, float(outcome.seconds))
+               outcome.started_at, outcome.finished_at, float(outcome.seconds),
+               int(outcome.protocol))
         scores = [(key, metric, None if value is None or math.isnan(value) else float(value))
                   for metric, value in sorted(outcome.scores.items())]
+        blob = None if outcome.instances is None else outcome.instances.to_blob()
         with self._transaction() as conn:
             conn.execute("DELETE FROM scores WHERE cell_key = ?", (key,))
+            conn.execute("DELETE FROM instances WHERE cell_key = ?", (key,))
             conn.execute(
                 "INSERT OR REPLACE INTO cells (cell_key, run_id, dataset, dataset_family, task, "
                 "model, training, explainer, explainer_source, seed, device, config_json, status, "
-                "error, n_instances, started_at, finished_at, seconds) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "error, n_instances, started_at, finished_at, seconds, protocol_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             conn.executemany("INSERT INTO scores (cell_key, metric, value) VALUES (?, ?, ?)",
                              scores)
+            if blob is not None:
+                conn.execute("INSERT INTO instances (cell_key, records) VALUES (?, ?)", (key, blob))
 
     def done_keys(self) -> set[str]:
         """Keys of cells a rerun skips: done and skipped (failed cells are retried)."""
@@ -299,7 +317,7 @@ class ResultsStore:
             "SELECT c.cell_key, c.run_id, c.dataset, c.dataset_family, c.task, c.model, "
             "c.training, c.explainer, c.explainer_source, c.seed, c.device, "
             "c.config_json AS config, c.status, c.error, c.n_instances, c.started_at, "
-            "c.finished_at, c.seconds, r.environment_json "
+            "c.finished_at, c.seconds, c.protocol_version, r.environment_json "
             "FROM cells c LEFT JOIN runs r ON r.run_id = c.run_id ORDER BY c.rowid", self._conn)
         environments = [json.loads(text) if text else {} for text in cells.pop("environment_json")]
         run_info = pd.DataFrame(
@@ -312,6 +330,19 @@ class ResultsStore:
         wide.columns.name = None
         out = pd.concat([cells, run_info], axis=1)
         return out.merge(wide, how="left", left_on="cell_key", right_index=True)
+
+    def instance_records(self, keys: set[str] | None = None) -> dict[str, InstanceRecords]:
+        """Cell key -> per-instance records (of ``keys`` only, when given); a malformed
+        record is left out (its cell is then shown, never ranked)."""
+        out: dict[str, InstanceRecords] = {}
+        for key, blob in self._conn.execute("SELECT cell_key, records FROM instances"):
+            if keys is not None and key not in keys:
+                continue
+            try:
+                out[key] = InstanceRecords.from_blob(blob)
+            except ValueError:
+                continue
+        return out
 
     # ------------------------------------------------------------------ raw records (merge)
 
@@ -329,8 +360,10 @@ class ResultsStore:
         scores: dict[str, dict[str, Any]] = {}
         for key, metric, value in self._conn.execute("SELECT cell_key, metric, value FROM scores"):
             scores.setdefault(key, {})[metric] = value
+        blobs = dict(self._conn.execute("SELECT cell_key, records FROM instances"))
         for cell in cells:
             cell["scores"] = scores.get(cell["cell_key"], {})
+            cell["instances"] = blobs.get(cell["cell_key"])
         return cells
 
     def import_records(self, runs: list[Mapping[str, Any]], cells: list[Mapping[str, Any]]) -> None:
@@ -345,12 +378,16 @@ class ResultsStore:
                 conn.execute(f"INSERT OR IGNORE INTO runs ({', '.join(names)}) "
                              f"VALUES ({', '.join('?' for _ in names)})", [run[n] for n in names])
             for cell in cells:
-                names = [n for n in cell if n != "scores"]
+                names = [n for n in cell if n not in ("scores", "instances")]
                 conn.execute("DELETE FROM scores WHERE cell_key = ?", (cell["cell_key"],))
+                conn.execute("DELETE FROM instances WHERE cell_key = ?", (cell["cell_key"],))
                 conn.execute(f"INSERT OR REPLACE INTO cells ({', '.join(names)}) "
                              f"VALUES ({', '.join('?' for _ in names)})", [cell[n] for n in names])
                 conn.executemany("INSERT INTO scores (cell_key, metric, value) VALUES (?, ?, ?)",
                                  [(cell["cell_key"], m, v) for m, v in sorted(cell["scores"].items())])
+                if cell.get("instances") is not None:
+                    conn.execute("INSERT INTO instances (cell_key, records) VALUES (?, ?)",
+                                 (cell["cell_key"], cell["instances"]))
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`cells_frame` to ``path`` as CSV (parent folders created); returns the path."""

@@ -132,7 +132,7 @@ def fit_and_explain(explainer: Any, model: Any, dataset: Any, ids: Any,
 
     Returns the explanation and the seconds fit plus explain took (wall time).
     """
-    from suite.runner import fit_instances
+    from suite.protocol import fit_instances
     from suite.seeding import seed_everything
 
     seed_everything(seed)
@@ -152,7 +152,7 @@ def validation_auc(explainer: Any, model: Any, dataset: Any, seed: int,
     read; the explainer's ``fit`` sees the train split, as in a run.
     """
     from suite.metrics.auc import attribution_scores, roc_auc
-    from suite.runner import select_instances
+    from suite.protocol import select_instances
 
     ids = select_instances(dataset.explain_ids["val"], max_instances, seed)
     if ids.numel() == 0:

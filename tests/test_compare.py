@@ -57,7 +57,8 @@ def test_compare_runs_a_plugin_over_a_matrix_and_writes_the_side_by_side(tmp_pat
                                                                          plugin_registry):
     matrix = tmp_path / "tiny.yaml"
     matrix.write_text(yaml.safe_dump({
-        "name": "tiny", "seeds": [0, 1], "max_instances": 5,
+        "name": "tiny", "seeds": [0, 1], "max_instances": 5, "instances": "all",
+        "accuracy_floor": 0.0,  # a 50-epoch model: the test is about the comparison
         "datasets": {"ba-shapes": {"num_base": 40, "num_motifs": 8, "num_features": 4}},
         "models": {"gcn": {"hidden": 8, "num_layers": 3}},
         "trainings": {"standard": {"epochs": 50, "patience": 0}},

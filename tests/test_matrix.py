@@ -84,8 +84,8 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     config = load_matrix("default")
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
                                     "ba-2motifs", "dep-role", "benzene"}
-    assert config.datasets["benzene"] == {"max_molecules": 120}  # the molecule slice (issue 5)
-    assert set(config.models) == {"gcn", "gin", "syntactic-gcn"} and config.seeds == (0, 1, 2)
+    assert config.datasets["benzene"] == {"max_molecules": 1200}  # the molecule slice
+    assert set(config.models) == {"gcn-sum", "gin", "syntactic-gcn"} and config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
     assert set(config.explainers) == builtin
@@ -98,8 +98,7 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     capped = {"pyg-graphmask": 3, "graphmask-instance": 10, "pyg-gnnexplainer": 10,
               "pyg-integrated-gradients": 10}
     for cell in cells:
-        source = EXPLAINERS.entry(cell.explainer).metadata["info"].source
-        expected = capped.get(cell.explainer, 20 if source == "pyg" else 50)
+        expected = capped.get(cell.explainer, 30)
         assert cell.max_instances == expected, cell.explainer
 
 
@@ -306,7 +305,8 @@ def test_cell_key_ignores_dict_order_and_changes_with_every_field(cell):
         "training": "other", "training_config": {**cell.training_config, "epochs": 6},
         "explainer": "test-node-only", "explainer_hparams": {**cell.explainer_hparams, "steps": 6},
         "seed": 5, "max_instances": 3, "device": "cuda", "accuracy_floor": 0.5,
-        "metric_options": {"topk": 3},
+        "metric_options": {"topk": 3}, "floor_metric": "balanced_accuracy",
+        "instance_set": "all", "group_instances": 7,
     }
     assert set(changes) == {f.name for f in dataclasses.fields(Cell)}
     keys = {cell.key}

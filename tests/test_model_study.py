@@ -13,7 +13,7 @@ from suite.explainers.base import build_explainer
 from suite.metrics.auc import attribution_scores
 from suite.model_study import Method, load_spec, markdown, run_study, score_cell
 from suite.paths import Paths
-from suite.runner import select_instances
+from suite.protocol import select_instances
 from suite.seeding import seed_everything
 
 SPEC = """

@@ -32,7 +32,7 @@ PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
 
 def _tiny(explainers: dict, models: tuple[str, ...] = ("gcn",), seeds=(0,)):
     return parse_matrix({
-        "name": "tiny-processes", "seeds": list(seeds), "max_instances": 5,
+        "name": "tiny-processes", "seeds": list(seeds), "max_instances": 5, "instances": "all",
         "datasets": {"ba-shapes": {"num_base": 40, "num_motifs": 8, "num_features": 4}},
         "models": {name: {"hidden": 8, "num_layers": 2} for name in models},
         "trainings": {"standard": {"epochs": 30, "patience": 0}},

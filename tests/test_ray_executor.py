@@ -83,7 +83,7 @@ def _tiny(root: Path, explainer: str, marker: Path) -> object:
     from suite.matrix import parse_matrix
 
     return parse_matrix({
-        "name": "tiny-ray", "seeds": [0], "max_instances": 5,
+        "name": "tiny-ray", "seeds": [0], "max_instances": 5, "instances": "all",
         "datasets": {"ba-shapes": {"num_base": 40, "num_motifs": 8, "num_features": 4}},
         "models": {"gcn": {"hidden": 8, "num_layers": 2}},
         "trainings": {"standard": {"epochs": 30, "patience": 0}},

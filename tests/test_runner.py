@@ -15,8 +15,8 @@ from suite.explainers.base import EXPLAINERS, Explainer, ExplainerInfo
 from suite.matrix import CellStatus, expand, parse_matrix
 from suite.paths import Paths
 from suite.registry import UnknownNameError
-from suite.runner import (EXECUTORS, TIMING_COLUMNS, fit_instances, run_cell, run_matrix,
-                          select_instances)
+from suite.protocol import fit_instances, select_instances
+from suite.runner import EXECUTORS, TIMING_COLUMNS, run_cell, run_matrix
 from suite.store import ResultsStore
 from suite.subgraphs import instance_batch
 from suite.training import ModelCache, accuracy, train_or_load
@@ -107,6 +107,9 @@ def control():
 
 
 def _matrix(explainers: list[str], seeds=(0,), datasets=("test-houses",), **extra: Any):
+    """A tiny matrix; its 10-epoch models predict few instances right, so it explains every
+    ground-truth instance (``instances: all``) unless ``extra`` says otherwise."""
+    extra = {"instances": "all", **extra}
     return parse_matrix({
         "name": "tiny", "seeds": list(seeds), "datasets": list(datasets), "max_instances": 5,
         "models": {"gcn": {"hidden": 8, "num_layers": 2}},
@@ -272,3 +275,29 @@ def test_adversarial_training_cells_record_robust_accuracy(tmp_path):
     robust = by_training.loc["adv-features", "robust_acc_test"]
     assert 0.0 <= robust <= 1.0
     assert pd.isna(by_training.loc["standard"].get("robust_acc_test", float("nan")))
+
+
+def test_explainers_of_a_group_explain_the_same_correctly_predicted_instances(tmp_path):
+    config = _matrix(["test-rand-a", "test-rand-b"], instances="correct",
+                     trainings={"standard": {"epochs": 300, "patience": 0}})
+    summary, frame, _ = _run(config, tmp_path)
+    assert summary.done == 2, summary.text()
+    with ResultsStore(tmp_path / "store.sqlite") as store:
+        records = store.instance_records()
+    a, b = (records[k] for k in frame.sort_values("explainer")["cell_key"])
+    assert a.num_instances > 0 and list(a.instance_ids) == list(b.instance_ids)
+    assert (frame["explained_accuracy"] == 1.0).all() and (frame["protocol_version"] == 2).all()
+    assert (frame["group_n"] == a.num_instances).all()
+    assert a.edge_labels is not None and a.values["fid_plus_acc"].size == a.num_instances
+
+
+def test_a_capped_explainer_explains_a_prefix_of_its_groups_instances(tmp_path):
+    config = _matrix({"test-rand-a": {}, "test-rand-b": {"max_instances": 2}})
+    _summary, frame, _ = _run(config, tmp_path)
+    with ResultsStore(tmp_path / "store.sqlite") as store:
+        records = store.instance_records()
+    by_name = {row.explainer: records[row.cell_key] for row in frame.itertuples()}
+    full, capped = by_name["test-rand-a"], by_name["test-rand-b"]
+    assert capped.num_instances == 2 < full.num_instances
+    assert set(capped.instance_ids) <= set(full.instance_ids)
+    assert set(frame["group_n"]) == {float(full.num_instances)}

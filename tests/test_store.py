@@ -43,17 +43,17 @@ def _raw(path: Path, sql: str, *args) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
 
 
-def test_a_new_store_has_the_schema_at_version_1(tmp_path):
+def test_a_new_store_has_the_schema_at_version_2(tmp_path):
     path = tmp_path / "sub" / "store.sqlite"
     with ResultsStore(path) as store:
-        assert store.schema_version == 1
+        assert store.schema_version == 2
     tables = {r[0] for r in _raw(path, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "runs", "cells", "scores"} <= tables
-    assert _raw(path, "SELECT value FROM meta WHERE key='schema_version'") == [("1",)]
+    assert {"meta", "runs", "cells", "scores", "instances"} <= tables
+    assert _raw(path, "SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
     assert _raw(path, "PRAGMA journal_mode") == [("wal",)]
     cols = {r[1] for r in _raw(path, "PRAGMA table_info(cells)")}
     assert {"cell_key", "run_id", "dataset_family", "explainer_source", "config_json", "status",
-            "error", "n_instances", "seconds"} <= cols
+            "error", "n_instances", "seconds", "protocol_version"} <= cols
 
 
 def test_record_and_read_back(tmp_path):
@@ -154,11 +154,37 @@ def _add_note_column(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'")
 
 
-class StoreV2(ResultsStore):
-    """What a future schema version looks like: version 2 adds a column."""
+class StoreV1(ResultsStore):
+    """The first wave's schema (no protocol version, no per-instance records)."""
 
-    SCHEMA_VERSION = 2
-    MIGRATIONS = {1: _add_note_column}
+    SCHEMA_VERSION = 1
+    MIGRATIONS = {}
+
+
+class StoreV3(ResultsStore):
+    """What a future schema version looks like: version 3 adds a column."""
+
+    SCHEMA_VERSION = 3
+    MIGRATIONS = {**ResultsStore.MIGRATIONS, 2: _add_note_column}
+
+
+def test_a_version_1_store_loads_as_protocol_1_without_instance_records(tmp_path):
+    path = tmp_path / "old.sqlite"
+    cell = _cell()
+    with StoreV1(path) as store:
+        run = store.start_run(_matrix(), ENV)
+        conn = store._conn
+        conn.execute("INSERT INTO cells (cell_key, run_id, dataset, dataset_family, task, model, "
+                     "training, explainer, explainer_source, seed, device, config_json, status, "
+                     "error, n_instances, started_at, finished_at, seconds) VALUES "
+                     "(?, ?, 'ba-shapes', 'synthetic', 'node', 'gcn', 'standard', 'random', "
+                     "'baseline', 0, 'cpu', '{}', 'done', '', 5, 't', 't', 1.0)", (cell.key, run))
+        conn.execute("INSERT INTO scores VALUES (?, 'edge_auc', 0.5)", (cell.key,))
+    with ResultsStore(path) as store:
+        assert store.schema_version == 2
+        frame = store.cells_frame()
+        assert frame.loc[0, "protocol_version"] == 1 and frame.loc[0, "edge_auc"] == 0.5
+        assert store.instance_records() == {}
 
 
 def test_an_older_store_is_upgraded_in_place(tmp_path):
@@ -166,12 +192,12 @@ def test_an_older_store_is_upgraded_in_place(tmp_path):
     with ResultsStore(path) as store:
         run = store.start_run(_matrix(), ENV)
         store.record_cell(run, _outcome(_cell(), edge_auc=0.5))
-    with StoreV2(path) as store:
-        assert store.schema_version == 2
+    with StoreV3(path) as store:
+        assert store.schema_version == 3
         assert store.cells_frame().loc[0, "edge_auc"] == 0.5
     assert _raw(path, "SELECT note FROM cells") == [("migrated",)]
-    with StoreV2(tmp_path / "fresh.sqlite") as store:  # new stores run the migrations too
-        assert store.schema_version == 2
+    with StoreV3(tmp_path / "fresh.sqlite") as store:  # new stores run the migrations too
+        assert store.schema_version == 3
     assert "note" in {r[1] for r in _raw(tmp_path / "fresh.sqlite", "PRAGMA table_info(cells)")}
 
 
@@ -179,20 +205,20 @@ def test_a_missing_migration_is_refused_and_leaves_the_store_untouched(tmp_path)
     path = tmp_path / "s.sqlite"
     ResultsStore(path).close()
 
-    class StoreV3(ResultsStore):
-        SCHEMA_VERSION = 3
-        MIGRATIONS = {1: _add_note_column}  # no 2 -> 3
+    class StoreV4(ResultsStore):
+        SCHEMA_VERSION = 4
+        MIGRATIONS = {**ResultsStore.MIGRATIONS, 2: _add_note_column}  # no 3 -> 4
 
-    with pytest.raises(StoreVersionError, match="no migration from version 2 to 3"):
-        StoreV3(path)
-    assert _raw(path, "SELECT value FROM meta WHERE key='schema_version'") == [("1",)]
+    with pytest.raises(StoreVersionError, match="no migration from version 3 to 4"):
+        StoreV4(path)
+    assert _raw(path, "SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
     assert "note" not in {r[1] for r in _raw(path, "PRAGMA table_info(cells)")}
 
 
 def test_a_newer_store_is_refused_naming_both_versions(tmp_path):
     path = tmp_path / "s.sqlite"
-    StoreV2(path).close()
-    with pytest.raises(StoreVersionError, match="schema version 2, newer than version 1"):
+    StoreV3(path).close()
+    with pytest.raises(StoreVersionError, match="schema version 3, newer than version 2"):
         ResultsStore(path)
 
 

@@ -102,6 +102,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from suite.protocol import select_instances
 from suite.config import ConfigError
 from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
                                       explained_edge_instance, forward, frozen, model_device,
@@ -392,7 +393,6 @@ class PGExplainer(ViewExplainer):
                       for mlp, _ in trained]
             dev_scores: list[float] = []
             if len(sizes) > 1:
-                from suite.runner import select_instances  # runner imports the explainers
                 dev_ids = select_instances(dev_instances(dataset), cfg.dev_instances, seed)
                 dev_scores = [self._dev_score(model, dataset, f, dev_ids, seed) for f in fitted]
                 best = max(range(len(sizes)), key=lambda i: (dev_scores[i], -i))

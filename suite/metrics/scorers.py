@@ -230,11 +230,15 @@ def _hard_sizes(ctx: MetricContext) -> Tensor:
     return topk_sizes(counts, share=_option(ctx, "topk_share", 0.1), gt_counts=gt_counts)
 
 
-def _fidelities(ctx: MetricContext, log_full: Tensor, mask: Tensor) -> dict[str, float]:
-    """Probability and accuracy fidelity of ``mask`` [M] (keep) and ``1 - mask`` (remove)."""
+def _fidelities(ctx: MetricContext, log_full: Tensor, mask: Tensor,
+                record: bool = False) -> dict[str, float]:
+    """Probability and accuracy fidelity of ``mask`` [M] (keep) and ``1 - mask`` (remove);
+    ``record``: leave the per-instance ``fid_plus_acc`` (prediction changed) in the context."""
     log_kept = masked_log_probs(ctx.model, ctx.batch, mask)
     log_removed = masked_log_probs(ctx.model, ctx.batch, 1.0 - mask)
     target = log_full.argmax(-1)
+    if record:
+        ctx.per_instance["fid_plus_acc"] = (log_removed.argmax(-1) != target).float()
     p_full = log_full.exp()
     return {
         "fid_plus_prob": fidelity_plus_prob(p_full, log_removed.exp(), target),
@@ -258,7 +262,7 @@ def fidelity_scorer(ctx: MetricContext) -> dict[str, float]:
     ptr = expl.edge_ptr.to(device)
     log_full = masked_log_probs(ctx.model, ctx.batch, None)
     hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device)).to(scores.dtype)
-    out = _fidelities(ctx, log_full, hard)
+    out = _fidelities(ctx, log_full, hard, record=True)
     out["characterization"] = characterization(out["fid_plus_acc"], out["fid_minus_acc"])
     soft = _fidelities(ctx, log_full, soft_mask(scores, ptr))
     out.update({f"{name}_soft": value for name, value in soft.items()})

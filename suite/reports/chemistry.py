@@ -290,7 +290,8 @@ def run_chemistry(config: ChemistryConfig | None = None, paths: Paths | None = N
     from suite.datasets import load_dataset
     from suite.datasets.base import DatasetUnavailable
     from suite.explainers.base import build_explainer
-    from suite.runner import error_text, fit_instances, select_instances
+    from suite.protocol import fit_instances, select_instances
+    from suite.runner import error_text
     from suite.seeding import seed_everything
     from suite.training import ModelCache, train_or_load
 

@@ -265,7 +265,7 @@ def run_report(config: ReportConfig | None = None, paths: Paths | None = None,
     """Train (or load) the R-GCN, run every method, and score them (module docstring)."""
     from suite.datasets import load_dataset
     from suite.explainers.base import build_explainer
-    from suite.runner import fit_instances, select_instances
+    from suite.protocol import fit_instances, select_instances
     from suite.seeding import seed_everything
     from suite.training import ModelCache, train_or_load
 

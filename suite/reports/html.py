@@ -27,6 +27,7 @@ from suite.leaderboard import (
     Column,
     Leaderboard,
     describe_dataset,
+    CARD_COLUMNS,
     format_cell,
     provenance_lines,
     sort_value,
@@ -193,6 +194,8 @@ def _table(columns: Iterable[Column], rows: pd.DataFrame, table_id: str,
 
 def _row_class(row: pd.Series) -> str:
     classes = ["below-floor"] if row.get("below_floor", 0) else []
+    if str(row.get("section", "ranked")) != "ranked":
+        classes.append("unranked")
     if str(row.get("explainer_source", "")) == "external":
         classes.append("external")
     return " ".join(classes)
@@ -295,6 +298,10 @@ def render_html(board: Leaderboard, images: Mapping[str, bytes] | None = None,
                                                "training": str(row["training"])},
                         link=lambda row: (_row_anchor(_row_key(row))
                                           if _row_key(row) in details else None))
+        card = board.card(dataset)
+        if not card.empty:
+            parts.append(f"<h3>{_e(dataset)}: model cards</h3>")
+            parts += _table(CARD_COLUMNS, card, f"cards-{i}")
         parts.append("</section>")
     if not board.problems.empty:
         parts.append("<h2>Failed and skipped cells</h2>")

@@ -228,7 +228,8 @@ def run_task(name: str, setup: TaskSetup, config: NLPConfig, paths: Paths, devic
     from suite.datasets import load_dataset
     from suite.explainers.base import build_explainer
     from suite.metrics import attribution_scores, roc_auc
-    from suite.runner import error_text, fit_instances, select_instances
+    from suite.protocol import fit_instances, select_instances
+    from suite.runner import error_text
     from suite.seeding import seed_everything
     from suite.training import ModelCache, train_or_load
 

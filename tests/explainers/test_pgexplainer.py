@@ -321,7 +321,7 @@ def test_selection_keeps_the_candidate_with_the_best_dev_score(level, request):
     assert set(info["dev_drop_scores"]) == {str(v) for v in sizes}
     best = max(sizes, key=lambda v: info["dev_drop_scores"][str(v)])
     assert info["edge_size"] == best
-    from suite.runner import select_instances
+    from suite.protocol import select_instances
     dev = select_instances(dev_instances(dataset), 12, 0)
     view = instance_batch(dataset, dev, model.num_layers)
     for size in sizes:

@@ -89,7 +89,7 @@ def test_page_has_no_external_assets(page):
 
 def test_every_row_is_in_the_page_and_plots_are_embedded(board, page):
     checker = _parse(page)
-    assert checker.body_rows == len(board.table) + len(board.problems)
+    assert checker.body_rows == len(board.table) + len(board.problems) + len(board.cards)
     for explainer in (*EXPLAINERS, "pgexplainer"):
         assert f"<td>{explainer}</td>" in page
     encoded = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()

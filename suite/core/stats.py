@@ -1,0 +1,166 @@
+"""Paired bootstrap intervals and rank ranges over explained instances.
+
+Every explainer of a comparison group is scored on the same instances, so one
+resample of the instances (drawn once per seed from a fixed bootstrap seed) is
+applied to every explainer: differences between explainers are then paired, and
+the spread of the instances that are hard for everyone cancels out.
+
+A resample is held as multinomial *counts* ``[R, n]`` (how often each of ``n``
+instances is drawn), so a pooled statistic over a resample is a weighted
+statistic over the original instances; no data is copied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+#: Bootstrap resamples per interval.
+RESAMPLES = 2000
+#: The fixed seed every bootstrap starts from (mixed with the cell's seed).
+BOOTSTRAP_SEED = 2027
+#: Two-sided confidence of every interval.
+CONFIDENCE = 0.95
+#: Seed means spanning more than this are reported per seed ("bimodal").
+BIMODAL_SPAN = 0.3
+#: Resamples evaluated at once (bounds memory: chunk x explained edges floats).
+_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its two-sided ``CONFIDENCE`` interval ``[low, high]``."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        return bool(self.low > 0 or self.high < 0)
+
+
+def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``[resamples, n]`` int counts of a with-replacement resample of ``n`` instances.
+
+    Deterministic in ``(n, resamples, seed)``: stream ``(BOOTSTRAP_SEED, seed)``.
+    Every row sums to ``n``.
+    """
+    if n < 1:
+        raise ValueError(f"n: need at least one instance to resample (got {n})")
+    rng = np.random.default_rng([BOOTSTRAP_SEED, int(seed)])
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
+
+
+def weighted_mean(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``[R]`` weighted means of per-instance ``values`` [n] under ``counts`` [R, n]
+    (NaN values are left out, with their weight)."""
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    weights = counts[:, ok].astype(np.float64)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, weights @ values[ok] / total, np.nan)
+
+
+def weighted_pooled_auc(scores: np.ndarray, labels: np.ndarray, owner: np.ndarray,
+                        counts: np.ndarray) -> np.ndarray:
+    """``[R]`` ROC-AUC of the pooled edges of a resample, for each row of ``counts``.
+
+    ``scores`` [M] and ``labels`` [M] (bool) are the explained edges of all instances,
+    ``owner`` [M] the instance position (0..n-1) of each edge and ``counts`` [R, n]
+    the resamples. Each edge weighs its instance's count, so a row of ones gives the
+    plain pooled AUC: P(score of a positive > score of a negative) + 0.5 P(tie), over
+    weighted pairs. NaN where a resample has no positive or no negative edge.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    owner = np.asarray(owner, dtype=np.int64)
+    if not scores.shape == labels.shape == owner.shape:
+        raise ValueError(f"scores {scores.shape}, labels {labels.shape} and owner {owner.shape} "
+                         "must have one entry per explained edge")
+    counts = np.atleast_2d(counts)
+    if scores.size == 0:
+        return np.full(counts.shape[0], np.nan)
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, sorted_labels, sorted_owner = scores[order], labels[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    out = np.empty(counts.shape[0])
+    for lo in range(0, counts.shape[0], _CHUNK):
+        weights = counts[lo:lo + _CHUNK][:, sorted_owner].astype(np.float64)
+        pos = np.add.reduceat(np.where(sorted_labels, weights, 0.0), starts, axis=1)
+        neg = np.add.reduceat(np.where(sorted_labels, 0.0, weights), starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg
+        wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+        pairs = pos.sum(axis=1) * neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo:lo + _CHUNK] = np.where(pairs > 0, wins / pairs, np.nan)
+    return out
+
+
+def percentile_interval(estimate: float, replicates: np.ndarray,
+                        confidence: float = CONFIDENCE) -> Interval:
+    """The percentile bootstrap interval of ``replicates`` [R] around ``estimate``."""
+    finite = np.asarray(replicates, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return Interval(float(estimate), np.nan, np.nan)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(finite, [tail, 1.0 - tail])
+    return Interval(float(estimate), float(low), float(high))
+
+
+def paired_mean_difference(a: np.ndarray, b: np.ndarray, counts: np.ndarray,
+                           confidence: float = CONFIDENCE) -> Interval:
+    """Mean of ``a - b`` over paired instances [n] with its percentile bootstrap interval."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return percentile_interval(float(np.nanmean(diff)), weighted_mean(diff, counts), confidence)
+
+
+@dataclass(frozen=True)
+class RankRange:
+    """An explainer's rank range within its group.
+
+    ``best`` = 1 + the number of explainers significantly better, ``worst`` = the
+    number of explainers not significantly worse (itself included), so
+    ``1 <= best <= worst <= n``; explainers whose ranges overlap cannot be told apart.
+    """
+
+    best: int
+    worst: int
+
+    def text(self) -> str:
+        return str(self.best) if self.best == self.worst else f"{self.best}-{self.worst}"
+
+
+def rank_ranges(estimates: Mapping[str, float], replicates: Mapping[str, np.ndarray],
+                higher_is_better: bool = True,
+                confidence: float = CONFIDENCE) -> dict[str, RankRange]:
+    """Rank ranges from paired replicates (the same resamples for every name).
+
+    ``a`` is significantly better than ``b`` when the two-sided ``confidence``
+    interval of the paired difference ``replicates[a] - replicates[b]`` lies above
+    zero (below zero when lower is better).
+    """
+    names = list(estimates)
+    sign = 1.0 if higher_is_better else -1.0
+    better = {name: 0 for name in names}  # how many are significantly better than name
+    worse = {name: 0 for name in names}  # how many are significantly worse than name
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            diff = sign * (np.asarray(replicates[a]) - np.asarray(replicates[b]))
+            gap = percentile_interval(0.0, diff, confidence)
+            if gap.low > 0:
+                better[b] += 1
+                worse[a] += 1
+            elif gap.high < 0:
+                better[a] += 1
+                worse[b] += 1
+    return {name: RankRange(1 + better[name], len(names) - worse[name]) for name in names}
+
+
+def is_bimodal(seed_values: Sequence[float], span: float = BIMODAL_SPAN) -> bool:
+    """True when the finite per-seed values span more than ``span`` (max - min)."""
+    finite = [float(v) for v in seed_values if np.isfinite(v)]
+    return len(finite) > 1 and max(finite) - min(finite) > span

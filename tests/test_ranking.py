@@ -1,0 +1,123 @@
+"""The protocol's ranking rule on the board (suite.protocol.rank_group, suite.leaderboard)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite.core.records import InstanceRecords
+from suite.leaderboard import build_leaderboard, to_markdown
+from suite.protocol import PROTOCOL_VERSION, GroupEntry, rank_group
+
+IDS = np.arange(100, 130)  # the group's 30 instances
+
+
+def _records(quality: float, seed: int, ids: np.ndarray = IDS) -> InstanceRecords:
+    """Instances of 8 edges, 3 ground truth; ``quality`` shifts the truth's scores up."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile([True, True, True, False, False, False, False, False], ids.size)
+    scores = rng.random(labels.size) + quality * labels
+    return InstanceRecords(ids, np.arange(ids.size + 1) * 8, scores, labels,
+                           {"fid_plus_acc": rng.integers(0, 2, ids.size).astype(float)})
+
+
+def _frame(rows: list[dict]) -> tuple[pd.DataFrame, dict[str, InstanceRecords]]:
+    cells, records = [], {}
+    for row in rows:
+        for seed in (0, 1, 2):
+            key = f"{row['explainer']}-{seed}"
+            rec = row.get("records", lambda s: _records(row["quality"], s))(seed)
+            records[key] = rec
+            cells.append({
+                "cell_key": key, "dataset": "ba-shapes", "dataset_family": "synthetic",
+                "task": "node", "model": row.get("model", "gin"), "training": "standard",
+                "explainer": row["explainer"], "explainer_source": "suite", "seed": seed,
+                "status": "done", "n_instances": rec.num_instances, "group_n": float(IDS.size),
+                "protocol_version": PROTOCOL_VERSION, "model_floor": 0.95,
+                "model_acc_test": row.get("acc", 0.99),
+                "below_accuracy_floor": float(row.get("acc", 0.99) < 0.95),
+                "edge_auc": float(np.mean([0.5])), "finished_at": f"t{seed}", "config": "{}",
+            })
+    return pd.DataFrame(cells), records
+
+
+def test_clear_winners_get_single_ranks_and_ties_share_a_range():
+    frame, records = _frame([{"explainer": "strong", "quality": 2.0},
+                             {"explainer": "tie-a", "quality": 0.3},
+                             {"explainer": "tie-b", "quality": 0.3},
+                             {"explainer": "random", "quality": 0.0}])
+    board = build_leaderboard(frame, records)
+    table = board.table.set_index("explainer")
+    assert table.loc["strong", "rank_text"] == "1" and table.loc["random", "rank_text"] == "4"
+    assert table.loc["tie-a", "rank_text"] == table.loc["tie-b", "rank_text"] == "2-3"
+    assert (table["section"] == "ranked").all()
+    low, high = table.loc["strong", "rank_low"], table.loc["strong", "rank_high"]
+    assert 0.9 < low <= high <= 1.0
+    tie_low, tie_high = table.loc["tie-a", "rank_low"], table.loc["tie-a", "rank_high"]
+    assert tie_low < table.loc["tie-a", "edge_auc_mean"] or tie_low < tie_high
+    assert "[" in to_markdown(board)
+
+
+def test_a_below_floor_model_is_shown_in_its_own_section_and_not_ranked():
+    frame, records = _frame([{"explainer": "a", "quality": 1.0, "model": "gcn", "acc": 0.80},
+                             {"explainer": "b", "quality": 0.0, "model": "gcn", "acc": 0.80},
+                             {"explainer": "a", "quality": 1.0, "model": "gin"}])
+    frame.loc[frame["model"] == "gcn", "cell_key"] += "-gcn"
+    records.update({f"{k}-gcn": v for k, v in list(records.items())})
+    board = build_leaderboard(frame, records)
+    gcn = board.table[board.table["model"] == "gcn"]
+    assert (gcn["section"] == "below-floor").all() and gcn["rank"].isna().all()
+    assert gcn["note"].str.contains("below its floor 0.950 on seed\\(s\\) 0, 1, 2").all()
+    md = to_markdown(board)
+    assert "Below the accuracy floor" in md
+
+
+def test_an_explainer_on_fewer_instances_keeps_its_own_n_and_is_not_ranked():
+    frame, records = _frame([{"explainer": "full", "quality": 1.0},
+                             {"explainer": "capped", "quality": 3.0,
+                              "records": lambda s: _records(3.0, s, IDS[:10])},
+                             {"explainer": "other", "quality": 0.0}])
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert table.loc["capped", "section"] == "unranked" and np.isnan(table.loc["capped", "rank"])
+    assert "explained 10 of the group's 30 instances" in table.loc["capped", "note"]
+    assert table.loc["full", "rank_text"] == "1"  # capped's better score does not outrank it
+    assert np.isfinite(table.loc["capped", "rank_low"])  # its interval, on its own instances
+
+
+def test_grad_x_input_equal_to_saliency_on_edges_is_ranked_once():
+    same = {s: _records(1.0, s) for s in (0, 1, 2)}
+    frame, records = _frame([{"explainer": "saliency", "quality": 1.0, "records": same.get},
+                             {"explainer": "grad-x-input", "quality": 1.0, "records": same.get},
+                             {"explainer": "random", "quality": 0.0}])
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert table.loc["saliency", "section"] == "ranked"
+    assert table.loc["grad-x-input", "section"] == "unranked"
+    assert "same edge scores as saliency" in table.loc["grad-x-input", "note"]
+
+
+def test_rows_without_records_or_of_another_protocol_are_not_ranked():
+    entries = [GroupEntry("a", PROTOCOL_VERSION, "", {0: _records(1.0, 0)}, {0: 30}),
+               GroupEntry("b", 1, "", {0: _records(1.0, 0)}, {0: 30}),
+               GroupEntry("c", PROTOCOL_VERSION, "", {0: None}, {0: 30})]
+    out = rank_group(entries, "edge_auc")
+    assert out["a"].section == "ranked" and out["a"].rank is not None
+    assert "protocol 1" in out["b"].reason and "no per-instance records" in out["c"].reason
+
+
+def test_bimodal_seeds_are_flagged_with_their_values():
+    flip = {0: _records(3.0, 0), 1: _records(-3.0, 1), 2: _records(3.0, 2)}
+    frame, records = _frame([{"explainer": "flip", "quality": 0, "records": flip.get},
+                             {"explainer": "random", "quality": 0.0}])
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert "bimodal over seeds" in table.loc["flip", "note"]
+
+
+def test_the_headline_estimate_is_the_pooled_auc_mean_over_seeds():
+    from sklearn.metrics import roc_auc_score
+
+    recs = {s: _records(0.5, s) for s in (0, 1, 2)}
+    out = rank_group([GroupEntry("x", PROTOCOL_VERSION, "", recs, {s: 30 for s in recs})],
+                     "edge_auc")
+    expected = np.mean([roc_auc_score(r.edge_labels, r.edge_scores) for r in recs.values()])
+    assert out["x"].interval.estimate == pytest.approx(expected)
