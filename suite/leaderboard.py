@@ -17,6 +17,7 @@ value unranked.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -364,8 +365,6 @@ def _short(params: Any) -> str:
 def model_cards(done: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, model, training, seed) of the finished cells: the model's
     accuracies, floor, explained instances, architecture and training config."""
-    import json
-
     keys = ["dataset", "model", "training", "seed"]
     columns = ["dataset", *[c.key for c in CARD_COLUMNS if c.key != "seed"], "seed"]
     if done.empty or "config" not in done:
@@ -413,8 +412,6 @@ def row_details(frame: pd.DataFrame) -> dict[tuple[str, ...], dict[str, Any]]:
     "versions": {package: version}}, ...]}`` over the finished cells the board
     aggregates (:func:`latest_cells`), in seed order.
     """
-    import json
-
     if frame.empty or not set(REQUIRED_COLUMNS) <= set(frame.columns):
         return {}
     frame = frame.copy()

@@ -156,7 +156,7 @@ class Trial:
     seed: int
     quality: ModelQuality
     train_accuracy: float
-    epochs: int
+    best_epoch: int
     hparams: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -178,7 +178,7 @@ def run_selection(spec: SelectionSpec, paths: Paths, device: str = "cpu",
                 quality = model_quality(model, dataset, device)
                 trial = Trial(candidate, dataset_name, cell.seed, quality,
                               float(result.accuracy.get("train", math.nan)),
-                              int(getattr(result, "best_epoch", -1)), dict(cell.model_hparams),
+                              int(result.best_epoch), dict(cell.model_hparams),
                               dict(cell.training_config))
                 trials.append(trial)
                 if progress:
@@ -235,8 +235,8 @@ def report_markdown(spec: SelectionSpec, trials: list[Trial], choices: list[Choi
                      f"{floor.value:.2f} {floor.metric.value} | "
                      f"{'yes' if not any(below) else 'no: ' + '; '.join(b for b in below if b)} |")
     lines += ["", "## Every trial", "",
-              "| dataset | family | candidate | train | val | test | balanced | gt recall |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| dataset | family | candidate | train | val | test | balanced | gt recall | best epoch |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for dataset in spec.datasets:
         for candidate in spec.candidates:
             mine = [t for t in trials if t.candidate == candidate and t.dataset == dataset]
@@ -247,7 +247,8 @@ def report_markdown(spec: SelectionSpec, trials: list[Trial], choices: list[Choi
                     f"{_fmt([t.quality.val_accuracy for t in mine])} | "
                     f"{_fmt([t.quality.test_accuracy for t in mine])} | "
                     f"{_fmt([t.quality.balanced_accuracy for t in mine])} | "
-                    f"{_fmt([t.quality.ground_truth_recall for t in mine])} |")
+                    f"{_fmt([t.quality.ground_truth_recall for t in mine])} | "
+                    f"{' / '.join(str(t.best_epoch) for t in mine)} |")
     return "\n".join(lines) + "\n"
 
 

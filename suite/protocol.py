@@ -43,10 +43,6 @@ from suite.types import BenchmarkDataset, TaskLevel
 #: explainer its own instance cap, all ground-truth test instances, one 0.8 floor).
 PROTOCOL_VERSION = 2
 
-#: A group ranks its explainers on at least this many instances per seed where the
-#: test split has that many.
-MIN_GROUP_INSTANCES = 30
-
 #: Extra key mixed into the instance-subset seed (kept fixed: it defines which instances run).
 _SUBSET_STREAM = 0x5E1EC7
 
@@ -162,6 +158,26 @@ def predictions(model: GraphModel, dataset: BenchmarkDataset, ids: Tensor,
         return task_data(dataset, device).logits(model, ids).argmax(-1).cpu()
 
 
+def split_predictions(model: GraphModel, dataset: BenchmarkDataset,
+                      device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """``{"val", "test"}`` -> the model's predictions on that split, in split order."""
+    return {split: predictions(model, dataset, dataset.splits[split], device)
+            for split in ("val", "test")}
+
+
+def predictions_of(dataset: BenchmarkDataset, predicted_test: Tensor, ids: Tensor) -> Tensor:
+    """The predictions [len(ids)] of test instances ``ids``, read from ``predicted_test``
+    (the predictions on ``dataset.splits["test"]``, in split order)."""
+    test = dataset.splits["test"]
+    position = torch.full((int(test.max()) + 1 if test.numel() else 0,), -1, dtype=torch.long)
+    position[test] = torch.arange(test.numel())
+    ids = torch.as_tensor(ids, dtype=torch.long).view(-1)
+    where = position[ids] if ids.numel() else ids
+    if (where < 0).any():
+        raise ValueError("predictions_of: some ids are not in the test split")
+    return predicted_test[where]
+
+
 def _accuracy(predicted: Tensor, truth: Tensor) -> float:
     return float((predicted == truth).float().mean()) if truth.numel() else math.nan
 
@@ -174,25 +190,29 @@ def balanced_accuracy(predicted: Tensor, truth: Tensor) -> float:
     return sum(recalls) / len(recalls)
 
 
+def quality_from(dataset: BenchmarkDataset, predicted: Mapping[str, Tensor]) -> ModelQuality:
+    """The :class:`ModelQuality` of split predictions (:func:`split_predictions`)."""
+    test, val = dataset.splits["test"], dataset.splits["val"]
+    truth, truth_val = dataset.y[test], dataset.y[val]
+    gt_ids = ground_truth_ids(dataset, "test")
+    gt_position = (torch.isin(test, gt_ids) if gt_ids is not None
+                   else torch.zeros_like(test, dtype=torch.bool))
+    majority = float(truth.bincount().max()) / truth.numel() if truth.numel() else math.nan
+    return ModelQuality(
+        test_accuracy=_accuracy(predicted["test"], truth),
+        val_accuracy=_accuracy(predicted["val"], truth_val),
+        balanced_accuracy=balanced_accuracy(predicted["test"], truth),
+        val_balanced_accuracy=balanced_accuracy(predicted["val"], truth_val),
+        majority=majority,
+        ground_truth_recall=_accuracy(predicted["test"][gt_position], truth[gt_position]),
+        ground_truth_instances=int(gt_position.sum()),
+    )
+
+
 def model_quality(model: GraphModel, dataset: BenchmarkDataset,
                   device: torch.device | str = "cpu") -> ModelQuality:
     """The :class:`ModelQuality` of ``model`` on ``dataset`` (one forward per split)."""
-    test, val = dataset.splits["test"], dataset.splits["val"]
-    truth = dataset.y[test]
-    predicted = predictions(model, dataset, test, device)
-    predicted_val = predictions(model, dataset, val, device)
-    gt_ids = ground_truth_ids(dataset, "test")
-    gt_position = torch.isin(test, gt_ids) if gt_ids is not None else torch.zeros_like(test, dtype=torch.bool)
-    majority = float(truth.bincount().max()) / truth.numel() if truth.numel() else math.nan
-    return ModelQuality(
-        test_accuracy=_accuracy(predicted, truth),
-        val_accuracy=_accuracy(predicted_val, dataset.y[val]),
-        balanced_accuracy=balanced_accuracy(predicted, truth),
-        val_balanced_accuracy=balanced_accuracy(predicted_val, dataset.y[val]),
-        majority=majority,
-        ground_truth_recall=_accuracy(predicted[gt_position], truth[gt_position]),
-        ground_truth_instances=int(gt_position.sum()),
-    )
+    return quality_from(dataset, split_predictions(model, dataset, device))
 
 
 # --------------------------------------------------------------------------- instances
@@ -237,16 +257,6 @@ def explain_candidates(dataset: BenchmarkDataset, predicted: Tensor | None,
         raise ValueError(f"instances={policy.value}: need the model's prediction on each of the "
                          f"{ids.numel()} candidate test instances")
     return ids[predicted.cpu() == dataset.y[ids]]
-
-
-def explained_instances(dataset: BenchmarkDataset, model: GraphModel, cap: int, seed: int,
-                        policy: InstanceSet | str = InstanceSet.CORRECT,
-                        device: torch.device | str = "cpu") -> Tensor:
-    """The instances a cell explains: a seeded subset of at most ``cap`` of the candidates."""
-    policy = InstanceSet.parse(policy)
-    ids = dataset.explain_ids["test"]
-    predicted = predictions(model, dataset, ids, device) if policy == InstanceSet.CORRECT else None
-    return select_instances(explain_candidates(dataset, predicted, policy), cap, seed)
 
 
 def fit_instances(dataset: BenchmarkDataset) -> Tensor:
@@ -328,6 +338,16 @@ def _seed_summary(entry: GroupEntry, metric: str, counts: dict[int, np.ndarray]
     return np.mean(replicates, axis=0), values
 
 
+def _measure(entry: GroupEntry, metric: str, counts: dict[int, np.ndarray]
+             ) -> tuple[float, np.ndarray, Standing]:
+    """(estimate, replicates, a standing with the interval and seed values) under ``counts``."""
+    replicates, values = _seed_summary(entry, metric, counts)
+    estimate = float(np.mean(list(values.values())))
+    return estimate, replicates, Standing("ranked", interval=percentile_interval(estimate, replicates),
+                                          seed_values=values,
+                                          bimodal=is_bimodal(list(values.values())))
+
+
 def _own_counts(entry: GroupEntry) -> dict[int, np.ndarray]:
     return {seed: resample_counts(r.num_instances, seed=seed)
             for seed, r in sorted(entry.records.items()) if r is not None and r.num_instances}
@@ -388,11 +408,8 @@ def rank_group(entries: list[GroupEntry], metric: str,
     replicates: dict[str, np.ndarray] = {}
     estimates: dict[str, float] = {}
     for entry in eligible:
-        reps, values = _seed_summary(entry, metric, counts)
-        estimates[entry.name] = float(np.mean(list(values.values())))
-        replicates[entry.name] = reps
-        out[entry.name] = Standing("ranked", interval=percentile_interval(estimates[entry.name], reps),
-                                   seed_values=values, bimodal=is_bimodal(list(values.values())))
+        estimates[entry.name], replicates[entry.name], out[entry.name] = _measure(entry, metric,
+                                                                                  counts)
     defined = [n for n in estimates if math.isfinite(estimates[n])]
     for name, rank in rank_ranges({n: estimates[n] for n in defined},
                                   {n: replicates[n] for n in defined}, higher_is_better).items():
@@ -403,9 +420,7 @@ def rank_group(entries: list[GroupEntry], metric: str,
         standing = out[entry.name]
         if standing.section != "ranked" and all(r is not None for r in entry.records.values()) \
                 and entry.records:
-            reps, values = _seed_summary(entry, metric, _own_counts(entry))
-            estimate = float(np.mean(list(values.values())))
-            standing.interval = percentile_interval(estimate, reps)
-            standing.seed_values = values
-            standing.bimodal = is_bimodal(list(values.values()))
+            _, _, measured = _measure(entry, metric, _own_counts(entry))
+            standing.interval, standing.seed_values, standing.bimodal = (
+                measured.interval, measured.seed_values, measured.bimodal)
     return out

@@ -40,8 +40,9 @@ from suite.core.records import InstanceRecords
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig, cell_labels, expand, load_matrix
 from suite.metrics import MetricContext, score_all
 from suite.metrics.auc import attribution_scores
+from suite.metrics.scorers import gt_edge_labels
 from suite.protocol import (Floor, FloorMetric, ModelQuality, explain_candidates, fit_instances,
-                            model_quality, predictions, select_instances)
+                            predictions_of, quality_from, select_instances, split_predictions)
 from suite.models.base import GraphModel
 from suite.paths import Paths
 from suite.registry import Registry
@@ -204,10 +205,11 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
                        device: torch.device) -> tuple[dict[str, float], InstanceRecords] | str:
     """Scores and per-instance records of one cell, or the reason it is skipped."""
     floor = Floor(cell.accuracy_floor, FloorMetric(cell.floor_metric))
-    quality = model_quality(model, dataset, device)
+    predicted = split_predictions(model, dataset, device)
+    quality = quality_from(dataset, predicted)
     candidates = dataset.explain_ids["test"]
-    predicted = predictions(model, dataset, candidates, device)
-    pool = explain_candidates(dataset, predicted, cell.instance_set)
+    pool = explain_candidates(dataset, predictions_of(dataset, predicted["test"], candidates),
+                              cell.instance_set)
     if pool.numel() == 0:
         return (f"no test instance to explain under instances={cell.instance_set} (the model "
                 f"predicts none of the {candidates.numel()} candidates correctly)")
@@ -233,7 +235,7 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
                         device=device, options=dict(cell.metric_options))
     scores = score_all(ctx)
     scores.update(_model_scores(result, quality, floor))
-    correct = predicted[torch.isin(candidates, ids)] == dataset.y[ids]
+    correct = predictions_of(dataset, predicted["test"], ids) == dataset.y[ids]
     scores["group_n"] = float(group_n)
     scores["explained_accuracy"] = float(correct.float().mean())
     return scores, instance_records(ctx)
@@ -242,11 +244,11 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
 def instance_records(ctx: MetricContext) -> InstanceRecords:
     """The per-instance records of a scored cell (``suite.core.records``)."""
     expl = ctx.explanation
-    gt = ctx.dataset.gt_edge_mask
+    labels = gt_edge_labels(ctx)
     return InstanceRecords(
         instance_ids=expl.instance_ids.cpu().numpy(), edge_ptr=expl.edge_ptr.cpu().numpy(),
         edge_scores=attribution_scores(expl).detach().cpu().float().numpy(),
-        edge_labels=None if gt is None else gt.cpu()[expl.edge_ids.cpu()].numpy(),
+        edge_labels=None if labels is None else labels.numpy(),
         values={name: v.detach().cpu().double().numpy() for name, v in ctx.per_instance.items()})
 
 

@@ -86,3 +86,16 @@ def test_balanced_accuracy_is_the_mean_recall_per_class():
     truth = torch.tensor([0, 0, 0, 1])
     assert balanced_accuracy(torch.tensor([0, 0, 0, 0]), truth) == pytest.approx(0.5)
     assert balanced_accuracy(torch.tensor([0, 0, 1, 1]), truth) == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_predictions_of_reads_test_predictions_by_id_in_any_order(tiny_node_dataset):
+    from suite.protocol import predictions_of
+
+    ds = tiny_node_dataset
+    test = ds.splits["test"]
+    predicted = torch.arange(test.numel()) * 10  # a value per test position
+    ids = test.flip(0)[:3]
+    expected = torch.stack([predicted[(test == i).nonzero()[0, 0]] for i in ids])
+    assert torch.equal(predictions_of(ds, predicted, ids), expected)
+    with pytest.raises(ValueError, match="not in the test split"):
+        predictions_of(ds, predicted, ds.splits["train"][:1])

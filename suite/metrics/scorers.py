@@ -161,7 +161,8 @@ def _check_alignment(ctx: MetricContext) -> None:
             "explainer must score the explainable edges of each instance in increasing id order")
 
 
-def _gt_edge_labels(ctx: MetricContext) -> Tensor | None:
+def gt_edge_labels(ctx: MetricContext) -> Tensor | None:
+    """[M] bool ground-truth labels of the explanation's edges (CPU), or None without them."""
     gt = ctx.dataset.gt_edge_mask
     return None if gt is None else gt.cpu()[ctx.explanation.edge_ids.cpu()]
 
@@ -172,7 +173,7 @@ def _gt_edge_labels(ctx: MetricContext) -> Tensor | None:
     columns=_declared("ground-truth-auc"), needs_ground_truth=True,
     citation="Ying et al., NeurIPS 2019 (GNNExplainer); Luo et al., NeurIPS 2020 (PGExplainer)"))
 def ground_truth_auc(ctx: MetricContext) -> dict[str, float]:
-    labels = _gt_edge_labels(ctx)
+    labels = gt_edge_labels(ctx)
     if labels is None:
         return {}
     expl = ctx.explanation
@@ -222,7 +223,7 @@ def _hard_sizes(ctx: MetricContext) -> Tensor:
         if k < 0 or int(k) != k:
             raise ValueError(f"metrics.topk: expected a non-negative integer (got {k!r})")
         return torch.full_like(counts, int(k))
-    labels = _gt_edge_labels(ctx)
+    labels = gt_edge_labels(ctx)
     gt_counts = None
     if labels is not None:
         inst = expl.edge_instance
@@ -310,7 +311,7 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
     columns=_declared("explanation-accuracy"), needs_ground_truth=True,
     citation="Agarwal et al., Sci. Data 2023 (GraphXAI, arXiv 2208.09339)"))
 def explanation_accuracy_scorer(ctx: MetricContext) -> dict[str, float]:
-    labels = _gt_edge_labels(ctx)
+    labels = gt_edge_labels(ctx)
     if labels is None:
         return {}
     expl = ctx.explanation
