@@ -11,7 +11,7 @@ migration path, is refused with both versions named.
 
 :func:`export_frame` writes the cells frame (one row per cell, configs and
 versions included) as CSV or Parquet; with ``plugin`` it adds the ``plugin``
-column that makes the file a leaderboard submission (see the README).
+column that makes the file a leaderboard submission (docs/execution-and-submissions.md).
 """
 
 from __future__ import annotations

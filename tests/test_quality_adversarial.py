@@ -5,7 +5,7 @@ Each test trains the standard model and one adversarial mode per seed
 models are more accurate on the test split under the attack they were trained against,
 as a paired seed-matched difference whose 95% t interval excludes 0, at a bounded
 clean-accuracy cost. Every number is printed for the closing note. The pairs are the
-ones the replication found beyond noise on fresh seeds (README, adversarial study):
+ones the replication found beyond noise on fresh seeds (docs/studies/adversarial.md):
 adv-features on BA-Shapes/GCN and adv-structure (robust selection) on Tree-Cycles/GIN.
 About 3 minutes on one thread. Run with ``make test-slow``.
 """

@@ -71,7 +71,7 @@ class NLPConfig:
                                               "dev_tolerance": 0.02}}),
         # the full treebank in mini-batches of 64 training verbs (each step on their subgraph):
         # ~10-25 s an epoch on one thread, where a full-batch epoch took 32 s; seed 0, chosen on
-        # validation: obj val 0.982 / test 0.983 (all three questions: README, NLP). On 2,000
+        # validation: obj val 0.982 / test 0.983 (all three questions: docs/studies/nlp.md). On 2,000
         # sentences (200 full-batch epochs) comp was val 0.969 / test 0.945.
         # No word embeddings + dropout 0.2: with words the model memorised the training verbs
         # (2,000 sentences: obj train 1.000, val 0.920, test 0.915); the answer lies in the core

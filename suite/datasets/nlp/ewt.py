@@ -6,13 +6,11 @@ an earlier verified download in ``<dataset cache>/downloads/ud-english-ewt``; el
 a download of the release file from the official repository (``urllib``, 30 s
 timeout); otherwise ``DatasetUnavailable`` with a one-line reason.
 
-Verification: ``SHA256`` holds the digests of the *uncompressed* CoNLL-U text we
-checked. Dev and test are byte-identical to the release files
-(UniversalDependencies/UD_English-EWT, commit 15d613d, 2025-05-10, UD v2.16); the
-mirror's train file was rebuilt from the repository's per-document sources in the
-order of its train file list (same 12,544 sentences), so its digest is that of the
-rebuild: a downloaded train file is checked by its sentence count
-(``SENTENCES``) instead of the digest.
+Verification: ``SHA256`` holds the digests of the *uncompressed* CoNLL-U text. Dev and
+test are byte-identical to the UD v2.16 release files; the mirror's train file was rebuilt
+from the repository's per-document sources (same 12,544 sentences), so a downloaded train
+file is checked by its sentence count (``SENTENCES``) instead of the digest. Provenance:
+docs/data.md.
 """
 
 from __future__ import annotations
