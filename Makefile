@@ -59,7 +59,8 @@ check-reference: venv
 	$(SUITE) check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
 
 reference: venv
-	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR)
+	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR) \
+	    --model-cache results/reference/models
 	$(SUITE) leaderboard --store results/reference/store.sqlite --out results/reference
 
 # The toy plug-in through validate-plugin, compare (smoke under Ray) and a submission onto the

@@ -278,7 +278,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _load_plugins(args.plugin)
     options = _executor_options(args)
     config = _load_matrix(args.matrix)
-    paths = Paths.from_env(args.root)
+    paths = Paths.from_env(args.root, args.model_cache)
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.leaderboard_dir
     from suite.runner import run_matrix
@@ -723,6 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "threads mostly add synchronisation, and one thread keeps throughput "
                         "comparable across machines; recorded with the results)")
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    p.add_argument("--model-cache", metavar="DIR",
+                   help="trained-model cache (default: ROOT/results/cache/models; the committed "
+                        "reference models are read after it; `make reference` trains into them)")
     p.add_argument("--no-leaderboard", action="store_true",
                    help="do not write the leaderboard after the run")
     _add_executor_arguments(p)

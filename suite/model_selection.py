@@ -165,7 +165,7 @@ def run_selection(spec: SelectionSpec, paths: Paths, device: str = "cpu",
                   progress: Callable[[str], None] | None = None) -> list[Trial]:
     """Train (or load) every candidate on every dataset and seed; return the trials."""
     trials: list[Trial] = []
-    cache = ModelCache(paths.model_cache)
+    cache = ModelCache.for_paths(paths)
     for dataset_name in spec.datasets:
         for candidate in spec.candidates:
             for cell in (c for c in _matrix(spec, candidate) if c.dataset == dataset_name):

@@ -17,13 +17,19 @@ class Paths:
     - ``results/cache/models``: trained models, keyed by config hash (git-ignored).
     - ``results/``: the results store and generated leaderboards (git-ignored).
     - ``results/reference``: small committed reference outputs.
+
+    ``models`` replaces ``results/cache/models`` (``suite run --model-cache DIR``: the
+    reference refresh trains into the committed reference models).
     """
 
     root: Path
+    models: Path | None = None
 
     @classmethod
-    def from_env(cls, root: str | os.PathLike | None = None) -> "Paths":
-        return cls(Path(root or os.environ.get("SUITE_HOME") or Path.cwd()).resolve())
+    def from_env(cls, root: str | os.PathLike | None = None,
+                 models: str | os.PathLike | None = None) -> "Paths":
+        return cls(Path(root or os.environ.get("SUITE_HOME") or Path.cwd()).resolve(),
+                   None if models is None else Path(models).resolve())
 
     @property
     def dataset_cache(self) -> Path:
@@ -31,7 +37,7 @@ class Paths:
 
     @property
     def model_cache(self) -> Path:
-        return self.root / "results" / "cache" / "models"
+        return self.models or self.root / "results" / "cache" / "models"
 
     @property
     def results(self) -> Path:
@@ -48,6 +54,15 @@ class Paths:
     @property
     def reference(self) -> Path:
         return self.results / "reference"
+
+
+#: The committed reference models of a source checkout (weights only, keyed by config hash).
+REFERENCE_MODELS = Path(__file__).resolve().parents[1] / "results" / "reference" / "models"
+
+
+def reference_models() -> Path | None:
+    """The committed reference models' folder when this is a source checkout that has it."""
+    return REFERENCE_MODELS if REFERENCE_MODELS.is_dir() else None
 
 
 def data_mirror() -> Path | None:

@@ -144,7 +144,7 @@ def _trained_model(cell: Cell, dataset: BenchmarkDataset, paths: Paths, device: 
         model, result, _cached = train_or_load(
             cell.model, cell.model_hparams, cell.training, cell.training_config, dataset,
             dataset_params=dataset.params or {"seed": cell.seed, **cell.dataset_params},
-            seed=cell.seed, device=device, cache=ModelCache(paths.model_cache))
+            seed=cell.seed, device=device, cache=ModelCache.for_paths(paths))
         return model, result
 
     model, result = memo.models.get_or_make(f"{cell.model_key}@{device}", make)

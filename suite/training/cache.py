@@ -19,13 +19,13 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from suite.config import drop_omitted_defaults, stable_hash
 from suite.models import MODELS, GraphModel, build_model  # the package registers the models
-from suite.paths import atomic_write
+from suite.paths import Paths, atomic_write, reference_models
 from suite.seeding import seed_everything
 from suite.training.base import TRAININGS, TrainResult, build_training
 from suite.types import BenchmarkDataset
@@ -39,10 +39,23 @@ class CacheWarning(UserWarning):
 
 
 class ModelCache:
-    """Trained models keyed by a hash of everything that determines them."""
+    """Trained models keyed by a hash of everything that determines them.
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    ``references``: read-only folders of the same layout searched after ``directory``
+    (the committed reference models, so every CPU explains the same models); new
+    entries are always written to ``directory``.
+    """
+
+    def __init__(self, directory: str | os.PathLike,
+                 references: Sequence[str | os.PathLike] = ()) -> None:
         self.directory = Path(directory)
+        self.references = tuple(Path(r) for r in references if Path(r) != self.directory)
+
+    @classmethod
+    def for_paths(cls, paths: Paths) -> "ModelCache":
+        """The cache of ``paths`` with the committed reference models behind it."""
+        reference = reference_models()
+        return cls(paths.model_cache, () if reference is None else (reference,))
 
     def key(self, dataset_name: str, dataset_params: Mapping[str, Any], model_name: str,
             model_hparams: Mapping[str, Any], training_name: str,
@@ -78,22 +91,34 @@ class ModelCache:
             fields["trained_with"] = dict(trained_with)
         return fields
 
-    def paths(self, key: str) -> tuple[Path, Path]:
-        """(state file, result file) of ``key``."""
-        return self.directory / f"{key}.pt", self.directory / f"{key}.json"
+    def paths(self, key: str, directory: Path | None = None) -> tuple[Path, Path]:
+        """(state file, result file) of ``key`` (in ``directory``, default the cache's own)."""
+        directory = directory or self.directory
+        return directory / f"{key}.pt", directory / f"{key}.json"
+
+    def _holder(self, key: str) -> Path | None:
+        """The first folder (own, then references) with the result file of entry ``key``
+        (its state file is checked when loading: a missing one is a damaged entry)."""
+        for directory in (self.directory, *self.references):
+            if self.paths(key, directory)[1].exists():
+                return directory
+        return None
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and all(p.exists() for p in self.paths(key))
+        directory = self._holder(key) if isinstance(key, str) else None
+        return directory is not None and all(p.exists() for p in self.paths(key, directory))
 
     def load(self, key: str, model: GraphModel) -> TrainResult | None:
         """Load entry ``key`` into ``model`` (in place, on its device) and return its result.
 
-        None on a miss, or (with a :class:`CacheWarning`) when the entry is unreadable
-        or its state does not fit ``model``; ``model`` is untouched in both cases.
+        The own folder first, then the references. None on a miss, or (with a
+        :class:`CacheWarning`) when the entry is unreadable or its state does not fit
+        ``model``; ``model`` is untouched in both cases.
         """
-        state_path, result_path = self.paths(key)
-        if not result_path.exists():
+        directory = self._holder(key)
+        if directory is None:
             return None
+        state_path, result_path = self.paths(key, directory)
         try:
             record = json.loads(result_path.read_text())
             result = TrainResult(**record["result"])
@@ -102,7 +127,7 @@ class ModelCache:
         except Exception as exc:  # any unreadable entry is a miss, never fatal
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem:
-            warnings.warn(f"model cache entry {key} in {self.directory} {problem}; retraining",
+            warnings.warn(f"model cache entry {key} in {directory} {problem}; retraining",
                           CacheWarning, stacklevel=2)
             return None
         model.load_state_dict(state)

@@ -117,6 +117,30 @@ def test_train_then_load_round_trip(tiny_node_dataset, tmp_path, monkeypatch):
         assert torch.equal(model(d.x, d.edge_index), again(d.x, d.edge_index))
 
 
+def test_reference_models_are_read_after_the_own_folder_and_never_written(
+        tiny_node_dataset, tmp_path, monkeypatch):
+    reference = tmp_path / "reference"
+    model, result, _ = _train(tiny_node_dataset, ModelCache(reference))
+    before = sorted(p.name for p in reference.iterdir())
+    _no_training(monkeypatch)
+    cache = ModelCache(tmp_path / "own", references=[reference])
+    again, result2, cached = _train(tiny_node_dataset, cache)
+    assert cached and result2 == result and _states_equal(model, again)
+    assert not (tmp_path / "own").exists()  # a hit in a reference writes nothing
+    assert sorted(p.name for p in reference.iterdir()) == before
+    assert ModelCache(reference, references=[reference]).references == ()
+
+
+def test_for_paths_puts_the_committed_reference_models_behind_the_cache(tmp_path):
+    from suite.paths import Paths, reference_models
+
+    paths = Paths.from_env(tmp_path, models=tmp_path / "m")
+    cache = ModelCache.for_paths(paths)
+    assert cache.directory == tmp_path / "m" and paths.model_cache == tmp_path / "m"
+    assert cache.references == (() if reference_models() is None else (reference_models(),))
+    assert Paths.from_env(tmp_path).model_cache == tmp_path / "results" / "cache" / "models"
+
+
 def test_defaults_given_explicitly_share_the_entry(tiny_node_dataset, tmp_path, monkeypatch):
     cache = ModelCache(tmp_path)
     _train(tiny_node_dataset, cache, training_config={"epochs": 5})
