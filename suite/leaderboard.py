@@ -268,7 +268,10 @@ class Leaderboard:
             ``dataset_family``, ``task``, ``explainer_source``, ``device`` (device
             names, comma-joined), ``n``, ``seeds``, ``below_floor`` (seeds whose
             model is below the accuracy floor), ``rank`` (float, NaN = unranked),
-            ``rank_metric``, and ``<score>_mean`` / ``<score>_std`` for every score.
+            ``rank_metric``, ``protocol``, ``section`` (ranked, unranked, below-floor),
+            ``rank_text`` (the rank range), ``rank_low``/``rank_high`` (the rank metric's
+            interval), ``lead``/``lead_low``/``lead_high`` (the paired difference from
+            random), ``note``, and ``<score>_mean`` / ``<score>_std`` for every score.
             Sorted by dataset, model, training, rank.
         problems: failed and skipped cells (``PROBLEM_COLUMNS``), seeds grouped.
         scores: the aggregated score names, known ones first.
@@ -454,7 +457,8 @@ def _score_names(frame: pd.DataFrame) -> tuple[str, ...]:
 
 def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
     meta = ["dataset_family", "task", "explainer_source", "device", "n", "seeds", "below_floor",
-            "protocol", "section", "rank_text", "rank_low", "rank_high", "note"]
+            "protocol", "section", "rank_text", "rank_low", "rank_high", "lead", "lead_low",
+            "lead_high", "note"]
     stats = [f"{s}_{kind}" for s in scores for kind in ("mean", "std")]
     columns = [*KEY, *meta, "rank", "rank_metric", *stats]
     if done.empty:
@@ -478,7 +482,8 @@ def _aggregate(done: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
     }
     table = pd.concat([pd.DataFrame(parts), mean, std], axis=1).reset_index()
     table = table.assign(rank=np.nan, rank_metric=None, section="ranked", rank_text="-",
-                         rank_low=np.nan, rank_high=np.nan, note="")
+                         rank_low=np.nan, rank_high=np.nan, lead=np.nan, lead_low=np.nan,
+                         lead_high=np.nan, note="")
     return table[columns].copy()
 
 
@@ -587,6 +592,8 @@ def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataF
         table.loc[index, "note"] = "; ".join(notes)
         table.loc[index, "rank_low"] = standing.interval.low
         table.loc[index, "rank_high"] = standing.interval.high
+        table.loc[index, ["lead", "lead_low", "lead_high"]] = (
+            standing.lead.estimate, standing.lead.low, standing.lead.high)
         if standing.rank is not None:
             table.loc[index, "rank"] = float(standing.rank.best)
             table.loc[index, "rank_text"] = standing.rank.text()

@@ -277,6 +277,9 @@ def fit_instances(dataset: BenchmarkDataset) -> Tensor:
 #: (gradient x input on edges: the edge mask is all ones, so it equals saliency there).
 EDGE_DUPLICATES: Mapping[str, str] = {"grad-x-input": "saliency"}
 
+#: The baseline every ranked explainer's lead is measured against.
+BASELINE = "random"
+
 
 @dataclass
 class GroupEntry:
@@ -304,7 +307,9 @@ class Standing:
     ``section``: ``ranked``, ``unranked`` (shown with ``reason``) or ``below-floor``.
     ``interval``: the rank metric over seeds with its paired-bootstrap interval (NaN when
     it cannot be computed); ``seed_values``: the metric per seed; ``bimodal``: the seed
-    values span more than ``BIMODAL_SPAN``.
+    values span more than ``BIMODAL_SPAN``; ``lead``: a ranked explainer's paired
+    difference from :data:`BASELINE` (oriented so that positive is better), with its
+    interval.
     """
 
     section: str
@@ -313,6 +318,7 @@ class Standing:
     interval: Interval = Interval(math.nan, math.nan, math.nan)
     seed_values: dict[int, float] | None = None
     bimodal: bool = False
+    lead: Interval = Interval(math.nan, math.nan, math.nan)
 
 
 def _statistic(records: InstanceRecords, metric: str, counts: np.ndarray) -> np.ndarray:
@@ -410,6 +416,12 @@ def rank_group(entries: list[GroupEntry], metric: str,
     for entry in eligible:
         estimates[entry.name], replicates[entry.name], out[entry.name] = _measure(entry, metric,
                                                                                   counts)
+    sign = 1.0 if higher_is_better else -1.0
+    if BASELINE in replicates and math.isfinite(estimates[BASELINE]):
+        for name in estimates:
+            out[name].lead = percentile_interval(
+                sign * (estimates[name] - estimates[BASELINE]),
+                sign * (replicates[name] - replicates[BASELINE]))
     defined = [n for n in estimates if math.isfinite(estimates[n])]
     for name, rank in rank_ranges({n: estimates[n] for n in defined},
                                   {n: replicates[n] for n in defined}, higher_is_better).items():

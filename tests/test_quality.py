@@ -92,6 +92,21 @@ def test_models_meet_their_floors_on_every_seed(node_board, graph_board):
     assert not below, below
 
 
+#: (dataset, model, explainer) whose lead over random must have a paired 95% interval above 0
+#: (named before the run).
+LEADS = [("ba-shapes", "gcn-sum", "pgexplainer"), ("ba-shapes", "gcn-sum", "gnnexplainer"),
+         ("tree-cycles", "gin", "pgexplainer"), ("tree-cycles", "gin", "gnnexplainer")]
+
+
+@pytest.mark.parametrize("key", LEADS, ids=lambda k: "/".join(k))
+def test_lead_over_random_by_its_interval(node_board, key):
+    row = node_board.loc[key]
+    print(f"{'/'.join(key)}: {row['section']}, lead over random {row['lead']:.3f} "
+          f"[{row['lead_low']:.3f}, {row['lead_high']:.3f}]")
+    assert row["section"] == "ranked", row["note"]
+    assert row["lead_low"] > 0
+
+
 def test_random_baseline_is_at_chance(node_board):
     for dataset in ("ba-shapes", "tree-cycles"):
         assert abs(node_board.loc[(dataset, "gcn-sum", "random"), "edge_auc_mean"] - 0.5) < 0.1

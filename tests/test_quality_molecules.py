@@ -23,7 +23,8 @@ from suite.store import ResultsStore
 pytestmark = pytest.mark.slow
 
 SUBSET = 3000
-COLUMNS = ["dataset", "explainer", "model_acc_test_mean", "edge_auc_mean", "node_auc_mean", "gea_mean",
+COLUMNS = ["dataset", "explainer", "rank_text", "section", "lead", "lead_low", "lead_high",
+           "model_acc_test_mean", "model_majority_test_mean", "edge_auc_mean", "node_auc_mean", "gea_mean",
            "gea_edge_mean", "unfaithfulness_mean", "repr_fidelity_mean", "fid_plus_acc_mean",
            "fid_minus_acc_mean", "n"]
 
@@ -47,7 +48,7 @@ def _board(root, raw):
     store = ResultsStore(root / "store.sqlite")
     try:
         run_matrix(parse_matrix(raw, source="paper (restricted)"), store, Paths(root), progress=False)
-        frame = store.cells_frame()
+        frame, instances = store.cells_frame(), store.instance_records()
     finally:
         store.close()
     # incompatible cells are skipped with their reason (e.g. PyG's GraphMaskExplainer on GINE
@@ -56,7 +57,7 @@ def _board(root, raw):
     assert ((frame["status"] == "done") | skipped).all(), frame.loc[~skipped, "error"].tolist()
     assert frame.loc[skipped, "error"].str.len().gt(0).all()
     assert (frame["status"] == "done").sum() > skipped.sum()
-    table = build_leaderboard(frame).table
+    table = build_leaderboard(frame, instances).table
     print("\n" + table[[c for c in COLUMNS if c in table.columns]].to_string())
     return table.set_index(["dataset", "explainer"])
 
@@ -87,12 +88,18 @@ def b3db_board(tmp_path_factory):
     return _board(tmp_path_factory.mktemp("slow-molecules-b3db"), raw)
 
 
+#: Explainers whose edge AUC must exceed random's on the rule-based sets, judged by the
+#: paired 95% interval of the difference (named before the run; no best-of-many).
+LEAD_OVER_RANDOM = ("saliency", "integrated-gradients", "pgexplainer")
+
+
 @pytest.mark.parametrize("dataset", ["benzene", "fluoride-carbonyl"])
-def test_rule_label_sets_accuracy_and_best_auc(ground_truth_board, dataset):
+def test_rule_label_sets_accuracy_and_lead_over_random(ground_truth_board, dataset):
     rows = ground_truth_board.loc[dataset]
     assert rows["model_acc_test_mean"].min() >= 0.90
-    best = max(rows["edge_auc_mean"].max(), rows["node_auc_mean"].max())
-    assert best >= 0.85, rows[["edge_auc_mean", "node_auc_mean"]]
+    for name in LEAD_OVER_RANDOM:
+        assert rows.loc[name, "section"] == "ranked", rows.loc[name, "note"]
+        assert rows.loc[name, "lead_low"] > 0, rows.loc[name, ["lead", "lead_low", "lead_high"]]
     # the ground-truth scores are defined for every explainer, random near chance
     assert rows[["gea_mean", "gea_edge_mean", "unfaithfulness_mean"]].notna().all().all()
     assert abs(rows.loc["random", "edge_auc_mean"] - 0.5) < 0.1
@@ -102,7 +109,9 @@ def test_rule_label_sets_accuracy_and_best_auc(ground_truth_board, dataset):
 def test_real_label_sets_report_accuracy_and_ground_truth_free_scores(request, dataset):
     rows = request.getfixturevalue(f"{dataset}_board").loc[dataset]
     accuracy = rows["model_acc_test_mean"].iloc[0]
-    assert 0.6 <= accuracy <= 1.0 and not math.isnan(accuracy)
+    majority = rows["model_majority_test_mean"].iloc[0]
+    print(f"{dataset}: test accuracy {accuracy:.3f}, majority class {majority:.3f}")
+    assert accuracy > majority and not math.isnan(accuracy)
     for column in ("fid_plus_acc_mean", "fid_minus_acc_mean", "repr_fidelity_mean", "unfaithfulness_mean"):
         assert rows[column].notna().all(), column
     assert rows["unfaithfulness_mean"].between(0, 1).all()

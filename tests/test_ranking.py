@@ -121,3 +121,15 @@ def test_the_headline_estimate_is_the_pooled_auc_mean_over_seeds():
                      "edge_auc")
     expected = np.mean([roc_auc_score(r.edge_labels, r.edge_scores) for r in recs.values()])
     assert out["x"].interval.estimate == pytest.approx(expected)
+
+
+def test_the_lead_over_random_is_a_paired_interval():
+    frame, records = _frame([{"explainer": "strong", "quality": 2.0},
+                             {"explainer": "same-as-random", "quality": 0.0,
+                              "records": lambda s: _records(0.0, s + 10)},
+                             {"explainer": "random", "quality": 0.0}])
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert table.loc["strong", "lead_low"] > 0.3
+    assert table.loc["random", "lead"] == 0.0
+    low, high = table.loc["same-as-random", ["lead_low", "lead_high"]]
+    assert low < 0 < high  # no better than random: the interval covers 0
