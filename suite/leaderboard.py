@@ -367,9 +367,11 @@ def _short(params: Any) -> str:
 
 def model_cards(done: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, model, training, seed) of the finished cells: the model's
-    accuracies, floor, explained instances, architecture and training config."""
+    accuracies, floor, explained instances, architecture and training config, and the
+    dataset's parameters (``dataset_params``, shown under the dataset's heading)."""
     keys = ["dataset", "model", "training", "seed"]
-    columns = ["dataset", *[c.key for c in CARD_COLUMNS if c.key != "seed"], "seed"]
+    columns = ["dataset", *[c.key for c in CARD_COLUMNS if c.key != "seed"], "seed",
+               "dataset_params"]
     if done.empty or "config" not in done:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -386,6 +388,7 @@ def model_cards(done: pd.DataFrame) -> pd.DataFrame:
         row["seed"] = _seed_text(key[3])
         row["architecture"] = f"{first['model']}: {_short(config.get('model_hparams'))}"
         row["training_config"] = _short(config.get("training_config"))
+        row["dataset_params"] = _short(config.get("dataset_params"))
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=columns)
 
@@ -745,7 +748,12 @@ def describe_dataset(board: Leaderboard, dataset: str) -> str:
     metric = board.rank_metric.get(dataset)
     ranked = f"ranked by {metric} (mean over seeds)" if metric else "not ranked (no ranking score)"
     devices = ", ".join(sorted(set(", ".join(part["device"].astype(str)).split(", "))))
-    return f"{task}-level task, {family}; {ranked}; throughput measured on {devices}."
+    line = f"{task}-level task, {family}; {ranked}; throughput measured on {devices}."
+    card = board.card(dataset)
+    if not card.empty and "dataset_params" in card:
+        params = sorted(set(card["dataset_params"].astype(str)))
+        line += f" Dataset parameters: {'; '.join(params)}."
+    return line
 
 
 def provenance_lines(board: Leaderboard) -> list[str]:

@@ -144,7 +144,9 @@ def ba_shapes(seed: int = 0, *, num_base: int = 300, base_m: int = 5, num_motifs
     provenance=f"generated: two independent BA-Shapes graphs ({_BA}) joined by random bridge edges; "
                f"Gaussian features; {_RNG}",
     description="two BA-Shapes graphs (1,400 nodes) joined by 350 random inter-community edges (the "
-                "suite's choice); 10-dim Gaussian features: dims 0-1 ~ N(-1, 0.5^2) in community 0 "
+                "suite's choice); noise edges round(noise_ratio N) per community (default 0.1 N; the "
+                "GNNExplainer reference code adds int(0.01 |E|), about 0.03 N, which the default "
+                "matrix uses); 10-dim Gaussian features: dims 0-1 ~ N(-1, 0.5^2) in community 0 "
                 "and N(+1, 0.5^2) in community 1, dims 2-9 ~ N(0, 1) in both (the suite's choice); "
                 "8 classes = 4 * community + house role",
 ))
