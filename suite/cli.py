@@ -200,15 +200,16 @@ def _open_store(path: Path, must_exist: bool) -> Any:
 def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) -> None:
     from suite.leaderboard import write_leaderboard
 
-    frame = store.cells_frame()
+    frame, instances = store.cells_frame(), store.instance_records()
     if include:
-        from suite.submissions import SubmissionError, with_submissions
+        from suite.submissions import SubmissionError, submission_records, with_submissions
 
         try:
             frame = with_submissions(frame, list(include))
         except SubmissionError as exc:
             raise CliError(str(exc)) from None
-    written = write_leaderboard(frame, out, store.instance_records())
+        instances.update(submission_records(frame))
+    written = write_leaderboard(frame, out, instances)
     print(f"leaderboard written to {out}:")
     for path in written:
         print(f"  {path}")
@@ -542,13 +543,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     store_path = Path(args.store) if args.store else paths.default_store
     store = _open_store(store_path, must_exist=True)
     try:
-        frame = store.cells_frame()
+        frame, instances = store.cells_frame(), store.instance_records()
     finally:
         store.close()
     out = Path(args.out) if args.out else paths.results / f"export.{args.format}"
     try:
         written = export_frame(frame, out, args.format, explainers=args.explainer,
-                               plugin=args.plugin_ref)
+                               plugin=args.plugin_ref, instances=instances)
     except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     kept = len(frame) if not args.explainer else int(frame["explainer"].isin(args.explainer).sum())

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from suite.core.records import InstanceRecords, records_to_text
 from suite.store import ResultsStore, StoreVersionError, read_schema_version
 
 #: Status preference when one cell key appears in several stores (higher wins).
@@ -160,13 +161,20 @@ def merge_stores(inputs: Sequence[str | os.PathLike], out: str | os.PathLike) ->
     return summary
 
 
+#: The export column holding each cell's per-instance records as text.
+RECORDS_COLUMN = "instance_records"
+
+
 def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None = None,
-                 explainers: Iterable[str] | None = None, plugin: str | None = None) -> Path:
+                 explainers: Iterable[str] | None = None, plugin: str | None = None,
+                 instances: Mapping[str, InstanceRecords] | None = None) -> Path:
     """Write ``frame`` (a store's ``cells_frame``) as CSV or Parquet; returns the path.
 
     ``fmt`` defaults to the file's suffix; ``explainers`` keeps only those rows;
     ``plugin`` (how to get the explainer: ``"pkg==1.0 module:Class"``) adds the
-    ``plugin`` column of a submission. Parquet needs pyarrow (``pip install ".[parquet]"``).
+    ``plugin`` column of a submission; ``instances`` (cell key -> per-instance records)
+    adds the ``instance_records`` column (text, ``records_to_text``), so a submission
+    can be ranked beside the store's rows. Parquet needs pyarrow (``pip install ".[parquet]"``).
     """
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
@@ -181,6 +189,9 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
         frame = frame[frame["explainer"].isin(wanted)]
     if plugin is not None:
         frame = frame.assign(plugin=str(plugin))
+    if instances:
+        frame = frame.assign(**{RECORDS_COLUMN: [
+            records_to_text(instances[k]) if k in instances else None for k in frame["cell_key"]]})
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         frame.to_csv(path, index=False)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite.core.records import InstanceRecords, records_from_text
 from suite.leaderboard import REQUIRED_COLUMNS
+from suite.merge import RECORDS_COLUMN
 
 #: Columns every submission must have (besides its score columns).
 SUBMISSION_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "cell_key", "config", "plugin")
@@ -58,6 +60,22 @@ def read_submission(path: str | os.PathLike) -> pd.DataFrame:
         explainer=frame["explainer"].astype(str) + SUBMITTED_SUFFIX,
         explainer_source=EXTERNAL_SOURCE, origin=path.name, plugin=plugin,
         cell_key="external:" + frame["cell_key"].astype(str))
+
+
+def submission_records(frame: pd.DataFrame) -> dict[str, InstanceRecords]:
+    """Cell key -> per-instance records of the submitted rows that carry them (the
+    ``instance_records`` column); a malformed entry is left out, so its row is shown and
+    not ranked."""
+    if RECORDS_COLUMN not in frame:
+        return {}
+    out: dict[str, InstanceRecords] = {}
+    for key, text in zip(frame["cell_key"], frame[RECORDS_COLUMN]):
+        if isinstance(text, str) and text:
+            try:
+                out[str(key)] = records_from_text(text)
+            except ValueError:
+                continue
+    return out
 
 
 def with_submissions(frame: pd.DataFrame, paths: list[str | os.PathLike]) -> pd.DataFrame:

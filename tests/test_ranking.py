@@ -133,3 +133,27 @@ def test_the_lead_over_random_is_a_paired_interval():
     assert table.loc["random", "lead"] == 0.0
     low, high = table.loc["same-as-random", ["lead_low", "lead_high"]]
     assert low < 0 < high  # no better than random: the interval covers 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_submission_with_its_records_is_ranked_beside_the_store(tmp_path, fmt):
+    pytest.importorskip("pyarrow") if fmt == "parquet" else None
+    from suite.core.records import records_from_text, records_to_text
+    from suite.merge import export_frame
+    from suite.submissions import read_submission, submission_records
+
+    frame, records = _frame([{"explainer": "mine", "quality": 2.0},
+                             {"explainer": "random", "quality": 0.0}])
+    rec = records["mine-0"]
+    assert records_from_text(records_to_text(rec)).same_edges(rec)
+    path = export_frame(frame[frame["explainer"] == "mine"], tmp_path / f"s.{fmt}",
+                        plugin="my-pkg==1.0 my_pkg:Mine", instances=records)
+    submitted = read_submission(path)
+    extra = submission_records(submitted)
+    assert set(extra) == {f"external:mine-{s}" for s in (0, 1, 2)}
+    both = pd.concat([frame, submitted], ignore_index=True, sort=False)
+    table = build_leaderboard(both, {**records, **extra}).table.set_index("explainer")
+    assert table.loc["mine (submitted)", "section"] == "ranked"
+    assert table.loc["mine (submitted)", "rank_text"] == table.loc["mine", "rank_text"]
+    damaged = submitted.assign(instance_records="not base64!")
+    assert submission_records(damaged) == {}

@@ -10,6 +10,8 @@ these to put intervals on scores and ranks. Serialised as plain little-endian ar
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -105,3 +107,18 @@ class InstanceRecords:
         except (zlib.error, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"malformed instance records ({exc})") from None
         return cls(ids, ptr, scores, labels, values)
+
+
+def records_to_text(records: InstanceRecords) -> str:
+    """The records as ASCII text (base64 of :meth:`InstanceRecords.to_blob`), for CSV and
+    Parquet exports."""
+    return base64.b64encode(records.to_blob()).decode("ascii")
+
+
+def records_from_text(text: str) -> InstanceRecords:
+    """Inverse of :func:`records_to_text`; malformed text raises ``ValueError``."""
+    try:
+        blob = base64.b64decode(str(text).encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"malformed instance records ({exc})") from None
+    return InstanceRecords.from_blob(blob)
