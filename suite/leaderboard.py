@@ -70,6 +70,7 @@ META_COLUMNS: frozenset[str] = frozenset({
     "explainer", "explainer_source", "seed", "device", "device_name", "config", "status",
     "error", "n_instances", "suite_version", "git_commit", "git_dirty", "python", "started_at",
     "finished_at", "below_accuracy_floor", "protocol_version", "group_n", "model_floor",
+    "model_gt_instances",
 })  # and every ``<package>_version`` column
 
 #: Statuses of the cells frame.
@@ -227,6 +228,7 @@ CARD_COLUMNS: tuple[Column, ...] = (
     Column("model_acc_val", "Val acc", "fraction"),
     Column("model_acc_test", "Test acc", "fraction"),
     Column("model_acc_ground_truth", "Acc on GT test inst.", "fraction"),
+    Column("model_gt_instances", "GT test n", "int"),
     Column("model_floor", "Floor", "fraction"),
     Column("group_n", "Explained n", "int"),
     Column("explained_accuracy", "Acc on explained", "fraction"),

@@ -129,6 +129,7 @@ def _model_scores(result: TrainResult, quality: ModelQuality, floor: Floor) -> d
         "model_bal_acc_test": quality.balanced_accuracy,
         "model_majority_test": quality.majority,
         "model_acc_ground_truth": quality.ground_truth_recall,
+        "model_gt_instances": float(quality.ground_truth_instances),
         "model_floor": floor.value,
         "train_items_per_s": float(result.items_per_second),
         "train_seconds": float(result.seconds),
@@ -159,7 +160,8 @@ def run_cell(cell: Cell, paths: Paths, device: str | torch.device | None = None,
     ``memo`` keeps datasets and models between calls (a fresh one when None).
     Scores: every registered metric (``suite.metrics.score_all``) plus
     ``model_acc_train/val/test``, ``model_bal_acc_test``, ``model_majority_test``,
-    ``model_acc_ground_truth`` (accuracy on the test instances with ground truth),
+    ``model_acc_ground_truth`` (accuracy on the ``model_gt_instances`` test instances with
+    ground truth),
     ``model_floor``, ``train_items_per_s``, ``train_seconds``, ``below_accuracy_floor``
     (1.0 when the model is below its floor, ``suite.protocol``), ``group_n`` (the
     instances of the cell's comparison group) and ``explained_accuracy`` (the model's
