@@ -25,8 +25,6 @@ BOOTSTRAP_SEED = 2027
 CONFIDENCE = 0.95
 #: Seed means spanning more than this are reported per seed ("bimodal").
 BIMODAL_SPAN = 0.3
-#: Resamples evaluated at once (bounds memory: chunk x explained edges floats).
-_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,30 @@ def weighted_mean(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.where(total > 0, weights @ values[ok] / total, np.nan)
 
 
+def pair_wins(scores: np.ndarray, labels: np.ndarray, owner: np.ndarray,
+              n: int) -> np.ndarray:
+    """``[n, n]`` matrix ``A``: ``A[i, j]`` = the number of (positive edge of instance ``i``,
+    negative edge of instance ``j``) pairs the positive wins, ties counting one half.
+
+    The pooled ROC-AUC of a resample with instance counts ``w`` is then
+    ``w^T A w / ((w . pos) (w . neg))`` (``pos``/``neg``: positive and negative edges per
+    instance), so resamples cost ``O(n^2)`` each, whatever the number of edges.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    owner = np.asarray(owner, dtype=np.int64)
+    positive, positive_owner = scores[labels], owner[labels]
+    wins = np.zeros((n, n))
+    for j in range(n):
+        negatives = np.sort(scores[(owner == j) & ~labels])
+        if negatives.size == 0 or positive.size == 0:
+            continue
+        below = np.searchsorted(negatives, positive, side="left")
+        upto = np.searchsorted(negatives, positive, side="right")
+        wins[:, j] = np.bincount(positive_owner, weights=below + 0.5 * (upto - below), minlength=n)
+    return wins
+
+
 def weighted_pooled_auc(scores: np.ndarray, labels: np.ndarray, owner: np.ndarray,
                         counts: np.ndarray) -> np.ndarray:
     """``[R]`` ROC-AUC of the pooled edges of a resample, for each row of ``counts``.
@@ -72,7 +94,8 @@ def weighted_pooled_auc(scores: np.ndarray, labels: np.ndarray, owner: np.ndarra
     ``owner`` [M] the instance position (0..n-1) of each edge and ``counts`` [R, n]
     the resamples. Each edge weighs its instance's count, so a row of ones gives the
     plain pooled AUC: P(score of a positive > score of a negative) + 0.5 P(tie), over
-    weighted pairs. NaN where a resample has no positive or no negative edge.
+    weighted pairs (:func:`pair_wins`). NaN where a resample has no positive or no
+    negative edge.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
@@ -80,23 +103,15 @@ def weighted_pooled_auc(scores: np.ndarray, labels: np.ndarray, owner: np.ndarra
     if not scores.shape == labels.shape == owner.shape:
         raise ValueError(f"scores {scores.shape}, labels {labels.shape} and owner {owner.shape} "
                          "must have one entry per explained edge")
-    counts = np.atleast_2d(counts)
-    if scores.size == 0:
-        return np.full(counts.shape[0], np.nan)
-    order = np.argsort(scores, kind="stable")
-    sorted_scores, sorted_labels, sorted_owner = scores[order], labels[order], owner[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    out = np.empty(counts.shape[0])
-    for lo in range(0, counts.shape[0], _CHUNK):
-        weights = counts[lo:lo + _CHUNK][:, sorted_owner].astype(np.float64)
-        pos = np.add.reduceat(np.where(sorted_labels, weights, 0.0), starts, axis=1)
-        neg = np.add.reduceat(np.where(sorted_labels, 0.0, weights), starts, axis=1)
-        below = np.cumsum(neg, axis=1) - neg
-        wins = (pos * (below + 0.5 * neg)).sum(axis=1)
-        pairs = pos.sum(axis=1) * neg.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[lo:lo + _CHUNK] = np.where(pairs > 0, wins / pairs, np.nan)
-    return out
+    weights = np.atleast_2d(counts).astype(np.float64)
+    n = weights.shape[1]
+    wins = pair_wins(scores, labels, owner, n)
+    positives = np.bincount(owner[labels], minlength=n).astype(np.float64)
+    negatives = np.bincount(owner[~labels], minlength=n).astype(np.float64)
+    pairs = (weights @ positives) * (weights @ negatives)
+    won = np.einsum("ri,ij,rj->r", weights, wins, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, won / pairs, np.nan)
 
 
 def percentile_interval(estimate: float, replicates: np.ndarray,
