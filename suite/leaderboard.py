@@ -536,9 +536,14 @@ def _rank(table: pd.DataFrame, done: pd.DataFrame,
         else:
             _rank_by_mean(table, part, metric)
     table["_order"] = table["section"].map({s: i for i, s in enumerate(SECTIONS)})
-    table.sort_values(["dataset", "model", "training", "_order", "rank", "explainer"],
+    table["_value"] = np.nan
+    for dataset, metric in chosen.items():  # within a rank, the better estimate first
+        rows = table["dataset"] == dataset
+        sign = 1.0 if COLUMN_DIRECTIONS.get(metric, True) else -1.0
+        table.loc[rows, "_value"] = -sign * table.loc[rows, f"{metric}_mean"]
+    table.sort_values(["dataset", "model", "training", "_order", "rank", "_value", "explainer"],
                       na_position="last", inplace=True, kind="stable")
-    table.drop(columns="_order", inplace=True)
+    table.drop(columns=["_order", "_value"], inplace=True)
     table.reset_index(drop=True, inplace=True)
     return chosen
 

@@ -99,3 +99,15 @@ def test_predictions_of_reads_test_predictions_by_id_in_any_order(tiny_node_data
     assert torch.equal(predictions_of(ds, predicted, ids), expected)
     with pytest.raises(ValueError, match="not in the test split"):
         predictions_of(ds, predicted, ds.splits["train"][:1])
+
+
+def test_a_recall_exactly_at_the_floor_meets_it():
+    """38 of 40 is 0.95 exactly: a float32 mean (0.9499999881) once put it below the floor."""
+    from suite.protocol import _accuracy
+
+    truth = torch.zeros(40, dtype=torch.long)
+    predicted = truth.clone()
+    predicted[:2] = 1
+    value = _accuracy(predicted, truth)
+    assert value >= 0.95 and _quality(ground_truth_recall=value).below(Floor(0.95)) == ""
+    assert balanced_accuracy(predicted, truth) >= 0.95
