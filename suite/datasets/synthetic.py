@@ -118,8 +118,9 @@ def _ba_shapes_sketch(rng: np.random.Generator, num_base: int, base_m: int, num_
     citation=GNNEXPLAINER,
     provenance=f"generated: {_BA}; {_RNG}",
     description="BA graph (300 nodes, m=5) + 80 houses, each joined by one edge to a random base "
-                "node, + 0.1N random noise edges (700 nodes); constant features; 4 classes: "
-                "base, house top (roof), middle, bottom",
+                "node (700 nodes), + round(noise_ratio N) random noise edges (default 0.1 N; the "
+                "GNNExplainer reference code adds int(0.01 |E|), about 0.03 N, which the default "
+                "matrix uses); constant features; 4 classes: base, house top (roof), middle, bottom",
 ))
 def ba_shapes(seed: int = 0, *, num_base: int = 300, base_m: int = 5, num_motifs: int = 80,
               noise_ratio: float = 0.1, num_features: int = 10) -> BenchmarkDataset:
