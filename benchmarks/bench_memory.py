@@ -11,8 +11,8 @@ import torch
 
 from suite.datasets import load_dataset
 from suite.explainers import build_explainer
+from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
-from suite.subgraphs import instance_batch
 
 #: name -> (ba-shapes num_base, num_motifs, explained targets)
 SIZES = {"ba-shapes-10k": (5_000, 1_000, 1_000)}

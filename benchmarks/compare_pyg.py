@@ -2,7 +2,7 @@
 
     python benchmarks/compare_pyg.py [suite bench options, e.g. --quick --tasks ba-shapes]
 
-The logic lives in ``suite/bench.py`` (see its docstring and ``suite bench --help``).
+The logic lives in ``suite/perf/bench.py`` (see its docstring and ``suite bench --help``).
 """
 
 from __future__ import annotations

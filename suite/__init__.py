@@ -7,7 +7,7 @@ Public API (everything else is internal)::
     suite.metrics.roc_auc(scores, labels)
 """
 
-__version__ = "0.1.0"
+from suite.core.version import __version__
 
 
 def __getattr__(name: str):

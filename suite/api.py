@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
+from suite.core.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLevel
 from suite.explainers import build_explainer
 from suite.explainers._common import model_num_hops
-from suite.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLevel
 
 __all__ = ["explain", "user_dataset", "UserModel"]
 

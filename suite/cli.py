@@ -30,11 +30,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from suite import __version__
-from suite.model_selection import choose, load_spec, run_selection, write_outputs
-from suite.config import ConfigError
-from suite.paths import Paths
-from suite.registry import Entry, Registry, UnknownNameError
+from suite.board.compare import build_comparison, compare_matrix
+from suite.board.write import write_leaderboard
+from suite.core.config import ConfigError
+from suite.core.paths import Paths
+from suite.core.registry import Entry, Registry, UnknownNameError
+from suite.core.version import __version__
+from suite.execution import check as gate
+from suite.execution.model_selection import choose, load_spec, run_selection, write_outputs
+from suite.execution.process_executor import default_workers
+from suite.execution.ray_executor import RayUnavailableError, require_ray
+from suite.execution.runner import run_matrix
+from suite.execution.tuning import load_grid, tune
+from suite.matrix import load_matrix
+from suite.perf import bench, scaling
+from suite.plugins.contract import contract_cases, refusal, validate_explainer
+from suite.plugins.loading import PluginError, load_plugins, split_spec
+from suite.reports import REPORTS, ReportRequest
+from suite.store.database import ResultsStore, StoreVersionError
+from suite.store.merge import export_frame, merge_stores
+from suite.store.submissions import SubmissionError, submission_records, with_submissions
 
 PROG = "suite"
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -169,13 +184,11 @@ def _check_device(device: str | None) -> None:
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
-    from suite.store import StoreVersionError
 
     return (StoreVersionError, sqlite3.DatabaseError, OSError)
 
 
 def _load_matrix(name_or_path: str) -> Any:
-    from suite.matrix import load_matrix
 
     try:
         return load_matrix(name_or_path)
@@ -186,7 +199,6 @@ def _load_matrix(name_or_path: str) -> Any:
 
 
 def _open_store(path: Path, must_exist: bool) -> Any:
-    from suite.store import ResultsStore
 
     if must_exist and not path.is_file():
         raise CliError(f"no results store at {path}: run `suite run --matrix smoke` first, "
@@ -198,11 +210,9 @@ def _open_store(path: Path, must_exist: bool) -> Any:
 
 
 def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) -> None:
-    from suite.leaderboard import write_leaderboard
 
     frame, instances = store.cells_frame(), store.instance_records()
     if include:
-        from suite.submissions import SubmissionError, submission_records, with_submissions
 
         try:
             frame = with_submissions(frame, list(include))
@@ -226,7 +236,6 @@ def _set_threads(threads: int) -> None:
 
 def _load_plugins(specs: Sequence[str] | None) -> list[Any]:
     """Load ``--plugin`` specs (one-line ``CliError`` when one cannot be loaded)."""
-    from suite.plugins import PluginError, load_plugins
 
     try:
         return load_plugins(specs)
@@ -245,13 +254,11 @@ def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
     if executor == "processes":
         if args.workers is not None and args.workers < 1:
             raise CliError(f"--workers: expected a positive number (got {args.workers})")
-        from suite.process_executor import default_workers
 
         return {"workers": args.workers or default_workers(), "threads": args.threads,
                 "plugins": plugins}
     if executor != "ray":
         return {}
-    from suite.ray_executor import RayUnavailableError, require_ray
 
     try:
         require_ray()
@@ -265,7 +272,6 @@ def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _plugin_path(spec: str) -> str:
     """A file spec made absolute (workers may start in another directory)."""
-    from suite.plugins import split_spec
 
     target, attribute = split_spec(spec)
     if target.endswith(".py") or Path(target).is_file():
@@ -282,7 +288,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     paths = Paths.from_env(args.root, args.model_cache)
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.leaderboard_dir
-    from suite.runner import run_matrix
 
     store = _open_store(store_path, must_exist=False)
     try:
@@ -329,7 +334,6 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def _cmd_tune(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
-    from suite.tuning import load_grid, tune
 
     config = _load_matrix(args.matrix)
     try:
@@ -448,7 +452,6 @@ several minutes on 2 CPU cores.""",
 def _cmd_report(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads(args.threads)
-    from suite.reports import REPORTS, ReportRequest
 
     name = REPORTS.resolve(args.name)
     paths = Paths.from_env(args.root)
@@ -493,7 +496,6 @@ def _add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 def _cmd_validate_plugin(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
-    from suite.contract import contract_cases, refusal, validate_explainer
 
     names: list[str] = []
     for loaded in _load_plugins(args.spec):
@@ -521,8 +523,6 @@ def _cmd_validate_plugin(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from suite.merge import merge_stores
-    from suite.store import StoreVersionError
 
     for path in args.stores:
         if not Path(path).is_file():
@@ -537,7 +537,6 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from suite.merge import export_frame
 
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
@@ -565,8 +564,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     _load_plugins(args.plugin)
     options = _executor_options(args)
-    from suite.compare import build_comparison, compare_matrix
-    from suite.runner import run_matrix
 
     config = compare_matrix(_load_matrix(args.matrix), args.explainer)
     paths = Paths.from_env(args.root)
@@ -617,7 +614,6 @@ def _cmd_select_models(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads(args.threads)
-    from suite import check as gate
 
     if bool(args.reference) == bool(args.write_reference):
         raise CliError("give exactly one of --reference FILE (check) and "
@@ -656,13 +652,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads(args.threads)
-    from suite import bench
 
     paths = Paths.from_env(args.root)
     out = Path(args.out) if args.out else paths.results / "bench"
     say = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
     if args.scaling:
-        from suite import scaling
 
         result = scaling.run(quick=args.quick, device=args.device or "cpu", progress=say)
         print(result.markdown())
@@ -795,7 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "validate-plugin", help="run the explainer contract checks on a plug-in explainer",
         description="Load plug-in explainer(s) and run the contract every built-in explainer "
-                    "passes (suite/contract.py): metadata, shapes, finite scores, ranges, "
+                    "passes (suite/plugins/contract.py): metadata, shapes, finite scores, ranges, "
                     "determinism under a seed, model unchanged, no leftover hooks, errors of "
                     "the model propagated without leftover state; on small trained node- and "
                     "graph-level cases. A failing check refuses the plug-in (exit 2) with its "

@@ -10,7 +10,7 @@ prints, per dataset and seed:
   bounds its accuracy from above; purity near 1 at radius ``r`` means the labels are
   decided within ``r`` hops.
 - **radius oracle AUC**: the board's headline edge AUC (pooled over every explained
-  target's explainable edges of a ``num_layers``-layer model, :mod:`suite.subgraphs`) of
+  target's explainable edges of a ``num_layers``-layer model, :mod:`suite.graph.subgraphs`) of
   the binary explanation that keeps exactly the edges a radius-``r`` colour reads, i.e.
   every edge whose head lies within ``r - 1`` hops of the target (score 1) and nothing
   else (score 0; ties count one half). It is a minimal *sufficient* explanation of any
@@ -33,11 +33,11 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import WLConv
 
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.datasets import load_dataset
+from suite.graph.subgraphs import node_batch
 from suite.mask_diagnostics import head_hops
 from suite.metrics.auc import roc_auc
-from suite.subgraphs import node_batch
-from suite.types import BenchmarkDataset, TaskLevel
 
 __all__ = ["colour_purity", "radius_oracle_auc", "wl_colours", "main"]
 

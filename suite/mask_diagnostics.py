@@ -5,7 +5,7 @@ default-gcn default-gin --datasets tree-cycles ba-shapes --split val`` loads (or
 the shared model cache) each variant of a :mod:`suite.model_study` spec and, on the split's
 explain instances (the runner's seeded subset of at most ``max_instances``), reports per
 mask semantics (``message``: messages scaled after GCN's normalisation; ``weight``: the
-mask as edge weights, :func:`suite.masking.edge_mask`):
+mask as edge weights, :func:`suite.graph.masking.edge_mask`):
 
 - **empty mask**: the model with every explainable edge's mask at 0 vs the full graph:
   the share of targets whose predicted class is kept, and the mean probability of the
@@ -32,9 +32,22 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from suite.explainers._common import explained_edge_instance, forward, instance_views, predict, target_log_prob
-from suite.pruning import hop_distance
-from suite.subgraphs import InstanceBatch
+from suite.core.paths import Paths
+from suite.datasets import load_dataset
+from suite.explainers._common import (
+    explained_edge_instance,
+    forward,
+    instance_views,
+    predict,
+    target_log_prob,
+)
+from suite.explainers.base import build_explainer
+from suite.graph.pruning import hop_distance
+from suite.graph.subgraphs import InstanceBatch
+from suite.metrics.auc import roc_auc
+from suite.model_study import load_spec
+from suite.protocol import select_instances
+from suite.training import ModelCache, train_or_load
 
 __all__ = ["EdgeTable", "edge_table", "empty_mask_effect", "head_hops", "main", "occlusion_effect"]
 
@@ -42,7 +55,7 @@ __all__ = ["EdgeTable", "edge_table", "empty_mask_effect", "head_hops", "main", 
 def head_hops(view: InstanceBatch) -> Tensor:
     """[M_v] hop distance from each explainable edge's head (destination) to its target.
 
-    :func:`suite.pruning.hop_distance` from the targets against the edge direction (a node
+    :func:`suite.graph.pruning.hop_distance` from the targets against the edge direction (a node
     at distance ``d`` reaches the target in ``d`` messages); the view's instances are disjoint.
     """
     n = view.x.size(0)
@@ -134,7 +147,6 @@ def edge_table(model: nn.Module, dataset: Any, ids: Tensor, seed: int,
 
 
 def _auc(scores: Tensor, labels: Tensor) -> float:
-    from suite.metrics.auc import roc_auc
 
     if labels.all() or not labels.any():
         return math.nan
@@ -160,12 +172,6 @@ def rows(table: EdgeTable) -> list[tuple[str, str, list[str]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from suite.datasets import load_dataset
-    from suite.explainers.base import build_explainer
-    from suite.model_study import load_spec
-    from suite.paths import Paths
-    from suite.protocol import select_instances
-    from suite.training import ModelCache, train_or_load
 
     parser = argparse.ArgumentParser(prog="python -m suite.mask_diagnostics",
                                      description=__doc__.split("\n\n")[0])

@@ -57,10 +57,15 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from suite.config import ConfigError, build_config, drop_omitted_defaults, stable_hash
+from suite.core.config import ConfigError, build_config, drop_omitted_defaults, stable_hash
 from suite.core.records import InstanceRecords
+from suite.core.registry import Registry, UnknownNameError
+from suite.datasets import DATASETS
+from suite.explainers.base import EXPLAINERS
+from suite.models import MODELS
+from suite.models.base import edge_type_incompatibility
 from suite.protocol import PROTOCOL_VERSION, InstanceSet, check_floor_value, floor_for
-from suite.registry import Registry, UnknownNameError
+from suite.training import TRAININGS
 
 if typing.TYPE_CHECKING:
     import torch
@@ -103,10 +108,6 @@ class Plugins:
 def plugins() -> Plugins:
     """The registries, imported on first use: importing this module (and the results
     store, which reads cells) stays light, without torch or any plug-in."""
-    from suite.datasets import DATASETS
-    from suite.explainers.base import EXPLAINERS
-    from suite.models import MODELS
-    from suite.training import TRAININGS
 
     return Plugins(datasets=DATASETS, models=MODELS, trainings=TRAININGS, explainers=EXPLAINERS)
 
@@ -637,7 +638,6 @@ def resolved_parameters(config: MatrixConfig) -> ResolvedParameters:
 
 def _incompatibility(dataset: str, model: str, explainer: str) -> str | None:
     """Why a combination cannot run, from registry metadata alone (None when it can)."""
-    from suite.models.base import edge_type_incompatibility
 
     reg = plugins()
     dataset_meta = reg.datasets.entry(dataset).metadata["info"]

@@ -38,8 +38,15 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 import yaml
 
-from suite.config import ConfigError
-from suite.paths import Paths
+from suite.core.config import ConfigError
+from suite.core.paths import Paths
+from suite.datasets import load_dataset
+from suite.datasets.synthetic import motif_anchors
+from suite.execution.tuning import fit_and_explain
+from suite.explainers.base import build_explainer
+from suite.metrics.auc import attribution_scores, roc_auc
+from suite.protocol import select_instances
+from suite.training import ModelCache, train_or_load
 
 __all__ = ["Method", "StudyRow", "StudySpec", "Variant", "load_spec", "markdown", "run_study",
            "score_cell"]
@@ -161,11 +168,6 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
     node, :func:`suite.datasets.synthetic.motif_anchors`), the runner's seeded subset of
     at most ``max_instances``, with ``method``; returns ``(n, n_correct, auc, auc_correct,
     edges, positives, seconds)`` (see :class:`StudyRow`)."""
-    from suite.datasets.synthetic import motif_anchors
-    from suite.explainers.base import build_explainer
-    from suite.metrics.auc import attribution_scores, roc_auc
-    from suite.protocol import select_instances
-    from suite.tuning import fit_and_explain
 
     if dataset.gt_edge_mask is None:
         raise ValueError(f"dataset {dataset.name} has no ground-truth edge mask")
@@ -189,8 +191,6 @@ def score_cell(model: torch.nn.Module, dataset: Any, method: Method, seed: int, 
 def run_study(spec: StudySpec, split: str = "val", paths: Paths | None = None,
               progress: Callable[[str], None] | None = None) -> list[StudyRow]:
     """Every (dataset, seed, variant, method) cell of ``spec`` on ``split``."""
-    from suite.datasets import load_dataset
-    from suite.training import ModelCache, train_or_load
 
     if split not in SPLITS:
         raise ConfigError(f"split: expected one of {', '.join(SPLITS)} (got {split!r})")

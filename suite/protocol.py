@@ -30,14 +30,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.core.records import InstanceRecords
-from suite.core.stats import (Interval, RankRange, is_bimodal, percentile_interval, rank_ranges,
-                              resample_counts, weighted_mean, weighted_pooled_auc)
+from suite.core.seeding import generator
+from suite.core.stats import (
+    Interval,
+    RankRange,
+    is_bimodal,
+    percentile_interval,
+    rank_ranges,
+    resample_counts,
+    weighted_mean,
+    weighted_pooled_auc,
+)
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel
-from suite.seeding import generator
 from suite.training.loop import eval_mode, task_data
-from suite.types import BenchmarkDataset, TaskLevel
 
 #: The protocol every new score is recorded under. Version 1: the first wave's (each
 #: explainer its own instance cap, all ground-truth test instances, one 0.8 floor).

@@ -8,7 +8,7 @@ each attack (more PGD steps; structure: also more samples). One JSON line per mo
 to ``--out``; a rerun skips the models already there. ``python -m suite.robustness_check
 table FILE [FILE ...] --split test`` prints mean +- sd per mode and the paired, seed-matched
 differences (mode - standard) with 95% t intervals over the rows of all files
-(:func:`suite.reports.adversarial.paired_difference`).
+(:func:`suite.core.stats.paired_difference`).
 
 Row keys: ``dataset, model, seed, training, train_s`` (wall seconds), ``best_epoch`` and,
 per split ``S`` in (val, test), ``clean_S`` and ``{mode}_S`` / ``{mode}_strong_S``
@@ -27,12 +27,12 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from suite.core.paths import Paths
+from suite.core.seeding import seed_everything
+from suite.core.stats import PairedDifference, paired_difference
 from suite.datasets import load_dataset
 from suite.matrix import MatrixConfig, load_matrix, plugins, resolved_parameters
 from suite.models import build_model
-from suite.paths import Paths
-from suite.reports.adversarial import PairedDifference, paired_difference
-from suite.seeding import seed_everything
 from suite.training import build_training
 from suite.training.attacks import robust_accuracy
 

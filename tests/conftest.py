@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import barabasi_albert_graph, to_undirected
 
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 HOUSE = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1)]  # square 0-3, roof node 4
 CYCLE5 = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)]
@@ -157,7 +157,7 @@ def mirror() -> Path:
     With the ``CI`` environment variable set, a missing mirror FAILS the test: a
     broken data path must not pass silently (the mirror README's rule).
     """
-    from suite.paths import data_mirror
+    from suite.core.paths import data_mirror
 
     path = data_mirror()
     if path is None:

@@ -10,9 +10,9 @@ from torch_geometric.nn import GCNConv, global_mean_pool
 from torch_geometric.nn.models import GCN
 
 from suite.api import explain, user_dataset
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.registry import UnknownNameError
 from suite.explainers import EXPLAINERS
-from suite.registry import UnknownNameError
 
 
 class UserGraphGCN(nn.Module):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from suite import bench
 from suite.cli import main
+from suite.perf import bench
 
 
 def test_bench_quick_writes_the_side_by_side_table(tmp_path, capsys):

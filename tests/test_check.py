@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from suite import check as gate
 from suite.cli import EXIT_CHECK_FAILED, main
+from suite.execution import check as gate
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "check-smoke.json"
 
@@ -60,8 +60,8 @@ def test_a_missing_cell_or_score_fails():
 
 
 def test_write_reference_needs_two_seeds(tmp_path):
+    from suite.core.paths import Paths
     from suite.matrix import load_matrix
-    from suite.paths import Paths
 
     with pytest.raises(ValueError, match="at least 2"):
         gate.write_reference(load_matrix("smoke"), [0], Paths(tmp_path), tmp_path / "r.json")

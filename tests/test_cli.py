@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 import types
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from suite import cli
 from suite.cli import LISTINGS, main
 from tests.reports import EXPLAINERS, make_cells_frame
 
@@ -29,11 +29,11 @@ def _error_line(capsys) -> str:
 
 def _fake_entries() -> dict[str, tuple[object, dict, str]]:
     """kind -> (factory, metadata, a metadata value the listing must show)."""
+    from suite.core.types import DatasetInfo, TaskLevel
     from suite.explainers.base import ExplainerInfo
     from suite.metrics.base import MetricInfo
     from suite.models.base import ModelInfo
     from suite.training.base import TrainingInfo
-    from suite.types import DatasetInfo, TaskLevel
 
     name = "zz-cli-fake"
     return {
@@ -181,9 +181,6 @@ def _record(store, frame: pd.DataFrame) -> None:
 
 
 def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
-    pytest.importorskip("suite.store", reason="suite/store.py is not written yet")
-    import suite.matrix
-
     calls = []
 
     def fake_run_matrix(config, store, paths, device=None, progress=True, executor="local",
@@ -193,9 +190,8 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
         _record(store, make_cells_frame())
         return types.SimpleNamespace(done=17, failed=1, skipped=3)
 
-    monkeypatch.setitem(sys.modules, "suite.runner",
-                        types.SimpleNamespace(run_matrix=fake_run_matrix))
-    monkeypatch.setattr(suite.matrix, "load_matrix", lambda name: types.SimpleNamespace(name=name))
+    monkeypatch.setattr(cli, "run_matrix", fake_run_matrix)
+    monkeypatch.setattr(cli, "load_matrix", lambda name: types.SimpleNamespace(name=name))
     assert main(["run", "--matrix", "fake", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "17 done, 1 failed, 3 skipped" in out
@@ -216,7 +212,7 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
 
 
 def test_leaderboard_from_a_store_writes_the_three_outputs(tmp_path, capsys):
-    store_module = pytest.importorskip("suite.store", reason="suite/store.py is not written yet")
+    store_module = pytest.importorskip("suite.store.database", reason="suite/store/database.py is not written yet")
     path = tmp_path / "store.sqlite"
     with store_module.ResultsStore(path) as store:
         _record(store, make_cells_frame())
@@ -238,7 +234,7 @@ def test_leaderboard_without_a_store_exits_2(suite_home, capsys):
 
 
 def test_leaderboard_on_a_file_that_is_not_a_store_exits_2(tmp_path, capsys):
-    pytest.importorskip("suite.store", reason="suite/store.py is not written yet")
+    pytest.importorskip("suite.store.database", reason="suite/store/database.py is not written yet")
     path = tmp_path / "notes.sqlite"
     path.write_text("not a database " * 100)
     assert main(["leaderboard", "--store", str(path), "--out", str(tmp_path / "b")]) == 2

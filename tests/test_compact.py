@@ -1,4 +1,4 @@
-"""Compact node batches (suite/compact.py): degree context computed once per batch; the
+"""Compact node batches (suite/graph/compact.py): degree context computed once per batch; the
 targets' logits and the mask and feature gradients equal the plain model's on the whole
 batch (GCN's own normalisation over every edge, no pruning) and on the full graph."""
 
@@ -11,14 +11,14 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import SAGEConv
 
-from suite.compact import compact_for
+from suite.core.types import TaskLevel
 from suite.explainers._common import forward, frozen, full_graph_view
-from suite.masking import message_hooks, message_layers
+from suite.graph.compact import compact_for
+from suite.graph.masking import message_hooks, message_layers
+from suite.graph.pruning import count_messages, masked_and_pruned, model_plan
+from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
 from suite.models.gnn import MessagePassingGNN
-from suite.pruning import count_messages, masked_and_pruned, model_plan
-from suite.subgraphs import instance_batch
-from suite.types import TaskLevel
 
 
 def _random_features(dataset):

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from scipy import stats
 
+from suite.board.compare import build_comparison
 from suite.cli import main
-from suite.compare import build_comparison
 
 TOY = str(Path(__file__).resolve().parent / "plugin_pkg" / "suite_toy_plugin" / "__init__.py")
 

@@ -3,7 +3,7 @@ from enum import Enum
 
 import pytest
 
-from suite.config import ConfigError, build_config, config_dict, stable_hash
+from suite.core.config import ConfigError, build_config, config_dict, stable_hash
 
 
 class Mode(str, Enum):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import suite
-from suite.environment import PACKAGES, device_name, environment_record, git_state
+from suite.core.environment import PACKAGES, device_name, environment_record, git_state
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

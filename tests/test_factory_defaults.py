@@ -3,11 +3,8 @@ default, so adding one to a factory (``gcn``'s paper-form options) keeps every e
 
 from __future__ import annotations
 
-
-import pytest
-
-from suite.config import drop_omitted_defaults, omit_at_default
-from suite.matrix import expand, load_matrix, parse_matrix
+from suite.core.config import drop_omitted_defaults, omit_at_default
+from suite.matrix import expand, parse_matrix
 from suite.training.cache import resolved_hparams
 
 PAPER_OPTIONS = {"normalize": True, "l2_norm": False, "last_relu": True}  # gcn's defaults

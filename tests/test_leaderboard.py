@@ -1,4 +1,4 @@
-"""Tests of ``suite.leaderboard``: aggregation, ranking, problems, Markdown and written files."""
+"""Tests of ``suite.board.table``: aggregation, ranking, problems, Markdown and written files."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite.leaderboard import (
-    CONVENTIONS,
-    DISPLAY_COLUMNS,
-    KEY,
-    SCORE_COLUMNS,
-    build_leaderboard,
-    format_cell,
-    format_number,
-    to_markdown,
-    write_leaderboard,
-)
+from suite.board.format import format_cell
+from suite.board.markdown import to_markdown
+from suite.board.numbers import format_number
+from suite.board.table import CONVENTIONS, DISPLAY_COLUMNS, SCORE_COLUMNS, build_leaderboard
+from suite.board.write import write_leaderboard
+from suite.store.frame import KEY
 from tests.reports import EXPLAINERS, FREE_DATASET, GT_DATASET, make_cells_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

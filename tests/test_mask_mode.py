@@ -1,11 +1,11 @@
-"""Weight-mode edge masks: the model run on the weighted subgraph (suite.masking)."""
+"""Weight-mode edge masks: the model run on the weighted subgraph (suite.graph.masking)."""
 
 import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
 from suite.explainers._common import forward, instance_views
-from suite.masking import edge_mask
+from suite.graph.masking import edge_mask
 from suite.models import build_model
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from suite.masking import edge_mask, message_hooks, message_layers
+from suite.graph.masking import edge_mask, message_hooks, message_layers
 from suite.models import build_model
 
 

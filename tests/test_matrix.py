@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.registry import UnknownNameError
+from suite.core.types import TaskLevel
 from suite.explainers.base import EXPLAINERS, Explainer, ExplainerInfo
-from suite.matrix import (Cell, MatrixConfig, expand, load_matrix, parse_matrix, preset_names,
-                          resolved_parameters)
+from suite.matrix import (
+    Cell,
+    MatrixConfig,
+    expand,
+    load_matrix,
+    parse_matrix,
+    preset_names,
+    resolved_parameters,
+)
 from suite.models.base import MODELS, ModelInfo
-from suite.registry import UnknownNameError
-from suite.types import TaskLevel
 
 NODE, GRAPH = frozenset({TaskLevel.NODE}), frozenset({TaskLevel.GRAPH})
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import importlib.util
+import re
 import sqlite3
 from pathlib import Path
 
@@ -13,9 +12,8 @@ import pytest
 
 from suite.cli import main
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig
-from suite.store import ResultsStore, read_schema_version
-from suite.submissions import SubmissionError, read_submission
-
+from suite.store.database import ResultsStore, read_schema_version
+from suite.store.submissions import SubmissionError, read_submission
 
 needs_pyarrow = pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None,
                                    reason='pyarrow is not installed (pip install ".[parquet]")')

@@ -1,12 +1,19 @@
-"""Model selection on task accuracy alone (suite.model_selection)."""
+"""Model selection on task accuracy alone (suite.execution.model_selection)."""
 
 from __future__ import annotations
 
 import pytest
 
-from suite.config import ConfigError
-from suite.model_selection import (CRITERIA, Candidate, Trial, check_criterion, choose,
-                                   parse_spec, preset_models)
+from suite.core.config import ConfigError
+from suite.execution.model_selection import (
+    CRITERIA,
+    Candidate,
+    Trial,
+    check_criterion,
+    choose,
+    parse_spec,
+    preset_models,
+)
 from suite.protocol import ModelQuality
 
 SPEC = {

@@ -8,13 +8,14 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from suite.config import ConfigError
+from suite import model_study
+from suite.core.config import ConfigError
+from suite.core.paths import Paths
+from suite.core.seeding import seed_everything
 from suite.explainers.base import build_explainer
 from suite.metrics.auc import attribution_scores
 from suite.model_study import Method, load_spec, markdown, run_study, score_cell
-from suite.paths import Paths
 from suite.protocol import select_instances
-from suite.seeding import seed_everything
 
 SPEC = """
 datasets: [tiny]
@@ -52,13 +53,11 @@ def test_score_cell_matches_sklearn_on_all_and_on_correct_targets(tiny_node_data
 
 
 def test_run_study_and_table(tmp_path, monkeypatch, tiny_node_dataset):
-    import suite.datasets
-
     path = tmp_path / "spec.yaml"
     path.write_text(SPEC)
     spec = load_spec(path)
     assert [(v.label, m.label) for v, m in spec.pairs()] == [("a", "rand"), ("b", "rand"), ("b", "sal")]
-    monkeypatch.setattr(suite.datasets, "load_dataset", lambda name, **kw: tiny_node_dataset)
+    monkeypatch.setattr(model_study, "load_dataset", lambda name, **kw: tiny_node_dataset)
     rows = run_study(spec, "val", paths=Paths(root=tmp_path))
     assert len(rows) == 2 * 3 and {r.split for r in rows} == {"val"}
     assert all(0.0 <= r.auc <= 1.0 and r.n == 5 for r in rows)
@@ -87,15 +86,13 @@ def test_bad_spec_names_the_field(tmp_path, text, match):
 def test_a_variant_runs_only_on_its_datasets(tmp_path, monkeypatch, tiny_node_dataset):
     import dataclasses
 
-    import suite.datasets
-
     path = tmp_path / "spec.yaml"
     path.write_text(SPEC.replace("datasets: [tiny]", "datasets: [tiny, other]").replace(
         "training: {epochs: 3}}\n  b:", "training: {epochs: 3}, datasets: [other]}\n  b:"))
     spec = load_spec(path)
     assert spec.variants[0].datasets == ("other",) and spec.variants[1].datasets == ()
     other = dataclasses.replace(tiny_node_dataset, info=dataclasses.replace(tiny_node_dataset.info, name="other"))
-    monkeypatch.setattr(suite.datasets, "load_dataset",
+    monkeypatch.setattr(model_study, "load_dataset",
                         lambda name, **kw: other if name == "other" else tiny_node_dataset)
     rows = run_study(dataclasses.replace(spec, seeds=(0,)), "val", paths=Paths(root=tmp_path))
     assert sorted((r.dataset, r.variant, r.method) for r in rows) == [
@@ -106,7 +103,6 @@ def test_a_variant_runs_only_on_its_datasets(tmp_path, monkeypatch, tiny_node_da
 def test_the_anchors_split_explains_each_motifs_anchor(monkeypatch):
     import suite.datasets.synthetic as synthetic
     from suite.datasets import load_dataset
-
     from suite.models import build_model
 
     ds = load_dataset("tree-cycles", num_motifs=6, depth=4)
@@ -117,7 +113,7 @@ def test_the_anchors_split_explains_each_motifs_anchor(monkeypatch):
         seen["anchors"] = real(dataset)
         return seen["anchors"]
 
-    monkeypatch.setattr(synthetic, "motif_anchors", spy)
+    monkeypatch.setattr(model_study, "motif_anchors", spy)
     model = build_model("gcn", ds, hidden=8, num_layers=2).eval()
     n, *_ = score_cell(model, ds, Method("rand", "random", {}), 0, "anchors", 80)
     assert n == 6 and seen["anchors"].numel() == 6

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from suite.cli import main
-from suite.plugins import PluginError, load_plugin, split_spec
+from suite.plugins.loading import PluginError, load_plugin, split_spec
 
 HERE = Path(__file__).resolve().parent
 TOY_PKG = HERE / "plugin_pkg"

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 
+from suite.core.paths import Paths
+from suite.execution.cell import TIMING_COLUMNS
+from suite.execution.process_executor import CellScheduler
+from suite.execution.runner import run_matrix
 from suite.matrix import expand, parse_matrix
-from suite.paths import Paths
-from suite.process_executor import CellScheduler
-from suite.runner import TIMING_COLUMNS, run_matrix
-from suite.store import ResultsStore
+from suite.store.database import ResultsStore
 from tests.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parent
@@ -120,7 +120,7 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path)
     marker = tmp_path / "crash"
     marker.touch()
     from suite.explainers import EXPLAINERS
-    from suite.plugins import load_plugin
+    from suite.plugins.loading import load_plugin
 
     names = load_plugin(f"{PLUGIN}:CrashWhileMarked").explainers  # the driver expands the cell
     try:

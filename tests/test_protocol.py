@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.matrix import parse_matrix
-from suite.protocol import (DEFAULT_FLOORS, Floor, FloorMetric, InstanceSet, ModelQuality,
-                            balanced_accuracy, check_floor_value, explain_candidates, floor_for,
-                            select_instances)
+from suite.protocol import (
+    DEFAULT_FLOORS,
+    Floor,
+    FloorMetric,
+    InstanceSet,
+    ModelQuality,
+    balanced_accuracy,
+    check_floor_value,
+    explain_candidates,
+    floor_for,
+    select_instances,
+)
 
 
 def test_correct_candidates_are_the_ground_truth_test_instances_predicted_right(tiny_node_dataset):

@@ -1,4 +1,4 @@
-"""Per-layer pruning (suite/pruning.py): exact full-graph predictions and mask gradients with
+"""Per-layer pruning (suite/graph/pruning.py): exact full-graph predictions and mask gradients with
 fewer messages, for GCN (degree normalisation), GIN and GAT (attention softmax)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import torch
 from torch_geometric.data import Data
 
 from suite.explainers._common import forward, frozen, full_graph_view
+from suite.graph.pruning import count_messages, hop_distance, layer_plan
+from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
-from suite.pruning import count_messages, hop_distance, layer_plan
-from suite.subgraphs import instance_batch
 
 
 @pytest.fixture(scope="module", params=["gcn", "gin", "gat"])
@@ -71,7 +71,7 @@ def test_pruned_batch_equals_the_full_graph_with_fewer_messages(case):
                                           ("integrated-gradients", {"steps": 4})])
 def test_chunked_batches_equal_one_batch(tiny_gcn, tiny_node_dataset, name, hparams):
     from suite.explainers import build_explainer
-    from suite.subgraphs import batch_chunks
+    from suite.graph.subgraphs import batch_chunks
 
     ids = torch.cat([tiny_node_dataset.explain_ids["val"], tiny_node_dataset.explain_ids["test"]])
     one = build_explainer(name, **hparams).explain(tiny_gcn, tiny_node_dataset, ids, seed=0)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from suite.leaderboard import build_leaderboard
+from suite.board.table import build_leaderboard
+from suite.core.paths import Paths
+from suite.execution.runner import run_matrix
 from suite.matrix import parse_matrix, preset_document
-from suite.paths import Paths
-from suite.runner import run_matrix
-from suite.store import ResultsStore
+from suite.store.database import ResultsStore
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,11 @@ import os
 
 import pytest
 
-from suite.leaderboard import build_leaderboard
+from suite.board.table import build_leaderboard
+from suite.core.paths import Paths, data_mirror
+from suite.execution.runner import run_matrix
 from suite.matrix import parse_matrix, preset_document, resolved_parameters
-from suite.paths import Paths, data_mirror
-from suite.runner import run_matrix
-from suite.store import ResultsStore
+from suite.store.database import ResultsStore
 
 pytestmark = pytest.mark.slow
 

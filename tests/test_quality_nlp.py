@@ -17,8 +17,8 @@ import math
 
 import pytest
 
+from suite.core.paths import Paths
 from suite.datasets.nlp import ewt
-from suite.paths import Paths
 from suite.reports.nlp import NLPConfig, run_task
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The protocol's ranking rule on the board (suite.protocol.rank_group, suite.leaderboard)."""
+"""The protocol's ranking rule on the board (suite.protocol.rank_group, suite.board.table)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from suite.board.markdown import to_markdown
+from suite.board.table import build_leaderboard
 from suite.core.records import InstanceRecords
-from suite.leaderboard import build_leaderboard, to_markdown
 from suite.protocol import PROTOCOL_VERSION, GroupEntry, rank_group
 
 IDS = np.arange(100, 130)  # the group's 30 instances
@@ -139,8 +140,8 @@ def test_the_lead_over_random_is_a_paired_interval():
 def test_a_submission_with_its_records_is_ranked_beside_the_store(tmp_path, fmt):
     pytest.importorskip("pyarrow") if fmt == "parquet" else None
     from suite.core.records import records_from_text, records_to_text
-    from suite.merge import export_frame
-    from suite.submissions import read_submission, submission_records
+    from suite.store.merge import export_frame
+    from suite.store.submissions import read_submission, submission_records
 
     frame, records = _frame([{"explainer": "mine", "quality": 2.0},
                              {"explainer": "random", "quality": 0.0}])

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from suite.paths import Paths
-from suite.plugins import load_plugin
-from suite.runner import TIMING_COLUMNS, run_matrix
-from suite.store import ResultsStore
+from suite.core.paths import Paths
+from suite.execution.cell import TIMING_COLUMNS
+from suite.execution.runner import run_matrix
+from suite.plugins.loading import load_plugin
+from suite.store.database import ResultsStore
 from tests.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parent
@@ -141,8 +142,8 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
 def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_path, cluster):
     """The default matrix (240 cells) under Ray; then 12 seeded-random cells rerun locally
     with run_cell on the same caches must give the same scores within 1e-6."""
+    from suite.execution.cell import run_cell
     from suite.matrix import Cell, expand, load_matrix
-    from suite.runner import run_cell
 
     summary, frame, _ = _run(tmp_path, "ray.sqlite", "default", executor="ray")
     assert summary.failed == 0 and summary.pending == 0, summary.text()
@@ -161,8 +162,8 @@ def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_pa
 
 
 def test_tasks_ask_for_a_gpu_only_on_cuda_and_fix_torch_threads(cluster, misbehaving):
+    from suite.execution.ray_executor import _resources, _worker_setup
     from suite.matrix import expand
-    from suite.ray_executor import _resources, _worker_setup
 
     cell = expand(_tiny(Path("."), "test-crash", Path("unused")))[0][0]
     assert _resources(cell, 1.0) == {"num_cpus": 1, "max_retries": 0}

@@ -1,6 +1,6 @@
 import pytest
 
-from suite.registry import Registry, UnknownNameError, normalise_name
+from suite.core.registry import Registry, UnknownNameError, normalise_name
 
 
 def make() -> Registry:
@@ -54,7 +54,7 @@ def test_entry_point_plugins_are_loaded_on_first_lookup(monkeypatch):
             loaded.append(True)
             reg.add("plugin-method", lambda: "p")
 
-    from suite import registry as registry_module
+    from suite.core import registry as registry_module
 
     monkeypatch.setattr(registry_module.importlib_metadata, "entry_points",
                         lambda group: [FakeEntryPoint()] if group == "test.group" else [])

@@ -9,18 +9,20 @@ import pandas as pd
 import pytest
 import torch
 
-import suite.runner as runner
+import suite.execution.cell as cell_module
+from suite.core.paths import Paths
+from suite.core.registry import UnknownNameError
+from suite.core.types import DatasetInfo, Explanation, TaskLevel
 from suite.datasets import DATASETS, register_dataset
+from suite.execution.cell import TIMING_COLUMNS, run_cell
+from suite.execution.executors import EXECUTORS
+from suite.execution.runner import run_matrix
 from suite.explainers.base import EXPLAINERS, Explainer, ExplainerInfo
+from suite.graph.subgraphs import instance_batch
 from suite.matrix import CellStatus, expand, parse_matrix
-from suite.paths import Paths
-from suite.registry import UnknownNameError
 from suite.protocol import fit_instances, select_instances
-from suite.runner import EXECUTORS, TIMING_COLUMNS, run_cell, run_matrix
-from suite.store import ResultsStore
-from suite.subgraphs import instance_batch
+from suite.store.database import ResultsStore
 from suite.training import ModelCache, accuracy, train_or_load
-from suite.types import DatasetInfo, Explanation, TaskLevel
 
 NODE, GRAPH = frozenset({TaskLevel.NODE}), frozenset({TaskLevel.GRAPH})
 
@@ -156,13 +158,13 @@ def test_fit_instances_follow_the_explained_instances(tiny_node_dataset, tiny_gr
 
 def test_small_matrix_lands_in_the_store(tmp_path, monkeypatch, tiny_node_dataset):
     trained = []
-    original = runner.train_or_load
+    original = cell_module.train_or_load
 
     def counting(*args, **kwargs):
         trained.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "train_or_load", counting)
+    monkeypatch.setattr(cell_module, "train_or_load", counting)
     config = _matrix(["test-rand-a", "test-rand-b", "test-refuse", "test-graph-only"],
                      datasets=("test-houses", "test-motifs"))
     summary, frame, runs = _run(config, tmp_path)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 
 from suite.datasets import load_dataset
-from suite.explainers._common import _within_hops, forward, frozen
+from suite.explainers._common import _within_hops, frozen
+from suite.graph.pruning import count_messages
+from suite.graph.subgraphs import batch_chunks
 from suite.models import build_model
-from suite.pruning import count_messages
-from suite.scaling import _targets, messages_per_target
-from suite.subgraphs import batch_chunks
+from suite.perf.scaling import _targets, messages_per_target
 
 
 def _expected_messages(dataset, targets, k=3) -> int:

@@ -7,7 +7,7 @@ import sqlite3
 import pandas as pd
 
 from suite.cli import main
-from suite.store import ResultsStore
+from suite.store.database import ResultsStore
 
 
 def test_smoke_matrix_end_to_end(tmp_path, capsys):

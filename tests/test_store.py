@@ -14,7 +14,7 @@ import pytest
 
 import suite
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig
-from suite.store import CELL_COLUMNS, RUN_COLUMNS, ResultsStore, StoreVersionError
+from suite.store.database import CELL_COLUMNS, RUN_COLUMNS, ResultsStore, StoreVersionError
 
 ENV = {"suite_version": suite.__version__, "git_commit": "abc123", "git_dirty": False,
        "device": "cpu", "device_name": "Test CPU", "python": "3.11.0",
@@ -235,7 +235,7 @@ def test_a_foreign_database_is_refused(tmp_path):
 _WRITER = """
 import sys
 from suite.matrix import Cell, CellOutcome, CellStatus, MatrixConfig
-from suite.store import ResultsStore
+from suite.store.database import ResultsStore
 store = ResultsStore(sys.argv[1])
 run = store.start_run(MatrixConfig(name="k", datasets={}, models={}, explainers={}), {})
 print("ready", flush=True)
@@ -273,7 +273,7 @@ def test_a_killed_writer_leaves_only_complete_cells(tmp_path):
 
 def test_runs_frame_keeps_start_order_within_one_second(tmp_path, monkeypatch):
     """Runs started in the same second come back in the order they were started."""
-    from suite import store as store_module
+    from suite.store import database as store_module
 
     monkeypatch.setattr(store_module, "utc_now", lambda: "2026-01-01T00:00:00+00:00")
     store = store_module.ResultsStore(tmp_path / "s.sqlite")

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch_geometric.utils import k_hop_subgraph
 
-from suite import subgraphs
-from suite.masking import edge_mask
+from suite.graph import subgraphs
+from suite.graph.masking import edge_mask
+from suite.graph.subgraphs import graph_batch, instance_batch, node_batch
 from suite.models import build_model
-from suite.subgraphs import graph_batch, instance_batch, node_batch
 
 
 @pytest.fixture(params=["gcn", "gin", "gat"])
@@ -110,7 +110,7 @@ def test_sparse_construction_equals_the_dense_reference():
     from torch_geometric.data import Data
     from torch_geometric.utils import barabasi_albert_graph
 
-    from suite.subgraphs import _node_batch_chunk, _node_batch_sparse
+    from suite.graph.subgraphs import _node_batch_chunk, _node_batch_sparse
 
     torch.manual_seed(0)
     edge_index = barabasi_albert_graph(200, 3)

@@ -1,4 +1,4 @@
-"""Tests of ``suite.tuning``: the grid table, the best setting, validation instances only."""
+"""Tests of ``suite.execution.tuning``: the grid table, the best setting, validation instances only."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.paths import Paths
+from suite.execution.tuning import TuningResult, load_grid, tune, validation_auc
 from suite.matrix import parse_matrix
-from suite.paths import Paths
-from suite.tuning import TuningResult, load_grid, tune, validation_auc
 
 TINY = {
     "name": "tiny-tune", "seeds": [0], "max_instances": 8,

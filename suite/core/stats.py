@@ -12,6 +12,7 @@ statistic over the original instances; no data is copied.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -179,3 +180,102 @@ def is_bimodal(seed_values: Sequence[float], span: float = BIMODAL_SPAN) -> bool
     """True when the finite per-seed values span more than ``span`` (max - min)."""
     finite = [float(v) for v in seed_values if np.isfinite(v)]
     return len(finite) > 1 and max(finite) - min(finite) > span
+
+
+# --------------------------------------------------------------------------- paired t intervals over seeds
+
+
+#: Two-sided 95% t critical values ``t_{0.975, df}`` for df = 1..30 (used when SciPy is absent).
+T_975: tuple[float, ...] = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)
+
+
+def t_critical(df: int, level: float = CONFIDENCE) -> float:
+    """Two-sided critical value ``t_{(1 + level) / 2, df}`` of Student's t distribution.
+
+    SciPy's ``t.ppf`` when SciPy is installed; otherwise :data:`T_975` for ``level = 0.95``
+    (df <= 30) and, beyond df 30, the Cornish-Fisher expansion
+    ``z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) / (96 df^2)`` (within 1e-3).
+    """
+    if df < 1:
+        raise ValueError(f"df: must be >= 1 (got {df})")
+    try:
+        from scipy.stats import t as student_t
+    except ImportError:  # optional: SciPy is not a dependency of the suite
+        if abs(level - 0.95) > 1e-12:
+            raise ValueError(f"level {level}: only 0.95 is tabulated without SciPy") from None
+        if df <= len(T_975):
+            return T_975[df - 1]
+        z = 1.959964
+        return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+    return float(student_t.ppf(0.5 + level / 2, df))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of paired differences ``treated_s - baseline_s`` with a t confidence interval.
+
+    Attributes:
+        n: pairs with both values defined.
+        mean: mean difference (NaN when n = 0).
+        sd: sample standard deviation of the differences (ddof = 1; NaN when n < 2).
+        lo, hi: the ``level`` confidence interval ``mean -+ t_{df=n-1} * sd / sqrt(n)``
+            (NaN when n < 2).
+        t: the critical value used (NaN when n < 2).
+    """
+
+    n: int
+    mean: float
+    sd: float
+    lo: float
+    hi: float
+    t: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the interval lies entirely above or below 0 (the change exceeds seed noise)."""
+        return not math.isnan(self.lo) and (self.lo > 0 or self.hi < 0)
+
+    def text(self, digits: int = 3) -> str:
+        """``+0.052 [+0.010, +0.094]`` (``*`` appended when the CI excludes 0)."""
+        if self.n == 0:
+            return "-"
+        if math.isnan(self.lo):
+            return f"{self.mean:+.{digits}f} (n={self.n}, no CI)"
+        star = " *" if self.excludes_zero else ""
+        flat = " (sd 0)" if is_flat(self.sd) else ""  # every seed moved alike: a point interval
+        return (f"{self.mean:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+                f"{star}{flat}")
+
+
+def is_flat(sd: float) -> bool:
+    """A standard deviation of (numerically) zero: every pair differed by the same amount."""
+    return not math.isnan(sd) and sd <= 1e-12
+
+
+def paired_difference(treated: Sequence[float], baseline: Sequence[float],
+                      level: float = CONFIDENCE) -> PairedDifference:
+    """Paired difference of two equally long sequences (already matched position by position).
+
+    ``d_s = treated_s - baseline_s`` over the pairs where both are defined (not NaN);
+    ``mean = (1/n) sum d_s``, ``sd = sqrt(sum (d_s - mean)^2 / (n - 1))``, and the CI is
+    ``mean -+ t_{(1+level)/2, n-1} * sd / sqrt(n)`` (:func:`t_critical`).
+    """
+    if len(treated) != len(baseline):
+        raise ValueError(f"treated and baseline must be paired (got {len(treated)} and "
+                         f"{len(baseline)} values)")
+    diffs = [float(a) - float(b) for a, b in zip(treated, baseline)
+             if not (math.isnan(float(a)) or math.isnan(float(b)))]
+    n = len(diffs)
+    if n == 0:
+        return PairedDifference(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+    mean = sum(diffs) / n
+    if n < 2:
+        return PairedDifference(1, mean, math.nan, math.nan, math.nan, math.nan)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    t = t_critical(n - 1, level)
+    half = t * sd / math.sqrt(n)
+    return PairedDifference(n, mean, sd, mean - half, mean + half, t)

@@ -1,9 +1,11 @@
 """Datasets: a registry of builders returning ``BenchmarkDataset`` (importing registers them)."""
 
-from suite.datasets import synthetic  # noqa: F401  (registers the synthetic datasets)
-from suite.datasets import graphmask_star  # noqa: F401  (registers graphmask-star)
-from suite.datasets import molecules  # noqa: F401  (registers the molecule datasets)
-from suite.datasets import nlp  # noqa: F401  (registers the NLP datasets)
+from suite.datasets import (
+    graphmask_star,  # noqa: F401  (registers graphmask-star)
+    molecules,  # noqa: F401  (registers the molecule datasets)
+    nlp,  # noqa: F401  (registers the NLP datasets)
+    synthetic,  # noqa: F401  (registers the synthetic datasets)
+)
 from suite.datasets.base import (
     DATASETS,
     DatasetUnavailable,

@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import torch
 
-from suite.config import stable_hash
-from suite.paths import atomic_write
-from suite.registry import Registry
-from suite.types import BenchmarkDataset, DatasetInfo
+from suite.core.config import stable_hash
+from suite.core.paths import atomic_write
+from suite.core.registry import Registry
+from suite.core.types import BenchmarkDataset, DatasetInfo
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from suite.paths import Paths
+from suite.core.paths import Paths
 
 #: Seconds a download may wait for the server (per socket operation).
 DOWNLOAD_TIMEOUT = 30.0

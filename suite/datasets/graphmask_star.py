@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch_geometric.data import Data
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.datasets.base import dataset_info, register_dataset
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 GRAPHMASK = ("Schlichtkrull, De Cao, Titov. Interpreting Graph Neural Networks for NLP With "
              "Differentiable Edge Masking. ICLR 2021 (arXiv 2010.00577)")

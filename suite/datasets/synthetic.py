@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.datasets.base import dataset_info, register_dataset
 from suite.datasets.generators import (
     MOTIFS,
@@ -36,7 +37,6 @@ from suite.datasets.generators import (
     random_edges,
 )
 from suite.datasets.splits import stratified_split
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 GNNEXPLAINER = ("Ying, Bourgeois, You, Zitnik, Leskovec. GNNExplainer: Generating Explanations for "
                 "Graph Neural Networks. NeurIPS 2019 (arXiv 1903.03894)")

@@ -6,10 +6,22 @@ Importing this package registers the built-in explainers: ``random``, ``saliency
 ``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``, ``pyg-graphmask``.
 """
 
-from suite.explainers import (erasure, gnnexplainer, gradients, graphmask,  # noqa: F401  (registers)
-                              pgexplainer, pyg_adapter, random)
-from suite.explainers.base import (EXPLAINERS, Explainer, ExplainerInfo, build_explainer,
-                                   register_explainer)
+from suite.explainers import (  # noqa: F401  (registers)
+    erasure,
+    gnnexplainer,
+    gradients,
+    graphmask,
+    pgexplainer,
+    pyg_adapter,
+    random,
+)
+from suite.explainers.base import (
+    EXPLAINERS,
+    Explainer,
+    ExplainerInfo,
+    build_explainer,
+    register_explainer,
+)
 
 __all__ = ["EXPLAINERS", "Explainer", "ExplainerInfo", "build_explainer", "explainer_info",
            "register_explainer"]

@@ -1,6 +1,6 @@
 """Shared machinery of the suite's own explainers: views, model guards, assembly.
 
-A *view* is an :class:`~suite.subgraphs.InstanceBatch` the explainer core runs on.
+A *view* is an :class:`~suite.graph.subgraphs.InstanceBatch` the explainer core runs on.
 Two kinds exist and the same core code runs on both:
 
 - the batched view, ``instance_batch(dataset, ids, k)``: the disjoint union of all
@@ -13,7 +13,7 @@ Two kinds exist and the same core code runs on both:
 Explainers subclass :class:`ViewExplainer` and implement ``explain_view``; the base
 class builds the views (``Config.batched`` picks which), guards the model (eval
 mode, frozen parameters, everything restored in a ``finally``), times the call
-and assembles one :class:`~suite.types.Explanation` in the batch's edge order.
+and assembles one :class:`~suite.core.types.Explanation` in the batch's edge order.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor, nn
 
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.explainers.base import Explainer
-from suite.compact import compact_for, compact_inputs, compact_logits
-from suite.masking import edge_mask, message_layers
-from suite.pruning import masked_and_pruned
-from suite.subgraphs import InstanceBatch, batch_chunks
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.graph.compact import compact_for, compact_inputs, compact_logits
+from suite.graph.masking import edge_mask, message_layers
+from suite.graph.pruning import masked_and_pruned
+from suite.graph.subgraphs import InstanceBatch, batch_chunks
 
 
 @dataclass
@@ -125,7 +125,7 @@ def full_graph_view(dataset: BenchmarkDataset, instance_id: int, num_hops: int) 
     when ``v`` lies within ``num_hops - 1`` hops of the target (only then can its
     message reach the target), all other edges are fixed context. Graph task: the
     single graph ``instance_id`` with every edge explainable. Built without
-    :mod:`suite.subgraphs` so it is an independent reference.
+    :mod:`suite.graph.subgraphs` so it is an independent reference.
     """
     data = dataset.data
     extras = {key: getattr(data, key, None) for key in ("edge_attr", "edge_type")}
@@ -156,7 +156,7 @@ def instance_views(dataset: BenchmarkDataset, ids: Tensor, num_hops: int,
                    batched: bool, device: torch.device | str = "cpu",
                    max_edges: int | None = None) -> list[InstanceBatch]:
     """Batched views of all ``ids`` [B] (one, or chunks sized to fit ``device``'s memory:
-    ``suite.subgraphs.batch_chunks``), or one full-graph view per id."""
+    ``suite.graph.subgraphs.batch_chunks``), or one full-graph view per id."""
     if batched:
         return batch_chunks(dataset, ids, num_hops, max_edges=max_edges, device=device)
     return [full_graph_view(dataset, int(i), num_hops) for i in ids]
@@ -198,12 +198,12 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
     for the unmasked model; ``x`` replaces the node features [n, F] when given.
     ``prune`` (node views with ``prunable``, i.e. batches, not the full-graph reference
     views): each layer propagates only the messages that can still reach a target
-    (:mod:`suite.pruning`), on the compact graph with each layer's degree normalisation
-    computed once per batch where the layers allow it (:mod:`suite.compact`); the
+    (:mod:`suite.graph.pruning`), on the compact graph with each layer's degree normalisation
+    computed once per batch where the layers allow it (:mod:`suite.graph.compact`); the
     targets' logits are unchanged.
     ``mask_mode``: ``"message"`` scales messages after degree normalisation (PyG's
     convention), ``"weight"`` applies the mask as edge weights before it
-    (:func:`suite.masking.edge_mask`); weight mode runs on the whole view (no pruning),
+    (:func:`suite.graph.masking.edge_mask`); weight mode runs on the whole view (no pruning),
     since recomputed degrees need every edge into a node.
     """
     if mask_mode != "message" and mask is not None:
@@ -211,7 +211,7 @@ def forward(model: nn.Module, view: InstanceBatch, mask: Tensor | None = None,
             out = model(view.x if x is None else x, view.edge_index, **view.model_kwargs())
         return view.select_outputs(out)
     compact = compact_for(model, view) if prune else None
-    if compact is not None:  # degree context computed once per batch (suite.compact)
+    if compact is not None:  # degree context computed once per batch (suite.graph.compact)
         with compact_inputs(model, compact, mask):
             return compact_logits(model, compact, view.x if x is None else x)
     full = None if mask is None else view.full_mask(mask)
@@ -239,7 +239,7 @@ class ViewExplainer(Explainer):
     Subclasses define ``explain_view(model, view, seed, dataset) -> ViewResult`` and a
     ``Config`` (subclass :class:`BatchedConfig` to get the ``batched`` switch).
 
-    Batched views are chunked to fit the device's memory (``suite.subgraphs.batch_chunks``);
+    Batched views are chunked to fit the device's memory (``suite.graph.subgraphs.batch_chunks``);
     an instance attribute ``max_batch_edges`` (int) caps the union edges per chunk instead.
 
     ``Explanation.meta`` holds ``explainer``, ``hparams``, ``num_hops``, ``device``,

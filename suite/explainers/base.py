@@ -16,10 +16,10 @@ from typing import Any, Callable, ClassVar
 
 from torch import Tensor
 
-from suite.config import build_config, config_dict
+from suite.core.config import build_config, config_dict
+from suite.core.registry import Registry
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.models.base import GraphModel
-from suite.registry import Registry
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
 
 
 @dataclass(frozen=True)

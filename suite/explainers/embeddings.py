@@ -1,7 +1,7 @@
 """Node states of a frozen model, read from its message-passing layers by forward hooks.
 
 The state of a node after layer ``l`` is the output of the model's ``l``-th
-``MessagePassing`` layer (in module registration order, as :mod:`suite.masking`
+``MessagePassing`` layer (in module registration order, as :mod:`suite.graph.masking`
 counts layers): what the layer returns, before any activation, dropout, jumping
 knowledge or readout the model applies afterwards. Any model built from
 ``MessagePassing`` layers works; the model is never edited: a temporary forward
@@ -19,8 +19,8 @@ from typing import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-from suite.masking import message_layers
-from suite.subgraphs import InstanceBatch
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import InstanceBatch
 
 __all__ = ["all_node_states", "capture_states", "forward_with_states", "node_states"]
 
@@ -49,7 +49,7 @@ def _layer_output(output: object) -> Tensor:
 def capture_states(model: nn.Module, layers: Sequence[int] | None = None) -> Iterator[dict[int, Tensor]]:
     """Record the outputs of the model's message-passing layers while the context is open.
 
-    ``layers`` are indices among :func:`~suite.masking.message_layers` (negative
+    ``layers`` are indices among :func:`~suite.graph.masking.message_layers` (negative
     indices count from the end; None: all layers). Yields a dict ``index -> [n, H]``
     filled by every forward inside the context (a layer called again overwrites
     its entry). The hooks are removed on exit, also on error.

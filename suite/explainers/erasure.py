@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.explainers._common import frozen, prepare_explain
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
-from suite.masking import edge_mask
-from suite.subgraphs import InstanceBatch, graph_batch
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.graph.masking import edge_mask
+from suite.graph.subgraphs import InstanceBatch, graph_batch
 
 
 @dataclass

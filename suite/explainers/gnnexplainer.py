@@ -19,7 +19,7 @@ of a graph target), as in the paper's code, which explains a node on its extract
 neighbourhood. ``init_nodes="graph"``: ``n_b`` is the node count of the instance's
 whole graph (all ``N`` nodes for node tasks), as PyG does; its smaller std leaves
 less initial noise in the final mask of node tasks. Both are independent of
-batching. Each instance draws from ``suite.seeding.generator(seed, instance_id)``
+batching. Each instance draws from ``suite.core.seeding.generator(seed, instance_id)``
 (the same stream as ``torch.manual_seed`` of that generator's seed, so a PyG run
 seeded that way starts from the same draw on a graph task).
 
@@ -38,16 +38,23 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from suite.config import OMIT_DEFAULT, ConfigError
-from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
-                                      explained_edge_instance, forward, nodes_per_instance,
-                                      predict, target_log_prob)
+from suite.core.config import OMIT_DEFAULT, ConfigError
+from suite.core.seeding import generator
+from suite.core.types import BenchmarkDataset, TaskLevel
+from suite.explainers._common import (
+    BatchedConfig,
+    ViewExplainer,
+    ViewResult,
+    explained_edge_instance,
+    forward,
+    nodes_per_instance,
+    predict,
+    target_log_prob,
+)
 from suite.explainers.base import ExplainerInfo, register_explainer
 from suite.explainers.lean_adam import LeanAdam
-from suite.masking import MASK_MODES, weight_mode_reason
-from suite.seeding import generator
-from suite.subgraphs import InstanceBatch
-from suite.types import BenchmarkDataset, TaskLevel
+from suite.graph.masking import MASK_MODES, weight_mode_reason
+from suite.graph.subgraphs import InstanceBatch
 
 #: Inside the logarithms of the binary entropy (PyG's value).
 ENTROPY_EPS = 1e-15

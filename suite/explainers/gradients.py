@@ -16,12 +16,19 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from suite.config import ConfigError
-from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
-                                      explained_node_mask, forward, predict, target_log_prob)
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset
+from suite.explainers._common import (
+    BatchedConfig,
+    ViewExplainer,
+    ViewResult,
+    explained_node_mask,
+    forward,
+    predict,
+    target_log_prob,
+)
 from suite.explainers.base import ExplainerInfo, register_explainer
-from suite.subgraphs import InstanceBatch
-from suite.types import BenchmarkDataset
+from suite.graph.subgraphs import InstanceBatch
 
 
 @dataclass

@@ -100,19 +100,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from suite.compact import CompactBatch, compact_for, compact_inputs, compact_logits
-from suite.config import OMIT_DEFAULT, ConfigError
+from suite.core.config import OMIT_DEFAULT, ConfigError
+from suite.core.seeding import generator
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.explainers import hard_concrete as hc
-from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
-                                      explained_edge_instance, frozen, mask_support_reason,
-                                      model_device, model_num_hops, prepare_fit)
+from suite.explainers._common import (
+    BatchedConfig,
+    ViewExplainer,
+    ViewResult,
+    explained_edge_instance,
+    frozen,
+    mask_support_reason,
+    model_device,
+    model_num_hops,
+    prepare_fit,
+)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.explainers.lean_adam import LeanAdam
-from suite.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
-from suite.masking import MessageContext, message_hooks, message_layers
-from suite.seeding import generator
-from suite.subgraphs import InstanceBatch, edge_extras, graph_batch, hop_union, instance_batch
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.explainers.pgexplainer import drop_curve_score
+from suite.graph.compact import CompactBatch, compact_for, compact_inputs, compact_logits
+from suite.graph.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
+from suite.graph.masking import MessageContext, message_hooks, message_layers
+from suite.graph.subgraphs import InstanceBatch, edge_extras, graph_batch, hop_union, instance_batch
 
 #: Random stream (with the seed) of the amortised training noise and batch order.
 _TRAIN_STREAM = 7_340_033
@@ -489,7 +498,7 @@ def gate_messages(model: nn.Module, num_edges: int | Sequence[int], gates: dict[
     """Replace messages of real edges at the layers in ``gates``: ``z m + (1 - z) b``.
 
     ``num_edges``: real edges per layer call (one int for every layer, or one per layer,
-    as on a compact batch, ``suite.compact``, where each layer keeps its own edges).
+    as on a compact batch, ``suite.graph.compact``, where each layer keeps its own edges).
 
     ``gates[k]``: [M] gate values of the explainable edges (all ``E`` edges when
     ``explainable`` is None); context edges and appended self-loops pass unchanged.
@@ -535,7 +544,7 @@ def _run(model: nn.Module, view: InstanceBatch) -> Tensor:
 
 def gated_edges(compact: CompactBatch | None) -> list[Tensor] | None:
     """Per layer, the positions (among the view's explainable edges) of the edges the layer
-    gates: on a ``compact`` batch (``suite.compact``) the edges it keeps; None (no compact
+    gates: on a ``compact`` batch (``suite.graph.compact``) the edges it keeps; None (no compact
     batch): every explainable edge at every layer."""
     return None if compact is None else [item.mask_index for item in compact.layers]
 
@@ -656,7 +665,7 @@ class _Record:
 
     def lower(self, model: nn.Module, layers: Sequence[int]) -> dict[int, Tensor]:
         """The recorded outputs of the layers below the lowest of ``layers`` (ungated, so
-        the gated forward may reuse them: :mod:`suite.layer_cache`); {} when not recorded."""
+        the gated forward may reuse them: :mod:`suite.graph.layer_cache`); {} when not recorded."""
         return lower_layer_outputs(model, self.outputs, min(layers)) if layers else {}
 
 
@@ -720,7 +729,7 @@ class GraphMask(Explainer):
 
     Config = GraphMaskConfig
     #: Reuse the ungated lower layers' outputs of each step's unmasked record in the gated
-    #: forward instead of recomputing them (:mod:`suite.layer_cache`; the same numbers).
+    #: forward instead of recomputing them (:mod:`suite.graph.layer_cache`; the same numbers).
     reuse_frozen_layers: bool = True
 
     def __init__(self, **hparams: Any) -> None:
@@ -778,7 +787,6 @@ class GraphMask(Explainer):
         """Dev :func:`drop_curve_score` of each reduction in :data:`AMORTISED_REDUCE` given
         the dev explanation's ``layer_scores`` [L, M] (ties keep the first, ``max``). Reads
         the model's predictions only, no ground truth."""
-        from suite.explainers.pgexplainer import drop_curve_score  # a sibling explainer's metric
 
         view = instance_batch(dataset, dev_ids, model_num_hops(model)).to(model_device(model))
         with frozen(model), torch.no_grad():
@@ -1069,7 +1077,7 @@ class GraphMaskInstance(ViewExplainer):
 
     Config = GraphMaskInstanceConfig
     #: Reuse the ungated lower layers' outputs (recorded once) instead of recomputing them
-    #: every step (:mod:`suite.layer_cache`; the same numbers). False: the plain path.
+    #: every step (:mod:`suite.graph.layer_cache`; the same numbers). False: the plain path.
     reuse_frozen_layers: bool = True
     #: Give the L0 term's gradient to the logits (:func:`add_l0_grad`) and the Lagrangian's
     #: to alpha (:meth:`Lagrangian.direct_term`) directly instead of through autograd (the

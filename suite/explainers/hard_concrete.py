@@ -32,7 +32,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 
 
 @dataclass

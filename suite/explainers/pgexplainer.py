@@ -17,7 +17,7 @@ union of whole graphs, which is exact too.
 
 Training (``fit``), epoch ``e`` of ``T``, mini-batches of ``batch_size`` instances
 (a seeded shuffle per epoch; each step is one forward+backward of the model over
-the batch's :func:`~suite.subgraphs.instance_batch` union, context edges fixed at 1)::
+the batch's :func:`~suite.graph.subgraphs.instance_batch` union, context edges fixed at 1)::
 
     tau_e = temp_start * (temp_end / temp_start) ** (e / T)
     eps   ~ U(sample_bias, 1 - sample_bias)                   (one draw per edge and step)
@@ -102,19 +102,28 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from suite.protocol import select_instances
-from suite.config import ConfigError
-from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
-                                      explained_edge_instance, forward, frozen, model_device,
-                                      model_num_hops, prepare_fit, target_log_prob)
+from suite.core.config import ConfigError
+from suite.core.seeding import generator
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.explainers._common import (
+    BatchedConfig,
+    ViewExplainer,
+    ViewResult,
+    explained_edge_instance,
+    forward,
+    frozen,
+    model_device,
+    model_num_hops,
+    prepare_fit,
+    target_log_prob,
+)
 from suite.explainers.base import ExplainerInfo, register_explainer
 from suite.explainers.embeddings import forward_with_states
 from suite.explainers.gnnexplainer import binary_entropy, reverse_partner, segment_sum
+from suite.graph.subgraphs import InstanceBatch, graph_batch, instance_batch
 from suite.metrics.drop_curve import DROP_GRID, drop_mask
 from suite.metrics.perturb import masked_log_probs
-from suite.seeding import generator
-from suite.subgraphs import InstanceBatch, graph_batch, instance_batch
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.protocol import select_instances
 
 __all__ = ["PGExplainer", "PGExplainerConfig", "EdgeMLP", "concrete_sample", "dev_instances",
            "drop_curve_score", "edge_inputs", "size_excess", "model_fingerprint", "temperature"]

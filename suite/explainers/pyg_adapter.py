@@ -27,13 +27,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from suite.config import ConfigError
-from suite.explainers._common import (full_graph_view, mask_support_reason, model_device,
-                                      model_num_hops, prepare_explain, prepare_fit)
+from suite.core.config import ConfigError
+from suite.core.seeding import generator
+from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.explainers._common import (
+    full_graph_view,
+    mask_support_reason,
+    model_device,
+    model_num_hops,
+    prepare_explain,
+    prepare_fit,
+)
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
-from suite.seeding import generator
-from suite.subgraphs import InstanceBatch
-from suite.types import BenchmarkDataset, Explanation, TaskLevel
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import InstanceBatch
 
 
 class _KeywordModel(nn.Module):
@@ -244,7 +251,6 @@ class PygGraphMask(PygExplainer):
         reason = super().supports(model, dataset)
         if reason is not None:
             return reason
-        from suite.masking import message_layers
 
         for layer in message_layers(model):
             name = type(layer).__name__
@@ -259,7 +265,6 @@ class PygGraphMask(PygExplainer):
         return None
 
     def _explain_one(self, model: nn.Module, view: InstanceBatch, seed: int) -> Tensor:
-        from suite.masking import message_layers
 
         self._num_layers = len(message_layers(model))
         return super()._explain_one(model, view, seed)

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from suite.explainers._common import (BatchedConfig, ViewExplainer, ViewResult,
-                                      explained_node_mask)
+from suite.core.seeding import generator
+from suite.core.types import BenchmarkDataset
+from suite.explainers._common import BatchedConfig, ViewExplainer, ViewResult, explained_node_mask
 from suite.explainers.base import ExplainerInfo, register_explainer
-from suite.seeding import generator
-from suite.subgraphs import InstanceBatch
-from suite.types import BenchmarkDataset
+from suite.graph.subgraphs import InstanceBatch
 
 
 @dataclass
@@ -27,7 +26,7 @@ class RandomExplainer(ViewExplainer):
     """Scores ~ U(0, 1), independent of the model.
 
     Instance ``i`` draws its edge scores, then its node scores, from
-    ``suite.seeding.generator(seed, i)``, so a batch equals its parts.
+    ``suite.core.seeding.generator(seed, i)``, so a batch equals its parts.
     """
 
     Config = RandomConfig

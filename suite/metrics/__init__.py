@@ -6,16 +6,36 @@ Importing this package registers the built-in scorers (``ground-truth-auc``,
 """
 
 from suite.metrics import scorers  # noqa: F401  (registers the scorers)
-from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
-                               per_instance_roc_auc, roc_auc)
+from suite.metrics.auc import (
+                               attribution_scores,
+                               average_precision,
+                               node_scores_from_edges,
+                               per_instance_roc_auc,
+                               roc_auc,
+)
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, metric_info, register_metric
-from suite.metrics.explanation_accuracy import (best_alternative_accuracy, graph_explanation_accuracy,
-                                               jaccard_per_instance, relative_threshold_mask)
-from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
-                                    fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
-from suite.metrics.ground_truth_free import (cosine_distance, random_topk_masks,
-                                             representation_fidelity, representation_masks,
-                                             unfaithfulness)
+from suite.metrics.explanation_accuracy import (
+                               best_alternative_accuracy,
+                               graph_explanation_accuracy,
+                               jaccard_per_instance,
+                               relative_threshold_mask,
+)
+from suite.metrics.fidelity import (
+                               characterization,
+                               fidelity_minus_acc,
+                               fidelity_minus_prob,
+                               fidelity_plus_acc,
+                               fidelity_plus_prob,
+                               topk_mask,
+                               topk_sizes,
+)
+from suite.metrics.ground_truth_free import (
+                               cosine_distance,
+                               random_topk_masks,
+                               representation_fidelity,
+                               representation_masks,
+                               unfaithfulness,
+)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.scorers import COLUMNS, ColumnInfo, score_all
 from suite.metrics.sparsity import instance_sparsity, mean_sparsity, soft_mask

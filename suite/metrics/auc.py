@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from suite.types import Explanation
+from suite.core.types import Explanation
 
 
 def _check(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,10 +12,10 @@ from typing import Any, Callable
 
 import torch
 
+from suite.core.registry import Registry
+from suite.core.types import BenchmarkDataset, Explanation
+from suite.graph.subgraphs import InstanceBatch
 from suite.models.base import GraphModel
-from suite.registry import Registry
-from suite.subgraphs import InstanceBatch
-from suite.types import BenchmarkDataset, Explanation
 
 
 @dataclass(frozen=True)

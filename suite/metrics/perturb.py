@@ -1,14 +1,14 @@
 """Model predictions on a batch of instances with their explainable edges masked.
 
 The only metric module that runs the model. Masks follow PyG's edge-mask
-convention (``suite.masking.edge_mask``): every layer's message along edge ``e``
+convention (``suite.graph.masking.edge_mask``): every layer's message along edge ``e``
 is multiplied by ``m_e`` after any degree normalisation, so degrees are kept.
 Context edges of the batch (degree-only, never explained) stay at 1, and an
 all-ones mask reproduces every target's full-graph prediction.
 
 Keep form: ``m``; remove form: ``1 - m`` (the complement of the explanation).
 Node batches propagate, per layer, only the messages that can still reach a target
-(``suite.pruning``), which leaves every target's output unchanged.
+(``suite.graph.pruning``), which leaves every target's output unchanged.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from suite.pruning import masked_and_pruned
-from suite.subgraphs import InstanceBatch
+from suite.graph.pruning import masked_and_pruned
+from suite.graph.subgraphs import InstanceBatch
 
 
 @contextlib.contextmanager

@@ -28,21 +28,44 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from suite.pruning import masked_and_pruned
-from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
-                               per_instance_roc_auc, roc_auc)
-from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_mask,
-                                      dropped_within_tolerance)
+from suite.core.seeding import generator as seeded_generator
+from suite.graph.pruning import masked_and_pruned
+from suite.metrics.auc import (
+    attribution_scores,
+    average_precision,
+    node_scores_from_edges,
+    per_instance_roc_auc,
+    roc_auc,
+)
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, register_metric
-from suite.metrics.explanation_accuracy import (GRAPHXAI_FACTOR, graph_explanation_accuracy,
-                                               jaccard_per_instance)
-from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
-                                    fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
-from suite.metrics.ground_truth_free import (representation_fidelity, representation_masks,
-                                             unfaithfulness)
+from suite.metrics.drop_curve import (
+    DROP_GRID,
+    curve_area,
+    curve_column,
+    drop_mask,
+    dropped_within_tolerance,
+)
+from suite.metrics.explanation_accuracy import (
+    GRAPHXAI_FACTOR,
+    graph_explanation_accuracy,
+    jaccard_per_instance,
+)
+from suite.metrics.fidelity import (
+    characterization,
+    fidelity_minus_acc,
+    fidelity_minus_prob,
+    fidelity_plus_acc,
+    fidelity_plus_prob,
+    topk_mask,
+    topk_sizes,
+)
+from suite.metrics.ground_truth_free import (
+    representation_fidelity,
+    representation_masks,
+    unfaithfulness,
+)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.sparsity import mean_sparsity, soft_mask
-from suite.seeding import generator as seeded_generator
 
 
 @dataclass(frozen=True)

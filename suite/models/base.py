@@ -3,7 +3,7 @@
 Every model exposes ``embed`` (the vector its classifier reads: one per node for
 node tasks, one per graph for graph tasks) and ``num_layers`` (message-passing
 depth, which sets the computation subgraph). Explainers attach from outside by
-message hooks (``suite.masking``); models never import explainers.
+message hooks (``suite.graph.masking``); models never import explainers.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from suite.registry import Registry
-from suite.types import BenchmarkDataset, TaskLevel
+from suite.core.registry import Registry
+from suite.core.types import BenchmarkDataset, TaskLevel
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,21 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.nn import (
+    GATConv,
+    GCNConv,
+    GINConv,
+    GraphConv,
+    global_add_pool,
+    global_max_pool,
+    global_mean_pool,
+)
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.config import ConfigError, omit_at_default
+from suite.core.config import ConfigError, omit_at_default
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
-from suite.types import BenchmarkDataset, TaskLevel
+
 
 def _mean_max_pool(h: Tensor, batch: Tensor) -> Tensor:
     """Mean and max pooling side by side: ``[num_graphs, 2 * dim]``."""

@@ -16,7 +16,7 @@ Encoders (chosen per dataset, ``encoder="auto"``):
   GINE zero bond embeddings (so it reduces to a GIN with ReLU messages).
 
 Both models send exactly one message per edge from ``message()`` (GCN appends one
-self-loop message per node), so ``suite.masking`` hooks act per bond.
+self-loop message per node), so ``suite.graph.masking`` hooks act per bond.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, GINEConv, global_add_pool, global_max_pool, global_mean_pool
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
-from suite.types import BenchmarkDataset, TaskLevel
 
 POOLS: dict[str, Callable[..., Tensor]] = {
     "mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool,

@@ -3,7 +3,7 @@
 Our own relational layer, not PyG's ``RGCNConv``: PyG's layer calls ``propagate``
 once per relation, so a message hook would see R partial message sets per layer.
 :class:`RelationalConv` calls ``propagate`` once, and ``message`` returns exactly
-one message per edge, which is what ``suite.masking`` and layer-wise explainers
+one message per edge, which is what ``suite.graph.masking`` and layer-wise explainers
 (GraphMask) expect.
 """
 
@@ -17,9 +17,10 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
-from suite.types import BenchmarkDataset, TaskLevel
+from suite.models.tokens import is_token_format, token_encoder
 
 #: How messages into a node are normalised.
 NORMS: tuple[str, ...] = ("relation", "none")
@@ -229,7 +230,6 @@ def rgcn(dataset: BenchmarkDataset, hidden: int = 100, num_layers: int = 1, inpu
     many: measured Bayes ceiling 0.79. Use ``norm="none"`` there (as GraphMask's
     reference model, which sums messages).
     """
-    from suite.models.tokens import is_token_format, token_encoder
 
     encoder = token_encoder(dataset, hidden) if input_mlp and is_token_format(dataset) else None
     return RGCN(dataset.num_node_features, dataset.num_classes, num_relations(dataset), dataset.task,

@@ -13,7 +13,7 @@ Weights ``W`` [D, F_in, F_out] and gate vectors ``w^`` [D, F_in] are specific to
 token graphs), biases ``b`` [T, F_out] and gate biases ``b^`` [T] to its *label*
 (edge type; T = 2R + 1). The self-loops are edges of the graph (type ``self``), so
 they are gated and maskable like arcs. ``message`` returns the gated message of
-each edge, ``[E, F_out]``, one row per edge: ``suite.masking`` hooks and GraphMask
+each edge, ``[E, F_out]``, one row per edge: ``suite.graph.masking`` hooks and GraphMask
 act on exactly these. A LayerNorm follows each layer (before the ReLU) for stable
 training of deeper stacks; dropout between layers.
 
@@ -29,10 +29,11 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
 from suite.models.rgcn import READOUTS, num_relations, typed_layers_and_readout
-from suite.types import BenchmarkDataset, TaskLevel
+from suite.models.tokens import is_token_format, token_encoder
 
 MARCHEGGIANI = ("Marcheggiani & Titov. Encoding Sentences with Graph Convolutional Networks for "
                 "Semantic Role Labeling. EMNLP 2017 (arXiv 1703.04826)")
@@ -149,7 +150,6 @@ def type_directions(dataset: BenchmarkDataset) -> Tensor:
 def syntactic_gcn(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 2, readout: str = "mean",
                   dropout: float = 0.0, gated: bool = True, words: bool = True) -> SyntacticGCN:
     """``words=False`` leaves the word ids out of the token encoder (POS, side, morphology only)."""
-    from suite.models.tokens import is_token_format, token_encoder
 
     if getattr(dataset.data, "edge_type", None) is None:
         raise ConfigError(f"syntactic-gcn needs typed edges (dataset {dataset.name} has no edge_type)")

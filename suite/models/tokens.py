@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from suite.core.types import BenchmarkDataset
 from suite.models.ogb import _lookup
-from suite.types import BenchmarkDataset
 
 TOKEN_FORMAT = "tokens"
 

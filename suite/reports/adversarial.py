@@ -41,8 +41,25 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from suite.paths import Paths
+from suite.board.plots import _colours, _empty, _figure, _save
+from suite.core.paths import Paths
+from suite.core.stats import CONFIDENCE, PairedDifference, is_flat, paired_difference, t_critical
+from suite.datasets import load_dataset
+from suite.execution.runner import run_matrix
+from suite.matrix import (
+    BY_DATASET_KEY,
+    ONLY_DATASETS_KEY,
+    expand,
+    parse_matrix,
+    plugins,
+    preset_document,
+    resolved_parameters,
+)
+from suite.metrics import COLUMNS
 from suite.reports.base import REPORTS, ReportRequest
+from suite.store.database import ResultsStore
+from suite.training import ModelCache, build_training, train_or_load
+from suite.training.attacks import robust_accuracy
 
 #: The training mode every adversarial mode is compared with.
 BASELINE = "standard"
@@ -51,14 +68,7 @@ BASELINE = "standard"
 COMPARED: tuple[str, ...] = ("edge_auc", "repr_fidelity", "unfaithfulness", "fid_plus_acc")
 
 #: Confidence level of every interval.
-LEVEL = 0.95
-
-#: Two-sided 95% t critical values ``t_{0.975, df}`` for df = 1..30 (used when SciPy is absent).
-T_975: tuple[float, ...] = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)
+LEVEL = CONFIDENCE
 
 REPORT_FILE = "adversarial.md"
 DIFF_PLOT = "adversarial_differences.png"
@@ -80,96 +90,7 @@ SWEEP_MODE = "adv-features"
 # ------------------------------------------------------------------------------ statistics
 
 
-def t_critical(df: int, level: float = LEVEL) -> float:
-    """Two-sided critical value ``t_{(1 + level) / 2, df}`` of Student's t distribution.
-
-    SciPy's ``t.ppf`` when SciPy is installed; otherwise :data:`T_975` for ``level = 0.95``
-    (df <= 30) and, beyond df 30, the Cornish-Fisher expansion
-    ``z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) / (96 df^2)`` (within 1e-3).
-    """
-    if df < 1:
-        raise ValueError(f"df: must be >= 1 (got {df})")
-    try:
-        from scipy.stats import t as student_t
-    except ImportError:  # optional: SciPy is not a dependency of the suite
-        if abs(level - 0.95) > 1e-12:
-            raise ValueError(f"level {level}: only 0.95 is tabulated without SciPy") from None
-        if df <= len(T_975):
-            return T_975[df - 1]
-        z = 1.959964
-        return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-    return float(student_t.ppf(0.5 + level / 2, df))
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """Mean of paired differences ``treated_s - baseline_s`` with a t confidence interval.
-
-    Attributes:
-        n: pairs with both values defined.
-        mean: mean difference (NaN when n = 0).
-        sd: sample standard deviation of the differences (ddof = 1; NaN when n < 2).
-        lo, hi: the ``level`` confidence interval ``mean -+ t_{df=n-1} * sd / sqrt(n)``
-            (NaN when n < 2).
-        t: the critical value used (NaN when n < 2).
-    """
-
-    n: int
-    mean: float
-    sd: float
-    lo: float
-    hi: float
-    t: float
-
-    @property
-    def excludes_zero(self) -> bool:
-        """True when the interval lies entirely above or below 0 (the change exceeds seed noise)."""
-        return not math.isnan(self.lo) and (self.lo > 0 or self.hi < 0)
-
-    def text(self, digits: int = 3) -> str:
-        """``+0.052 [+0.010, +0.094]`` (``*`` appended when the CI excludes 0)."""
-        if self.n == 0:
-            return "-"
-        if math.isnan(self.lo):
-            return f"{self.mean:+.{digits}f} (n={self.n}, no CI)"
-        star = " *" if self.excludes_zero else ""
-        flat = " (sd 0)" if _flat(self.sd) else ""  # every seed moved alike: a point interval
-        return (f"{self.mean:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
-                f"{star}{flat}")
-
-
-def _flat(sd: float) -> bool:
-    """A standard deviation of (numerically) zero: every pair differed by the same amount."""
-    return not math.isnan(sd) and sd <= 1e-12
-
-
-def paired_difference(treated: Sequence[float], baseline: Sequence[float],
-                      level: float = LEVEL) -> PairedDifference:
-    """Paired difference of two equally long sequences (already matched position by position).
-
-    ``d_s = treated_s - baseline_s`` over the pairs where both are defined (not NaN);
-    ``mean = (1/n) sum d_s``, ``sd = sqrt(sum (d_s - mean)^2 / (n - 1))``, and the CI is
-    ``mean -+ t_{(1+level)/2, n-1} * sd / sqrt(n)`` (:func:`t_critical`).
-    """
-    if len(treated) != len(baseline):
-        raise ValueError(f"treated and baseline must be paired (got {len(treated)} and "
-                         f"{len(baseline)} values)")
-    diffs = [float(a) - float(b) for a, b in zip(treated, baseline)
-             if not (math.isnan(float(a)) or math.isnan(float(b)))]
-    n = len(diffs)
-    if n == 0:
-        return PairedDifference(0, math.nan, math.nan, math.nan, math.nan, math.nan)
-    mean = sum(diffs) / n
-    if n < 2:
-        return PairedDifference(1, mean, math.nan, math.nan, math.nan, math.nan)
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    t = t_critical(n - 1, level)
-    half = t * sd / math.sqrt(n)
-    return PairedDifference(n, mean, sd, mean - half, mean + half, t)
-
-
 def _higher_is_better(metric: str) -> bool:
-    from suite.metrics import COLUMNS
 
     info = COLUMNS.get(metric)
     return True if info is None else info.higher_is_better
@@ -266,7 +187,7 @@ def explanation_findings(diffs: pd.DataFrame) -> list[str]:
                     items = ", ".join(
                         f"{r['explainer']} on {_where(r)} ({r['diff']:+.3f} "
                         f"[{r['lo']:+.3f}, {r['hi']:+.3f}], n={int(r['n'])}"
-                        f"{', identical in every seed' if _flat(r['sd']) else ''})"
+                        f"{', identical in every seed' if is_flat(r['sd']) else ''})"
                         for _, r in sel.sort_values("diff", ascending=sign < 0).iterrows())
                     parts.append(f"{_direction(sign, hib)} for {items}")
                 text = f"{head} beyond seed noise " + "; ".join(parts)
@@ -310,7 +231,7 @@ def model_findings(acc_diffs: pd.DataFrame) -> list[str]:
 def _fmt_diff(row: Mapping[str, Any]) -> str:
     if math.isnan(row["lo"]):
         return f"{row['diff']:+.3f}, n={int(row['n'])}"
-    flat = ", identical in every seed" if _flat(row["sd"]) else ""
+    flat = ", identical in every seed" if is_flat(row["sd"]) else ""
     return f"{row['diff']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}], n={int(row['n'])}{flat}"
 
 
@@ -319,7 +240,6 @@ def _fmt_diff(row: Mapping[str, Any]) -> str:
 
 def adversarial_document(seed: int = 0) -> dict[str, Any]:
     """The ``adversarial`` preset as plain data, seeds shifted by ``seed``."""
-    from suite.matrix import preset_document
 
     _, raw = preset_document("adversarial")
     raw = copy.deepcopy(raw)
@@ -354,7 +274,6 @@ def _restricted(entry: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, 
     """A model or training entry with its ``only_datasets`` / ``by_dataset`` cut to
     ``datasets`` (a derived matrix must not name datasets it lacks); None when its
     ``only_datasets`` keeps none of them."""
-    from suite.matrix import BY_DATASET_KEY, ONLY_DATASETS_KEY
 
     out = copy.deepcopy(dict(entry))
     if ONLY_DATASETS_KEY in out:
@@ -417,8 +336,6 @@ def attack_specs(config: Any) -> dict[str, dict[str, tuple[str, dict[str, Any]]]
     epsilon for one dataset) reach its attack, exactly as they reach its training
     (``ResolvedParameters.training``).
     """
-    from suite.matrix import plugins, resolved_parameters
-    from suite.training import build_training
 
     resolved = resolved_parameters(config)
     reg = plugins()
@@ -452,9 +369,6 @@ def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tu
     ``training``, ``seed``, ``epsilon`` (the training's, NaN if none), ``attack`` (the
     adversarial training whose attack was used), ``robust_acc_test``.
     """
-    from suite.datasets import load_dataset
-    from suite.training import ModelCache, train_or_load
-    from suite.training.attacks import robust_accuracy
 
     rows, datasets, seen = [], {}, set()
     cache = ModelCache(paths.model_cache)
@@ -746,9 +660,6 @@ def _run(config: Any, store_path: Path, paths: Paths, device: str,
          ) -> tuple[pd.DataFrame, list[Any], str]:
     """Run ``config`` into the store; its cells' frame rows, its cells, the run summary.
     ``run=False``: only read what the store holds (cells never run are left out)."""
-    from suite.matrix import expand
-    from suite.runner import run_matrix
-    from suite.store import ResultsStore
 
     cells, skipped = expand(config)
     keys = {c.key for c in cells} | {c.key for c, _ in skipped}
@@ -773,7 +684,6 @@ def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | Non
     measure robustness and compute the paired differences (module docstring). ``bar``:
     the runner's progress bar over cells (on stderr). ``run=False``: analyse only the
     cells the store already holds (a study cut short); pairs need both seeds done."""
-    from suite.matrix import parse_matrix
 
     say = progress or (lambda _line: None)
     paths = paths or Paths.from_env()
@@ -804,7 +714,6 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
     """Run the sweep matrices; rows: per (model, explainer) of the sweep's datasets, models,
     explainers and seeds, with standard training as epsilon 0 and the main study's
     adv-features cells at their epsilon (on the sweep's seeds only)."""
-    from suite.matrix import parse_matrix
 
     parts, all_cells = [], dict(by_key)
     sweep_specs = {dataset: {SWEEP_MODE: spec[SWEEP_MODE]} for dataset, spec in specs.items()
@@ -850,7 +759,6 @@ def _run_sweep(config: Any, frame: pd.DataFrame, models: pd.DataFrame,
 def plot_differences(study: AdversarialStudy, path: str | Path) -> Path:
     """Forest plot: paired differences with 95% CIs, one panel per (metric, adversarial mode),
     explainers on the y axis, one marker per dataset/model (filled: CI excludes 0)."""
-    from suite.reports.plots import _colours, _empty, _figure, _save
 
     diffs = study.differences
     if diffs.empty or not (diffs["n"] > 0).any():
@@ -899,7 +807,6 @@ def plot_differences(study: AdversarialStudy, path: str | Path) -> Path:
 def plot_accuracy(study: AdversarialStudy, path: str | Path) -> Path:
     """Grouped bars per dataset/model: clean and robust test accuracy per training mode
     (mean over seeds, std error bars)."""
-    from suite.reports.plots import _colours, _empty, _figure, _save
 
     models = study.models
     if models.empty:
@@ -940,7 +847,6 @@ def plot_accuracy(study: AdversarialStudy, path: str | Path) -> Path:
 
 def plot_sweep(sweep: pd.DataFrame, path: str | Path) -> Path:
     """Per dataset/model: accuracy (clean, robust) and explanation scores vs epsilon."""
-    from suite.reports.plots import _colours, _empty, _figure, _save
 
     if sweep is None or sweep.empty:
         return _empty(Path(path), "no epsilon sweep")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from suite.paths import Paths
-from suite.registry import Registry
+from suite.core.paths import Paths
+from suite.core.registry import Registry
 
 
 @dataclass

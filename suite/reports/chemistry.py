@@ -31,11 +31,31 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from suite.paths import Paths
+from suite.core.paths import Paths
+from suite.core.seeding import seed_everything
+from suite.datasets import load_dataset
+from suite.datasets.base import DatasetUnavailable
+from suite.execution.cell import error_text
+from suite.explainers.base import build_explainer
+from suite.metrics.auc import attribution_scores
+from suite.protocol import fit_instances, select_instances
 from suite.reports.base import REPORTS, ReportRequest
-from suite.reports.fragments import (FUNCTIONAL_GROUPS, FragmentCount, atom_budget, bond_scores_from_edges,
-                                     connected_fragments, draw_grid, fragment_smiles, group_matches,
-                                     group_shares, groups_in, rank_fragments, top_atoms, tu_mutag_mol)
+from suite.reports.fragments import (
+    FUNCTIONAL_GROUPS,
+    FragmentCount,
+    atom_budget,
+    bond_scores_from_edges,
+    connected_fragments,
+    draw_grid,
+    fragment_smiles,
+    group_matches,
+    group_shares,
+    groups_in,
+    rank_fragments,
+    top_atoms,
+    tu_mutag_mol,
+)
+from suite.training import ModelCache, train_or_load
 
 #: Known groups of each dataset (the rule's groups; b3db has none, all are listed for information).
 DATASET_GROUPS: dict[str, tuple[str, ...]] = {
@@ -235,7 +255,6 @@ def atom_and_edge_scores(dataset: Any, explanation: Any) -> list[tuple[int, np.n
     Atom scores: the explainer's node scores when it gives them, else each atom's
     max explained incident edge score.
     """
-    from suite.metrics.auc import attribution_scores
 
     scores = attribution_scores(explanation).detach().cpu().double().numpy()
     edge_ids = explanation.edge_ids.cpu().numpy()
@@ -287,13 +306,6 @@ def run_chemistry(config: ChemistryConfig | None = None, paths: Paths | None = N
                   out_dir: Path | None = None, progress: Callable[[str], None] | None = None
                   ) -> ChemistryReport:
     """Train, explain and analyse every configured dataset (module docstring)."""
-    from suite.datasets import load_dataset
-    from suite.datasets.base import DatasetUnavailable
-    from suite.explainers.base import build_explainer
-    from suite.protocol import fit_instances, select_instances
-    from suite.runner import error_text
-    from suite.seeding import seed_everything
-    from suite.training import ModelCache, train_or_load
 
     config = config or ChemistryConfig()
     paths = paths or Paths.from_env()

@@ -28,6 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from suite.datasets.molecules import rules as R
+from suite.datasets.molecules.builders import TU_ATOMS, TU_BONDS
+from suite.datasets.molecules.rules import _pattern
 
 #: Known functional groups the report looks for (name -> RDKit SMARTS, from the suite's rules).
 FUNCTIONAL_GROUPS: dict[str, str] = {
@@ -100,7 +102,6 @@ def fragment_smiles(mol: Any, atoms: Sequence[int]) -> str:
 
 def group_matches(mol: Any, groups: Mapping[str, str] = FUNCTIONAL_GROUPS) -> dict[str, list[frozenset[int]]]:
     """Every match (atom set) of every group's SMARTS in ``mol``."""
-    from suite.datasets.molecules.rules import _pattern
 
     return {name: [frozenset(m) for m in mol.GetSubstructMatches(_pattern(smarts), uniquify=True)]
             for name, smarts in groups.items()}
@@ -167,7 +168,6 @@ def tu_mutag_mol(atoms: Sequence[int], edge_index: np.ndarray, bonds: Sequence[i
     """
     from rdkit import Chem
 
-    from suite.datasets.molecules.builders import TU_ATOMS, TU_BONDS
 
     types = {"aromatic": Chem.BondType.AROMATIC, "single": Chem.BondType.SINGLE,
              "double": Chem.BondType.DOUBLE, "triple": Chem.BondType.TRIPLE}

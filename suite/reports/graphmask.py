@@ -34,8 +34,17 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from suite.paths import Paths
+from suite.board.plots import _figure, _save
+from suite.core.paths import Paths
+from suite.core.seeding import seed_everything
+from suite.datasets import load_dataset
+from suite.execution.cell import error_text
+from suite.explainers.base import build_explainer
+from suite.graph.subgraphs import graph_batch
+from suite.metrics.perturb import masked_log_probs
+from suite.protocol import fit_instances, select_instances
 from suite.reports.base import REPORTS, ReportRequest
+from suite.training import ModelCache, train_or_load
 
 #: The methods of the paper's comparison, in table order.
 METHODS: tuple[str, ...] = ("erasure-search", "graphmask", "graphmask-instance", "gnnexplainer",
@@ -247,8 +256,6 @@ def best_threshold(scores: Tensor, truth: Tensor, candidates: int = 201) -> floa
 def _masked_predictions(model: Any, dataset: Any, explanation: Any, kept: Tensor,
                         device: torch.device) -> tuple[Tensor, Tensor]:
     """(unmasked, kept-only) predictions [B] of the explained graphs."""
-    from suite.metrics.perturb import masked_log_probs
-    from suite.subgraphs import graph_batch
 
     batch = graph_batch(dataset, explanation.instance_ids).to(device)
     full = masked_log_probs(model, batch, None).argmax(-1)
@@ -263,11 +270,6 @@ def run_report(config: ReportConfig | None = None, paths: Paths | None = None,
                device: str = "cpu", methods: Sequence[str] | None = None,
                progress: Callable[[str], None] | None = None) -> GraphMaskReport:
     """Train (or load) the R-GCN, run every method, and score them (module docstring)."""
-    from suite.datasets import load_dataset
-    from suite.explainers.base import build_explainer
-    from suite.protocol import fit_instances, select_instances
-    from suite.seeding import seed_everything
-    from suite.training import ModelCache, train_or_load
 
     config = config or ReportConfig()
     paths = paths or Paths.from_env()
@@ -325,7 +327,6 @@ def run_report(config: ReportConfig | None = None, paths: Paths | None = None,
                     row.extra[key.removeprefix("report_")] = float(value)
             say(f"{method}: F1 {row.f1:.3f}, retained {row.retained:.1%}")
         except Exception as exc:  # one failing method does not sink the report
-            from suite.runner import error_text
 
             row.error = error_text(exc).splitlines()[0]
             say(f"{method}: failed: {row.error}")
@@ -336,7 +337,6 @@ def run_report(config: ReportConfig | None = None, paths: Paths | None = None,
 
 def plot_report(report: GraphMaskReport, path: str | Path) -> Path:
     """Grouped bars: precision, recall, F1 and edges retained per method."""
-    from suite.reports.plots import _figure, _save
 
     rows = [r for r in report.rows if not r.error]
     fig = _figure(7.5, 3.8)

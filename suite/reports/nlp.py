@@ -32,9 +32,19 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from suite.paths import Paths
+from suite.board.plots import _empty, _figure, _save
+from suite.core.paths import Paths
+from suite.core.seeding import seed_everything
+from suite.datasets import load_dataset
+from suite.execution.cell import error_text
+from suite.explainers.base import build_explainer
+from suite.graph.subgraphs import instance_batch
+from suite.metrics import attribution_scores, roc_auc
+from suite.metrics.perturb import masked_log_probs
+from suite.protocol import fit_instances, select_instances
 from suite.reports.base import REPORTS, ReportRequest
 from suite.reports.graphmask import best_threshold, kept_edges, precision_recall_f1
+from suite.training import ModelCache, train_or_load
 
 METHODS: tuple[str, ...] = ("graphmask", "graphmask-instance", "gnnexplainer", "integrated-gradients",
                             "saliency", "random")
@@ -142,8 +152,6 @@ class TaskResult:
 
 
 def _masked_accuracy(model, dataset, explanation, kept: Tensor, device) -> tuple[float, float]:
-    from suite.metrics.perturb import masked_log_probs
-    from suite.subgraphs import instance_batch
 
     batch = instance_batch(dataset, explanation.instance_ids, model.num_layers).to(device)
     labels = dataset.y[explanation.instance_ids].to(device)
@@ -225,13 +233,6 @@ def layer_relation_shares(explanation, dataset) -> dict[int, dict[str, tuple[int
 
 def run_task(name: str, setup: TaskSetup, config: NLPConfig, paths: Paths, device: str,
              say: Callable[[str], None]) -> TaskResult:
-    from suite.datasets import load_dataset
-    from suite.explainers.base import build_explainer
-    from suite.metrics import attribution_scores, roc_auc
-    from suite.protocol import fit_instances, select_instances
-    from suite.runner import error_text
-    from suite.seeding import seed_everything
-    from suite.training import ModelCache, train_or_load
 
     dataset = load_dataset(setup.dataset, seed=config.seed, cache_dir=paths.dataset_cache, **setup.dataset_params)
     model, result, cached = train_or_load("syntactic-gcn", setup.model_params, "standard", setup.training, dataset,
@@ -393,7 +394,6 @@ def plot_sentences(drawings: list[dict[str, Any]], path: Path) -> Path:
     ground-truth arcs labelled in bold."""
     from matplotlib.patches import Arc
 
-    from suite.reports.plots import _empty, _figure, _save
 
     if not drawings:
         return _empty(path, "no sentences to draw")
@@ -426,7 +426,6 @@ def plot_sentences(drawings: list[dict[str, Any]], path: Path) -> Path:
 
 def plot_f1(report: NLPReport, path: Path) -> Path:
     """Arc F1 vs ground truth per explainer, one group per ground-truth task."""
-    from suite.reports.plots import _figure, _save
 
     tasks = [t for t in report.tasks if any(not math.isnan(r.f1) for r in t.rows)]
     fig = _figure(7.5, 3.6)

@@ -1,7 +1,9 @@
 """Training modes (``standard``; later ``adversarial``), the trained-model cache, accuracy."""
 
-from suite.training import standard  # noqa: F401  (registers the modes)
-from suite.training import adversarial  # noqa: F401  (registers adv-features, adv-structure)
+from suite.training import (
+    adversarial,  # noqa: F401  (registers adv-features, adv-structure)
+    standard,  # noqa: F401  (registers the modes)
+)
 from suite.training.base import (
     TRAININGS,
     TrainingInfo,

@@ -46,9 +46,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
+from suite.core.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
+from suite.core.seeding import generator as seeded_generator
+from suite.core.types import BenchmarkDataset
 from suite.models.base import GraphModel
-from suite.seeding import generator as seeded_generator
 from suite.training.attacks import (
     FeatureAttackConfig,
     InputAttack,
@@ -58,7 +59,6 @@ from suite.training.attacks import (
 )
 from suite.training.base import TrainingInfo, TrainingMode, TrainResult, register_training
 from suite.training.loop import EpochRecord, GraphInputs, TrainConfig, fit, forward
-from suite.types import BenchmarkDataset
 
 __all__ = [
     "AdvFeaturesConfig", "AdvStructureConfig", "AdversarialFields", "AdversarialStep",
@@ -182,7 +182,7 @@ class AdversarialTraining(TrainingMode):
         return config_dict(self.settings)
 
     def attack_config(self) -> dict[str, Any]:
-        """The attack's fields of this mode's config, those :func:`suite.config.config_dict`
+        """The attack's fields of this mode's config, those :func:`suite.core.config.config_dict`
         keeps (an ``OMIT_DEFAULT`` field at its default is left out)."""
         kept = config_dict(self.settings)
         return {f.name: getattr(self.settings, f.name)

@@ -40,14 +40,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
-from suite.masking import edge_mask
+from suite.core.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
+from suite.core.registry import Registry
+from suite.core.seeding import generator as seeded_generator
+from suite.core.types import BenchmarkDataset, TaskLevel
+from suite.graph.masking import edge_mask
 from suite.models.base import GraphModel
-from suite.registry import Registry
-from suite.seeding import generator as seeded_generator
 from suite.training.edge_pairs import is_symmetric, pair_keys
 from suite.training.loop import GraphBatcher, GraphInputs, forward, node_inputs
-from suite.types import BenchmarkDataset, TaskLevel
 
 __all__ = [
     "ATTACKS", "AttackInfo", "FeatureAttack", "FeatureAttackConfig", "InputAttack",
@@ -430,7 +430,7 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     where ``L`` is the mean cross-entropy of the rows ``index``, computed on the
     relaxed graph with every candidate edge present and its messages scaled by
     ``1 - s`` (input edges) or ``s`` (insertion candidates) through
-    :func:`suite.masking.edge_mask`, and ``Pi_B`` is :func:`project_budget`. The
+    :func:`suite.graph.masking.edge_mask`, and ``Pi_B`` is :func:`project_budget`. The
     per-graph normalisation of the gradient (ours; Xu et al. use the raw gradient
     with ``eta_t = c / sqrt(t)``) makes ``step_size`` scale-free: the largest entry of
     each graph moves by ``eta / sqrt(t)``. The relaxation scales messages after each

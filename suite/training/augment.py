@@ -9,16 +9,12 @@ masks) stay aligned with the kept edges.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
 from suite.models.base import GraphModel
 from suite.training.edge_pairs import pair_keys
-
-if TYPE_CHECKING:
-    from suite.training.loop import GraphInputs, InputTransform
+from suite.training.inputs import GraphInputs, InputTransform
 
 
 def undirected_keep_mask(edge_index: Tensor, p: float, gen: torch.Generator) -> Tensor:

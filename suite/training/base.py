@@ -8,9 +8,9 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from suite.core.registry import Registry
+from suite.core.types import BenchmarkDataset
 from suite.models.base import GraphModel
-from suite.registry import Registry
-from suite.types import BenchmarkDataset
 
 
 @dataclass(frozen=True)

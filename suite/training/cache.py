@@ -19,16 +19,17 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from suite.config import drop_omitted_defaults, stable_hash
+from suite.core.config import drop_omitted_defaults, stable_hash
+from suite.core.paths import Paths, atomic_write, reference_models
+from suite.core.seeding import seed_everything
+from suite.core.types import BenchmarkDataset
+from suite.core.version import __version__
 from suite.models import MODELS, GraphModel, build_model  # the package registers the models
-from suite.paths import Paths, atomic_write, reference_models
-from suite.seeding import seed_everything
 from suite.training.base import TRAININGS, TrainResult, build_training
-from suite.types import BenchmarkDataset
 
 #: Bump when the cache layout or what a key covers changes.
 CACHE_FORMAT = 1
@@ -79,13 +80,11 @@ class ModelCache:
         ``trained_with`` (:func:`training_context`) is added only when non-empty, so models
         trained in the default context (CPU, one torch thread) keep their keys.
         """
-        if suite_version is None:
-            from suite import __version__ as suite_version
         fields = {
             "format": CACHE_FORMAT, "dataset": dataset_name, "dataset_params": dict(dataset_params),
             "model": model_name, "model_hparams": dict(model_hparams), "training": training_name,
             "training_config": dict(training_config), "seed": int(seed),
-            "suite_version": suite_version,
+            "suite_version": __version__ if suite_version is None else suite_version,
         }
         if trained_with:
             fields["trained_with"] = dict(trained_with)

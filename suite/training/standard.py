@@ -6,11 +6,11 @@ from typing import Any, Callable
 
 import torch
 
-from suite.config import build_config, config_dict
+from suite.core.config import build_config, config_dict
+from suite.core.types import BenchmarkDataset
 from suite.models.base import GraphModel
 from suite.training.base import TrainingInfo, TrainingMode, TrainResult, register_training
 from suite.training.loop import EpochRecord, TrainConfig, fit
-from suite.types import BenchmarkDataset
 
 
 @register_training(TrainingInfo(

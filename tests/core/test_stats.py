@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from suite.core.stats import (RankRange, is_bimodal, paired_mean_difference, percentile_interval,
-                              rank_ranges, resample_counts, weighted_mean, weighted_pooled_auc)
+from suite.core.stats import (
+    RankRange,
+    is_bimodal,
+    paired_mean_difference,
+    percentile_interval,
+    rank_ranges,
+    resample_counts,
+    weighted_mean,
+    weighted_pooled_auc,
+)
 
 
 def _instances(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

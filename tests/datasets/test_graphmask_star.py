@@ -7,10 +7,10 @@ import time
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.datasets import DATASETS, dataset_info, load_dataset
 from suite.datasets.graphmask_star import graphmask_star
-from suite.types import BenchmarkDataset, TaskLevel
 
 SMALL = dict(num_train=300, num_val=60, num_test=60)
 

@@ -18,11 +18,11 @@ import torch
 pytest.importorskip("rdkit")
 from rdkit import Chem  # noqa: E402
 
+from suite.core.types import TaskLevel  # noqa: E402
 from suite.datasets import DatasetUnavailable, dataset_info, load_dataset  # noqa: E402
 from suite.datasets.molecules import builders, sources  # noqa: E402
 from suite.datasets.molecules import rules as R  # noqa: E402
 from suite.datasets.molecules.ogb_format import OGB_FORMAT  # noqa: E402
-from suite.types import TaskLevel  # noqa: E402
 
 MOLECULE_DATASETS = ("benzene", "fluoride-carbonyl", "alkane-carbonyl", "mutag", "b3db",
                      "mutagenic-alerts", "ogbg-molhiv", "ogbg-molpcba")
@@ -351,9 +351,9 @@ def test_mutagenic_alerts_small(suite_home):
 
 
 def test_a_matrix_cell_without_mirror_or_network_is_skipped_with_the_reason(offline):
+    from suite.core.paths import Paths
+    from suite.execution.cell import run_cell
     from suite.matrix import CellStatus, expand, parse_matrix
-    from suite.paths import Paths
-    from suite.runner import run_cell
 
     config = parse_matrix({"name": "offline", "seeds": [0], "datasets": {"benzene": {"max_molecules": 50}},
                            "models": {"gine": {}}, "explainers": {"random": {}}})

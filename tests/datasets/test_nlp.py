@@ -12,12 +12,12 @@ import urllib.error
 import pytest
 import torch
 
+from suite.core.types import TaskLevel
 from suite.datasets import DatasetUnavailable, load_dataset
 from suite.datasets.nlp import ewt, tasks
-from suite.datasets.nlp.graphs import SIDE_COLS, UPOS_COL, WORD_COL, sentence_graph, union
+from suite.datasets.nlp.graphs import SIDE_COLS, UPOS_COL, WORD_COL, sentence_graph
 from suite.datasets.nlp.parse import Sentence, Token, parse_conll2009, parse_conllu
 from suite.datasets.nlp.vocab import AGAINST, ALONG, SELF, UNK, Vocabulary
-from suite.types import TaskLevel
 
 # "I don't know": a multiword token (2-3) and an empty node (4.1) that must be skipped.
 CONLLU = """# sent_id = email-test-0001
@@ -257,7 +257,7 @@ def test_matrix_skips_type_blind_models_on_dep_count_and_syntactic_gcn_without_t
 
 
 def test_syntactic_gcn_on_a_token_graph_sends_one_gated_message_per_edge(tmp_path):
-    from suite.masking import message_hooks
+    from suite.graph.masking import message_hooks
     from suite.models import build_model
 
     path = tmp_path / "mine.conllu"

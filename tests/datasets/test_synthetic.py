@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import suite.datasets as datasets
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.registry import UnknownNameError
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.datasets import DATASETS, dataset_info, load_dataset
-from suite.registry import UnknownNameError
-from suite.types import BenchmarkDataset, TaskLevel
 
 NODE_DATASETS = ["ba-shapes", "ba-community", "tree-cycles", "tree-grid"]
 ALL_DATASETS = NODE_DATASETS + ["ba-2motifs"]

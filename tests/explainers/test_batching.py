@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from suite.core.types import TaskLevel
 from suite.explainers import build_explainer
+from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
-from suite.subgraphs import instance_batch
-from suite.types import TaskLevel
 
 #: explainer -> hyper-parameters for these tests (fewer IG steps: equality, not quality)
 CASES = {

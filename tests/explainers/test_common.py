@@ -8,9 +8,14 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import k_hop_subgraph
 
-from suite.explainers._common import (explained_node_mask, frozen, full_graph_view, model_num_hops,
-                                      nodes_per_instance)
-from suite.subgraphs import instance_batch
+from suite.explainers._common import (
+    explained_node_mask,
+    frozen,
+    full_graph_view,
+    model_num_hops,
+    nodes_per_instance,
+)
+from suite.graph.subgraphs import instance_batch
 
 
 def _ids(dataset) -> torch.Tensor:

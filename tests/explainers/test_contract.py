@@ -1,6 +1,6 @@
 """Registry-wide contract: every registered explainer, node and graph fixtures.
 
-The checks live in :mod:`suite.contract` (``suite validate-plugin`` runs the same
+The checks live in :mod:`suite.plugins.contract` (``suite validate-plugin`` runs the same
 ones on a plug-in): shapes and the shared edge set, score ranges, determinism
 under a seed, and no side effects on the model (parameters, requires_grad flags,
 mode, predictions, hooks, PyG explain state), also when the model raises in the
@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from suite.contract import (ContractCase, check_contract, check_metadata, check_raising_model,
-                            make_fast)
 from suite.explainers import EXPLAINERS, explainer_info
+from suite.plugins.contract import (
+    ContractCase,
+    check_contract,
+    check_metadata,
+    check_raising_model,
+    make_fast,
+)
 
 NAMES = EXPLAINERS.names()
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.explainers.embeddings import (all_node_states, capture_states, forward_with_states,
-                                         node_states)
-from suite.masking import message_layers
-from suite.subgraphs import graph_batch, instance_batch
+from suite.explainers.embeddings import (
+    all_node_states,
+    capture_states,
+    forward_with_states,
+    node_states,
+)
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import graph_batch, instance_batch
 
 
 def _manual_states(model, x, edge_index):

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.explainers.base import build_explainer
 from suite.explainers.erasure import subset_masks
-from suite.masking import edge_mask
+from suite.graph.masking import edge_mask
 from suite.models import build_model
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 
 def _small_graphs(num_graphs: int = 6, seed: int = 0) -> BenchmarkDataset:

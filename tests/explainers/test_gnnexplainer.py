@@ -10,9 +10,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch_geometric.utils import k_hop_subgraph
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.seeding import generator
 from suite.explainers import build_explainer
-from suite.seeding import generator
 
 
 @pytest.mark.parametrize("init_nodes,init_mean", [("subgraph", 0.0), ("graph", 0.0),
@@ -213,7 +213,7 @@ def test_weight_mask_mode_batched_equals_one_at_a_time_and_differs_from_message(
     torch.testing.assert_close(exp.edge_scores, single.edge_scores, atol=1e-5, rtol=0)
     message = build_explainer("gnnexplainer", epochs=20).explain(tiny_gcn, tiny_node_dataset, ids, seed=0)
     assert not torch.allclose(exp.edge_scores, message.edge_scores, atol=1e-4)
-    from suite.config import config_dict
+    from suite.core.config import config_dict
 
     assert "mask_mode" not in config_dict(build_explainer("gnnexplainer").config)
     assert config_dict(weight.config)["mask_mode"] == "weight"

@@ -15,7 +15,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.explainers import build_explainer
 from suite.explainers._common import forward, full_graph_view, predict, target_log_prob
 

@@ -11,12 +11,12 @@ import torch
 from torch_geometric.data import Data
 
 import suite.explainers.graphmask as gm  # registers graphmask and graphmask-instance
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import TaskLevel
 from suite.explainers import build_explainer
-from suite.masking import message_layers
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
-from suite.subgraphs import instance_batch
-from suite.types import TaskLevel
 
 HOOK_DICTS = [
     "_propagate_forward_pre_hooks", "_propagate_forward_hooks", "_message_forward_pre_hooks",
@@ -377,8 +377,8 @@ def test_instance_batch_equals_one_at_a_time_on_the_full_graph(tiny_gcn, tiny_no
 
 def _hard_gate_divergence(model, view, hard: torch.Tensor) -> torch.Tensor:
     """[B] KL(original || model with layer k's messages scaled by ``hard[:, k]``), i.e. the
-    closed edges' messages zeroed, computed with :func:`suite.masking.edge_mask` directly."""
-    from suite.masking import edge_mask
+    closed edges' messages zeroed, computed with :func:`suite.graph.masking.edge_mask` directly."""
+    from suite.graph.masking import edge_mask
 
     kwargs = view.model_kwargs()
     with torch.no_grad():

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.explainers import hard_concrete as hc
 
 CFG = hc.HardConcreteConfig()

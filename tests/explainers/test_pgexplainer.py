@@ -7,16 +7,23 @@ import math
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.explainers import build_explainer
-from suite.explainers.pgexplainer import (PGExplainer, PGExplainerConfig, concrete_sample,
-                                          dev_instances, drop_curve_score, model_fingerprint,
-                                          size_excess, temperature)
+from suite.explainers.pgexplainer import (
+    PGExplainer,
+    PGExplainerConfig,
+    concrete_sample,
+    dev_instances,
+    drop_curve_score,
+    model_fingerprint,
+    size_excess,
+    temperature,
+)
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import instance_batch
 from suite.metrics.drop_curve import DROP_GRID
 from suite.metrics.perturb import masked_log_probs
-from suite.masking import message_layers
 from suite.models.base import GraphModel
-from suite.subgraphs import instance_batch
 
 #: small settings: correctness, not quality
 FAST = dict(epochs=2, batch_size=8)

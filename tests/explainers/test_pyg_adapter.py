@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.explainers import build_explainer, explainer_info, pyg_adapter
 from suite.explainers._common import full_graph_view
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from suite.core.seeding import generator
 from suite.explainers import build_explainer
-from suite.seeding import generator
 
 
 def _ids(dataset) -> torch.Tensor:

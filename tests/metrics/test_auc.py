@@ -8,9 +8,14 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from suite.metrics.auc import (attribution_scores, average_precision, node_scores_from_edges,
-                               per_instance_roc_auc, roc_auc)
-from suite.types import Explanation, TaskLevel
+from suite.core.types import Explanation, TaskLevel
+from suite.metrics.auc import (
+    attribution_scores,
+    average_precision,
+    node_scores_from_edges,
+    per_instance_roc_auc,
+    roc_auc,
+)
 
 
 def _data(kind: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

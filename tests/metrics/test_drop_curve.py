@@ -7,13 +7,19 @@ import math
 import pytest
 import torch
 
-from suite.masking import edge_mask
+from suite.core.types import Explanation
+from suite.graph.masking import edge_mask
+from suite.graph.subgraphs import instance_batch
 from suite.metrics.base import MetricContext
-from suite.metrics.drop_curve import (DROP_GRID, curve_area, curve_column, drop_mask,
-                                      dropped_within_tolerance, rank_within_instance)
+from suite.metrics.drop_curve import (
+    DROP_GRID,
+    curve_area,
+    curve_column,
+    drop_mask,
+    dropped_within_tolerance,
+    rank_within_instance,
+)
 from suite.metrics.scorers import edges_dropped
-from suite.subgraphs import instance_batch
-from suite.types import Explanation
 
 
 def test_rank_within_instance_orders_each_instance_and_breaks_ties_by_position():

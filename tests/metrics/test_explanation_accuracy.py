@@ -8,8 +8,12 @@ import pytest
 import torch
 
 from suite.metrics import METRICS
-from suite.metrics.explanation_accuracy import (best_alternative_accuracy, graph_explanation_accuracy,
-                                                jaccard_per_instance, relative_threshold_mask)
+from suite.metrics.explanation_accuracy import (
+    best_alternative_accuracy,
+    graph_explanation_accuracy,
+    jaccard_per_instance,
+    relative_threshold_mask,
+)
 from tests.metrics.test_scorers import _ctx, _explanation, _gt, _max_incident_scores, cell  # noqa: F401  (fixture)
 
 

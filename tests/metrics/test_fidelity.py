@@ -12,17 +12,25 @@ import math
 
 import pytest
 import torch
-from torch_geometric.explain import Explainer, Explanation as PygExplanation
+from torch_geometric.explain import Explainer
+from torch_geometric.explain import Explanation as PygExplanation
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 from torch_geometric.explain.metric import characterization_score
 from torch_geometric.explain.metric import fidelity as pyg_fidelity
 
-from suite.metrics.fidelity import (characterization, fidelity_minus_acc, fidelity_minus_prob,
-                                    fidelity_plus_acc, fidelity_plus_prob, topk_mask, topk_sizes)
+from suite.core.types import TaskLevel
+from suite.graph.subgraphs import instance_batch
+from suite.metrics.fidelity import (
+    characterization,
+    fidelity_minus_acc,
+    fidelity_minus_prob,
+    fidelity_plus_acc,
+    fidelity_plus_prob,
+    topk_mask,
+    topk_sizes,
+)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.sparsity import soft_mask
-from suite.subgraphs import instance_batch
-from suite.types import TaskLevel
 
 # ---------------------------------------------------------------- pure functions
 
@@ -234,9 +242,9 @@ def _independent_masks(dataset, expl) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("task", ["node", "graph"])
 def test_fidelity_scorer_agrees_with_pyg(request, task):
+    from suite.core.types import Explanation
     from suite.metrics.base import MetricContext
     from suite.metrics.scorers import fidelity_scorer
-    from suite.types import Explanation
 
     dataset, model, batch = _setup(request, task)
     edge_ids, ptr = batch.edge_ids[batch.explainable], batch.explained_edge_ptr()

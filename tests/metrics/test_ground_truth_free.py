@@ -14,18 +14,23 @@ from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import MessagePassing
 
+from suite.core.seeding import generator as seeded_generator
+from suite.core.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLevel
+from suite.graph.subgraphs import instance_batch
 from suite.metrics import METRICS
 from suite.metrics.base import MetricContext
 from suite.metrics.fidelity import topk_mask, topk_sizes
-from suite.metrics.ground_truth_free import (DEGENERATE_TOL, cosine_distance, random_topk_masks,
-                                             representation_fidelity, representation_masks,
-                                             unfaithfulness)
+from suite.metrics.ground_truth_free import (
+    DEGENERATE_TOL,
+    cosine_distance,
+    random_topk_masks,
+    representation_fidelity,
+    representation_masks,
+    unfaithfulness,
+)
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.scorers import _REPR_STREAM, _masked_embeddings
 from suite.models.base import GraphModel
-from suite.seeding import generator as seeded_generator
-from suite.subgraphs import instance_batch
-from suite.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLevel
 
 # ----------------------------------------------------------------------------- pure functions
 

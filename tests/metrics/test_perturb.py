@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.masking import message_layers
+from suite.core.types import TaskLevel
+from suite.graph.masking import message_layers
+from suite.graph.subgraphs import instance_batch
 from suite.metrics.perturb import masked_log_probs
-from suite.subgraphs import instance_batch
-from suite.types import TaskLevel
 
 
 @pytest.fixture(params=["node", "graph"])
@@ -76,9 +76,9 @@ def test_model_state_is_restored(case):
 
 
 def test_pruned_masked_predictions_equal_the_unpruned_ones(case):
-    """Metrics prune messages that cannot reach a target (suite.pruning); with any mask the
+    """Metrics prune messages that cannot reach a target (suite.graph.pruning); with any mask the
     targets' outputs must equal a forward that propagates every message of the batch."""
-    from suite.masking import edge_mask
+    from suite.graph.masking import edge_mask
 
     dataset, model, ids, batch = case
     mask = torch.rand(batch.num_explainable, generator=torch.Generator().manual_seed(0))
@@ -89,7 +89,7 @@ def test_pruned_masked_predictions_equal_the_unpruned_ones(case):
     torch.testing.assert_close(masked_log_probs(model, batch, mask), expected,
                                atol=1e-5, rtol=0)
     if dataset.task == TaskLevel.NODE:  # the node batch really is pruned
-        from suite.pruning import model_plan
+        from suite.graph.pruning import model_plan
 
         plan = model_plan(model, batch)
         assert plan is not None

@@ -9,11 +9,11 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from suite.core.registry import UnknownNameError
+from suite.core.types import Explanation
+from suite.graph.subgraphs import instance_batch
 from suite.metrics import COLUMNS, METRICS, metric_info, score_all
 from suite.metrics.base import MetricContext
-from suite.registry import UnknownNameError
-from suite.subgraphs import instance_batch
-from suite.types import Explanation
 
 
 @pytest.fixture(params=["node", "graph"])

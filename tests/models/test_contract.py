@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from suite.masking import edge_mask, message_hooks
+from suite.core.types import TaskLevel
+from suite.graph.masking import edge_mask, message_hooks
 from suite.models import build_model
 from suite.models.base import MODELS, model_info
-from suite.types import TaskLevel
 
 MODEL_NAMES = MODELS.names()
 

@@ -11,13 +11,13 @@ pytest.importorskip("rdkit")
 pytest.importorskip("ogb")
 from rdkit import Chem  # noqa: E402
 
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel  # noqa: E402
 from suite.datasets.molecules import rules as R  # noqa: E402
 from suite.datasets.molecules.ogb_format import OGB_FORMAT, assemble, match_masks, mol_to_graph  # noqa: E402
 from suite.datasets.splits import stratified_split  # noqa: E402
-from suite.masking import edge_mask, message_hooks  # noqa: E402
+from suite.graph.masking import edge_mask, message_hooks  # noqa: E402
 from suite.models import build_model, model_info  # noqa: E402
 from suite.models.ogb import GINE, BondWeightedGCN, CategoricalEncoder, _lookup  # noqa: E402
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel  # noqa: E402
 
 SMILES = ["Cc1ccccc1", "CC(=O)CF", "C1CCCCC1", "Nc1ccc(cc1)[N+](=O)[O-]", "CCO", "c1ccc2ccccc2c1",
           "CC(C)C(=O)O", "FC(F)(F)c1ccccc1"]
@@ -145,7 +145,7 @@ def test_gine_on_tu_style_one_hot_features():
 
 def test_gine_learns_benzene_quickly(suite_home):
     """GINE on 1,000 benzene molecules, 5 epochs: test accuracy > 0.8 (measured 0.85-0.9)."""
-    from suite.paths import data_mirror
+    from suite.core.paths import data_mirror
 
     if data_mirror() is None:
         if os.environ.get("CI"):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.seeding import seed_everything
+from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.datasets import load_dataset
-from suite.masking import edge_mask, message_hooks
+from suite.graph.masking import edge_mask, message_hooks
 from suite.models import build_model, model_info
 from suite.models.rgcn import RGCN, RelationalConv, num_relations
-from suite.seeding import seed_everything
 from suite.training import StandardTraining
-from suite.types import BenchmarkDataset, TaskLevel
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,26 @@ import sys
 import pandas as pd
 import pytest
 
+from suite.core.paths import Paths
+from suite.core.stats import T_975, paired_difference, t_critical
 from suite.matrix import expand, load_matrix, parse_matrix
-from suite.paths import Paths
 from suite.reports import REPORTS
-from suite.reports.adversarial import (ACC_PLOT, DIFF_PLOT, REPORT_FILE, SWEEP_PLOT, T_975,
-                                       adversarial_document, attack_specs, explanation_findings,
-                                       in_matrix_order, model_findings, paired_difference,
-                                       paired_table, quick_document, run_study, sweep_documents,
-                                       t_critical, write_study)
+from suite.reports.adversarial import (
+    ACC_PLOT,
+    DIFF_PLOT,
+    REPORT_FILE,
+    SWEEP_PLOT,
+    adversarial_document,
+    attack_specs,
+    explanation_findings,
+    in_matrix_order,
+    model_findings,
+    paired_table,
+    quick_document,
+    run_study,
+    sweep_documents,
+    write_study,
+)
 
 # ----------------------------------------------------------------------------- statistics
 

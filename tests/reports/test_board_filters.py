@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from suite.leaderboard import KEY, build_leaderboard, row_details
-from suite.reports.html import render_html
+from suite.board.html import render_html
+from suite.board.table import build_leaderboard, row_details
+from suite.store.frame import KEY
 from tests.reports import make_cells_frame
 
 

@@ -10,11 +10,23 @@ pytest.importorskip("rdkit")
 from rdkit import Chem  # noqa: E402
 
 from suite.reports import REPORTS  # noqa: E402
-from suite.reports.chemistry import (ChemistryConfig, molecule_fragments, run_chemistry,  # noqa: E402
-                                     training_settings, write_report)
-from suite.reports.fragments import (atom_budget, connected_fragments, fragment_smiles,  # noqa: E402
-                                     group_matches, groups_in, rank_fragments, top_atoms,
-                                     tu_mutag_mol)
+from suite.reports.chemistry import (  # noqa: E402
+    ChemistryConfig,
+    molecule_fragments,
+    run_chemistry,
+    training_settings,
+    write_report,
+)
+from suite.reports.fragments import (  # noqa: E402
+    atom_budget,
+    connected_fragments,
+    fragment_smiles,
+    group_matches,
+    groups_in,
+    rank_fragments,
+    top_atoms,
+    tu_mutag_mol,
+)
 
 # 4'-fluoroacetanilide: atoms 0 O, 1 C(=O), 2 N, 3-6 and 8-9 ring c, 7 F (on c 6), 10 CH3
 ACETANILIDE = "O=C(Nc1ccc(F)cc1)C"
@@ -112,7 +124,7 @@ def test_tiny_run_on_mutag_writes_markdown_and_a_png(suite_home, tmp_path):
 def test_quick_report_from_the_command_line(suite_home, tmp_path, capsys):
     """`suite report chemistry --quick`: benzene from the mirror, or a one-line skip without it."""
     from suite.cli import main
-    from suite.paths import data_mirror
+    from suite.core.paths import data_mirror
 
     out = tmp_path / "chemistry"
     assert main(["report", "chemistry", "--quick", "--out", str(out)]) == 0

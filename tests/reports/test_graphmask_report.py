@@ -9,10 +9,18 @@ import torch
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from suite.cli import main
-from suite.paths import Paths
-from suite.reports.graphmask import (GraphMaskReport, MethodResult, ReportConfig, best_threshold,
-                                     kept_edges, precision_recall_f1, run_report, write_report)
-from suite.types import Explanation, TaskLevel
+from suite.core.paths import Paths
+from suite.core.types import Explanation, TaskLevel
+from suite.reports.graphmask import (
+    GraphMaskReport,
+    MethodResult,
+    ReportConfig,
+    best_threshold,
+    kept_edges,
+    precision_recall_f1,
+    run_report,
+    write_report,
+)
 
 
 def test_precision_recall_f1_match_sklearn():

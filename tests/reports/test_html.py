@@ -1,4 +1,4 @@
-"""Tests of ``suite.reports.html``: self-contained, well-formed, escaped, sortable."""
+"""Tests of ``suite.board.html``: self-contained, well-formed, escaped, sortable."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from suite.leaderboard import build_leaderboard
-from suite.reports.html import render_html
+from suite.board.html import render_html
+from suite.board.table import build_leaderboard
 from tests.reports import EXPLAINERS, GT_DATASET, make_cells_frame
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import torch
 
+from suite.core.types import Explanation, TaskLevel
 from suite.reports.nlp import _both_directions, arc_view
-from suite.types import Explanation, TaskLevel
 
 
 def _setup(seed: int):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from suite.core.paths import Paths
 from suite.datasets.nlp import ewt
-from suite.paths import Paths
 from suite.reports.base import REPORTS, ReportRequest
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from suite.leaderboard import build_leaderboard
+from suite.board.plots import plot_edges_dropped
+from suite.board.table import build_leaderboard
 from suite.metrics.drop_curve import DROP_GRID, curve_column
-from suite.reports.plots import plot_edges_dropped
 from tests.reports import make_cells_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.seeding import seed_everything
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.models import build_model
-from suite.seeding import seed_everything
 from suite.training import TRAININGS, ModelCache, build_training, train_or_load
 from suite.training.adversarial import (
     AdversarialStep,
@@ -19,7 +20,6 @@ from suite.training.adversarial import (
 )
 from suite.training.attacks import build_attack, robust_accuracy
 from suite.training.loop import GraphBatcher, GraphInputs, TrainConfig, forward
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 FAST = {"epochs": 4, "patience": 0}
 

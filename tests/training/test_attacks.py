@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from suite.config import ConfigError, config_dict
-from suite.registry import UnknownNameError
+from suite.core.config import ConfigError, config_dict
+from suite.core.registry import UnknownNameError
+from suite.core.types import BenchmarkDataset
 from suite.training import build_training
 from suite.training.attacks import (
     ATTACKS,
@@ -22,7 +23,6 @@ from suite.training.attacks import (
     robust_accuracy,
 )
 from suite.training.loop import GraphBatcher, GraphInputs, accuracy, forward
-from suite.types import BenchmarkDataset
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.seeding import generator
 from suite.models import build_model
-from suite.seeding import generator
-from suite.training import StandardTraining
-from suite.training import loop
+from suite.training import StandardTraining, loop
 from suite.training.augment import drop_edges, undirected_keep_mask
 from suite.training.loop import GraphInputs
 

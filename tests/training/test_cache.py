@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import suite
-from suite.config import ConfigError
+from suite.core.config import ConfigError
 from suite.training import CacheWarning, ModelCache, StandardTraining, train_or_load
 from suite.training.base import TrainResult
 
@@ -132,7 +132,7 @@ def test_reference_models_are_read_after_the_own_folder_and_never_written(
 
 
 def test_for_paths_puts_the_committed_reference_models_behind_the_cache(tmp_path):
-    from suite.paths import Paths, reference_models
+    from suite.core.paths import Paths, reference_models
 
     paths = Paths.from_env(tmp_path, models=tmp_path / "m")
     cache = ModelCache.for_paths(paths)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from suite.config import ConfigError, config_dict
+from suite.core.config import ConfigError, config_dict
 from suite.training import build_training
 from suite.training.attacks import StructureAttackConfig, pgd_structure, robust_accuracy
 from suite.training.loop import GraphBatcher, GraphInputs, hop_subgraph, node_inputs

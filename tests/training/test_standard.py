@@ -9,13 +9,13 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.registry import UnknownNameError
+from suite.core.seeding import seed_everything
+from suite.core.types import BenchmarkDataset
 from suite.models import build_model
-from suite.registry import UnknownNameError
-from suite.seeding import seed_everything
 from suite.training import TRAININGS, StandardTraining, accuracy, build_training
 from suite.training.loop import BestState, GraphBatcher, TrainConfig, fit
-from suite.types import BenchmarkDataset
 
 
 def _majority(dataset: BenchmarkDataset, split: str) -> float:
@@ -301,7 +301,7 @@ def test_node_mini_batches_visit_each_train_node_once_and_learn(tiny_node_datase
 
 
 def test_node_batch_size_is_left_out_of_the_key_at_its_default():
-    from suite.config import ConfigError as Error
+    from suite.core.config import ConfigError as Error
 
     assert "node_batch_size" not in StandardTraining().config()  # full-batch models keep their keys
     assert StandardTraining(node_batch_size=32).config()["node_batch_size"] == 32

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.datasets.base import DatasetUnavailable, dataset_info, register_dataset
 from suite.datasets.molecules import rules as R
 from suite.datasets.molecules import sources
 from suite.datasets.molecules.ogb_format import OGB_FORMAT, assemble, match_masks, mol_to_graph
 from suite.datasets.splits import split_sizes, stratified_split
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 SANCHEZ_LENGELING = ("Sanchez-Lengeling, Wei, Lee, Reif, Wang, Qian, McCloskey, Colwell, Wiltschko. "
                      "Evaluating Attribution for Graph Neural Networks. NeurIPS 2020")

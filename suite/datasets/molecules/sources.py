@@ -22,10 +22,10 @@ from typing import Iterator
 
 import torch
 
+from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
 from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url
 from suite.datasets.fetch import first_line as _first_line
-from suite.paths import Paths, data_mirror
 
 GRAPHXAI_RAW = ("https://raw.githubusercontent.com/mims-harvard/GraphXAI/main/"
                 "graphxai/datasets/real_world/")

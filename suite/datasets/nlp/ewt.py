@@ -19,10 +19,10 @@ import hashlib
 import lzma
 import pickle
 
+from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
 from suite.datasets.fetch import download_dir, fetch_url, first_line, write_atomic
 from suite.datasets.nlp.parse import Sentence, parse_conllu
-from suite.paths import Paths, data_mirror
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MIRROR_DIR = "ud-english-ewt"

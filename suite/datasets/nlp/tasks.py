@@ -39,13 +39,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from suite.config import ConfigError
+from suite.core.config import ConfigError
+from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.datasets.base import dataset_info, register_dataset
 from suite.datasets.nlp import ewt
 from suite.datasets.nlp.graphs import describe, sentence_graph, union
 from suite.datasets.nlp.parse import READERS, Sentence, relation_counts
 from suite.datasets.nlp.vocab import Vocabulary
-from suite.types import BenchmarkDataset, DatasetInfo, TaskLevel
 
 #: Suite split names for the treebank's train/dev/test.
 SPLIT_NAMES: dict[str, str] = {"train": "train", "dev": "val", "test": "test"}

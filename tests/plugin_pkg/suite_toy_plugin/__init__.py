@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from suite.core.types import Explanation
 from suite.explainers import Explainer, ExplainerInfo, register_explainer
-from suite.subgraphs import instance_batch
-from suite.types import Explanation
+from suite.graph.subgraphs import instance_batch
 
 __version__ = "0.1.0"
 

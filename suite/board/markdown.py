@@ -1,0 +1,65 @@
+"""The board as Markdown."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from suite.board.format import describe_dataset, format_cell, provenance_lines
+from suite.board.table import CARD_COLUMNS, CONVENTIONS, PROBLEM_COLUMNS, Leaderboard
+
+
+def _md(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    headers = list(headers)
+    out = ["| " + " | ".join(_md(h) for h in headers) + " |",
+           "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return out
+
+
+#: Headings of the sections of a dataset's tables.
+SECTION_TITLES: dict[str, str] = {
+    "unranked": "Shown, not ranked",
+    "below-floor": "Below the accuracy floor (shown, not ranked)",
+}
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """The board as Markdown: conventions, provenance, per dataset its ranked table, the
+    rows shown but not ranked, the rows below the floor and its model cards; problems."""
+    lines = ["# GNN explainer leaderboard", "",
+             "Derived from the results store by `suite leaderboard`; never edit it by hand.", "",
+             "## Conventions", ""]
+    lines += [f"- {c}" for c in CONVENTIONS]
+    lines += ["", "## Where the numbers come from", ""]
+    lines += [f"- {line}" for line in provenance_lines(board)]
+    if board.table.empty:
+        lines += ["", "No finished cells in the store."]
+    for dataset in board.datasets:
+        part, cols = board.section(dataset), board.columns(dataset, markdown=True)
+        lines += ["", f"## {_md(dataset)}", "", describe_dataset(board, dataset), ""]
+        ranked = part[part["section"] == "ranked"]
+        lines += _md_table([c.label for c in cols],
+                           ([format_cell(row, c) for c in cols] for _, row in ranked.iterrows()))
+        for section, title in SECTION_TITLES.items():
+            rows = part[part["section"] == section]
+            if rows.empty:
+                continue
+            lines += ["", f"### {_md(dataset)}: {title}", ""]
+            lines += _md_table([c.label for c in cols],
+                               ([format_cell(row, c) for c in cols] for _, row in rows.iterrows()))
+        card = board.card(dataset)
+        if not card.empty:
+            lines += ["", f"### {_md(dataset)}: model cards", ""]
+            lines += _md_table([c.label for c in CARD_COLUMNS],
+                               ([format_cell(row, c) for c in CARD_COLUMNS]
+                                for _, row in card.iterrows()))
+    if not board.problems.empty:
+        lines += ["", "## Failed and skipped cells", ""]
+        lines += _md_table([c.label for c in PROBLEM_COLUMNS],
+                           ([str(row[c.key]) for c in PROBLEM_COLUMNS]
+                            for _, row in board.problems.iterrows()))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,44 @@
+"""Write a board's files: Markdown, the HTML page and the PNG plots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from suite.board.html import render_html
+from suite.board.markdown import to_markdown
+from suite.board.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped
+from suite.board.table import build_leaderboard, row_details
+from suite.core.records import InstanceRecords
+
+MARKDOWN_FILE = "leaderboard.md"
+HTML_FILE = "leaderboard.html"
+AUC_PLOT_FILE = "auc_per_explainer.png"
+THROUGHPUT_PLOT_FILE = "auc_vs_throughput.png"
+DROP_PLOT_FILE = "edges_dropped.png"
+
+
+def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
+                      instances: Mapping[str, InstanceRecords] | None = None) -> list[Path]:
+    """Write the Markdown board, the HTML page and the PNG plots; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    board = build_leaderboard(frame, instances)
+    md = _write_text(out / MARKDOWN_FILE, to_markdown(board))
+    plots = [plot_auc_per_explainer(board, out / AUC_PLOT_FILE),
+             plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE),
+             plot_edges_dropped(board, out / DROP_PLOT_FILE)]
+    html = _write_text(out / HTML_FILE,
+                       render_html(board, images={p.name: p.read_bytes() for p in plots},
+                                   details=row_details(frame)))
+    return [md, html, *plots]
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees half a board
+    return path

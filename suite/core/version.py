@@ -1,0 +1,3 @@
+"""The suite's version (recorded with every result and every cached model)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,312 @@
+"""The quality gate: rerun a small matrix and compare every score with a committed reference.
+
+A *reference* (JSON) holds, per (cell, metric), the mean and standard deviation of
+the score over several seeds and a tolerance derived from that seed variance::
+
+    tolerance = max(sigmas * std, min_tolerance)
+
+``check`` reruns the reference's matrix (its own seeds, usually one) in a fresh
+store and fails a (cell, metric) when the score is worse than the reference mean
+by more than the tolerance: lower for higher-is-better columns, higher for the
+others (directions from ``suite.metrics.scorers.COLUMNS``). A cell is named
+``dataset/model/training/explainer`` (seeds pooled: the checked value is the mean
+over the checked seeds). Cells of the reference missing from the rerun (failed,
+refused) fail too; cells the reference does not know are reported and ignored.
+
+Timing columns are never gated (they vary with the machine); only the quality
+columns in :data:`GATED_COLUMNS` are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from suite.core.paths import Paths
+from suite.core.version import __version__
+from suite.execution.runner import run_matrix
+from suite.matrix import MatrixConfig, parse_matrix
+from suite.metrics.scorers import COLUMNS
+from suite.store.database import ResultsStore
+
+#: Reference file format version (``check`` refuses other versions with one line).
+REFERENCE_FORMAT = 1
+
+#: Quality columns gated by default: the headline AUCs, fidelity, ground-truth-free
+#: scores, the drop curve and the model's accuracy (which every explainer cell repeats).
+GATED_COLUMNS: tuple[str, ...] = (
+    "edge_auc", "edge_auc_instance", "edge_pr_auc", "node_auc", "fid_plus_acc",
+    "fid_minus_acc", "characterization", "repr_fidelity", "unfaithfulness",
+    "drop_curve_area", "model_acc_test",
+)
+
+#: Directions of the non-scorer columns that can be gated.
+_EXTRA_DIRECTIONS = {"model_acc_test": True, "model_acc_val": True, "model_acc_train": True}
+
+
+def higher_is_better(column: str) -> bool:
+    """Direction of a score column (``COLUMNS`` of the scorers, model accuracy: higher)."""
+
+    if column in COLUMNS:
+        return COLUMNS[column].higher_is_better
+    if column in _EXTRA_DIRECTIONS:
+        return _EXTRA_DIRECTIONS[column]
+    known = ", ".join(sorted({*COLUMNS, *_EXTRA_DIRECTIONS}))
+    raise ValueError(f"column {column!r}: not a known score column (known: {known})")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Reference statistics of one (cell, metric).
+
+    Attributes:
+        mean: mean of the score over the reference seeds.
+        std: sample standard deviation over the seeds (ddof 1; 0 for one seed).
+        n: number of seeds with a finite score.
+        tolerance: the allowed shortfall, ``max(sigmas * std, min_tolerance)`` (score units).
+        higher_is_better: direction of the column.
+    """
+
+    mean: float
+    std: float
+    n: int
+    tolerance: float
+    higher_is_better: bool
+
+    def shortfall(self, value: float) -> float:
+        """How much worse than the mean ``value`` is (positive = worse), in score units."""
+        return (self.mean - value) if self.higher_is_better else (value - self.mean)
+
+
+@dataclass
+class Reference:
+    """A quality reference: the matrix it came from and a ``Tolerance`` per (cell, metric).
+
+    ``scores[cell][metric]``; ``matrix`` is the matrix as a dict (``parse_matrix``
+    reads it back), ``seeds`` the seeds the statistics pool.
+    """
+
+    matrix: dict[str, Any]
+    seeds: list[int]
+    sigmas: float
+    min_tolerance: float
+    scores: dict[str, dict[str, Tolerance]]
+    suite_version: str = __version__
+    format: int = REFERENCE_FORMAT
+
+    def to_json(self) -> str:
+        out = asdict(self)
+        return json.dumps(out, indent=1, sort_keys=True, default=_plain) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "reference") -> "Reference":
+        raw = json.loads(text)
+        if raw.get("format") != REFERENCE_FORMAT:
+            raise ValueError(f"{source}: reference format {raw.get('format')!r} is not "
+                             f"{REFERENCE_FORMAT}; rewrite it with `suite check --write-reference`")
+        scores = {cell: {metric: Tolerance(**values) for metric, values in metrics.items()}
+                  for cell, metrics in raw["scores"].items()}
+        return cls(matrix=raw["matrix"], seeds=list(raw["seeds"]), sigmas=float(raw["sigmas"]),
+                   min_tolerance=float(raw["min_tolerance"]), scores=scores,
+                   suite_version=raw.get("suite_version", ""), format=raw["format"])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Reference":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no reference file at {path}: write one with "
+                                    "`suite check --write-reference FILE`")
+        return cls.from_json(path.read_text(), source=str(path))
+
+    def config(self) -> MatrixConfig:
+        return parse_matrix(self.matrix, source="reference matrix")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def cell_name(row: pd.Series | dict[str, Any]) -> str:
+    """``dataset/model/training/explainer`` (the seed left out: seeds are pooled)."""
+    return f"{row['dataset']}/{row['model']}/{row['training']}/{row['explainer']}"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_scores(config: MatrixConfig, paths: Paths, device: str | None = None,
+               progress: bool = False, store_path: str | os.PathLike | None = None
+               ) -> pd.DataFrame:
+    """Run ``config`` in a fresh store (never resumed: the code under test must run).
+
+    Returns the store's ``cells_frame`` (one row per cell and seed). ``paths``
+    supplies the dataset and model caches; ``store_path`` keeps the store (a
+    temporary file otherwise, removed afterwards). Raises ``FileExistsError`` when
+    ``store_path`` exists (a resumed store would skip the cells).
+    """
+
+    with tempfile.TemporaryDirectory(prefix="suite-check-") as tmp:
+        path = Path(store_path) if store_path else Path(tmp) / "check.sqlite"
+        if path.exists():
+            raise FileExistsError(f"--store {path}: exists; the check needs a fresh store")
+        store = ResultsStore(path)
+        try:
+            run_matrix(config, store, paths, device=device, progress=progress)
+            return store.cells_frame()
+        finally:
+            store.close()
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def reference_from_frame(frame: pd.DataFrame, matrix: dict[str, Any],
+                         columns: Sequence[str] = GATED_COLUMNS, sigmas: float = 3.0,
+                         min_tolerance: float = 0.02) -> Reference:
+    """Per-(cell, metric) statistics of a finished run's ``cells_frame`` over its seeds.
+
+    Only done cells count; a metric a cell never wrote (NaN) is left out.
+    """
+    if sigmas < 0 or min_tolerance < 0:
+        raise ValueError(f"sigmas and min_tolerance must be >= 0 (got {sigmas}, {min_tolerance})")
+    done = frame[frame["status"] == "done"]
+    scores: dict[str, dict[str, Tolerance]] = {}
+    for name, rows in done.groupby(done.apply(cell_name, axis=1), sort=True):
+        entry: dict[str, Tolerance] = {}
+        for column in columns:
+            if column not in rows:
+                continue
+            values = _finite(rows[column].tolist())
+            if not values:
+                continue
+            n = len(values)
+            mean = sum(values) / n
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+            entry[column] = Tolerance(mean=mean, std=std, n=n,
+                                      tolerance=max(sigmas * std, min_tolerance),
+                                      higher_is_better=higher_is_better(column))
+        if entry:
+            scores[str(name)] = entry
+    seeds = sorted({int(s) for s in done["seed"]})
+    return Reference(matrix=matrix, seeds=seeds, sigmas=sigmas, min_tolerance=min_tolerance,
+                     scores=scores)
+
+
+def write_reference(config: MatrixConfig, seeds: Sequence[int], paths: Paths,
+                    out: str | os.PathLike, device: str | None = None, sigmas: float = 3.0,
+                    min_tolerance: float = 0.02, progress: bool = False) -> Reference:
+    """Run ``config`` on ``seeds`` and write the reference (the matrix keeps its own seeds
+    for the check, so a check reruns what CI can afford)."""
+    if len(seeds) < 2:
+        raise ValueError(f"seeds: the tolerance comes from seed variance, give at least 2 "
+                         f"(got {list(seeds)})")
+    import dataclasses
+
+    frame = run_scores(dataclasses.replace(config, seeds=tuple(seeds)), paths, device=device,
+                       progress=progress)
+    reference = reference_from_frame(frame, config.to_dict(), sigmas=sigmas,
+                                     min_tolerance=min_tolerance)
+    reference.save(out)
+    return reference
+
+
+# --------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One compared (cell, metric): its value, the reference and whether it passed."""
+
+    cell: str
+    metric: str
+    value: float
+    reference: Tolerance | None
+    passed: bool
+    note: str = ""
+
+    def line(self) -> str:
+        if self.reference is None:
+            return f"{'FAIL' if not self.passed else 'note'} {self.cell} {self.metric}: {self.note}"
+        ref = self.reference
+        arrow = ">=" if ref.higher_is_better else "<="
+        bound = ref.mean - ref.tolerance if ref.higher_is_better else ref.mean + ref.tolerance
+        status = "ok  " if self.passed else "FAIL"
+        return (f"{status} {self.cell} {self.metric}: {self.value:.4f} (reference "
+                f"{ref.mean:.4f} +- {ref.std:.4f}, need {arrow} {bound:.4f})")
+
+
+@dataclass
+class CheckReport:
+    """All findings of one check; ``passed`` when none failed."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if not f.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def text(self, verbose: bool = False) -> str:
+        shown = self.findings if verbose else self.failures
+        checked = sum(1 for f in self.findings if f.reference is not None)
+        head = (f"quality check {'passed' if self.passed else 'FAILED'}: {checked} scores "
+                f"compared, {len(self.failures)} below their reference tolerance")
+        return "\n".join([head, *(f.line() for f in shown)])
+
+
+def compare(frame: pd.DataFrame, reference: Reference) -> CheckReport:
+    """Compare a run's ``cells_frame`` with ``reference`` (see the module docstring)."""
+    report = CheckReport()
+    done = frame[frame["status"] == "done"]
+    names = done.apply(cell_name, axis=1) if len(done) else pd.Series(dtype=str)
+    for cell, metrics in sorted(reference.scores.items()):
+        rows = done[names == cell]
+        if rows.empty:
+            why = frame[frame.apply(cell_name, axis=1) == cell]["error"].tolist() if len(frame) else []
+            report.findings.append(Finding(cell, "*", math.nan, None, False,
+                                           "no finished cell in the rerun"
+                                           + (f" ({why[0].splitlines()[0]})" if why and why[0] else "")))
+            continue
+        for metric, ref in sorted(metrics.items()):
+            values = _finite(rows[metric].tolist()) if metric in rows else []
+            if not values:
+                report.findings.append(Finding(cell, metric, math.nan, ref, False,
+                                               "score missing in the rerun"))
+                continue
+            value = sum(values) / len(values)
+            report.findings.append(Finding(cell, metric, value, ref,
+                                           ref.shortfall(value) <= ref.tolerance + 1e-12))
+    known = set(reference.scores)
+    for cell in sorted(set(names) - known):
+        report.findings.append(Finding(cell, "*", math.nan, None, True,
+                                       "not in the reference (not gated)"))
+    return report
+
+
+def check(reference: Reference, paths: Paths, config: MatrixConfig | None = None,
+          device: str | None = None, progress: bool = False,
+          store_path: str | os.PathLike | None = None,
+          rerun: Callable[..., pd.DataFrame] = run_scores) -> CheckReport:
+    """Rerun ``config`` (default: the reference's matrix) and compare with ``reference``."""
+    config = config or reference.config()
+    frame = rerun(config, paths, device=device, progress=progress, store_path=store_path)
+    return compare(frame, reference)

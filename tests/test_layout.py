@@ -1,0 +1,61 @@
+"""The package's shape: import-linter's layer contract holds and can fail; suite imports sit
+at the top of their modules."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "suite"
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    return subprocess.run([lint, "--config", str(root / "pyproject.toml"), "--no-cache"],
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_layer_contract_holds():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "suite", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    paths = tmp_path / "suite" / "core" / "paths.py"
+    paths.write_text(paths.read_text() + "\nimport suite.board.table  # core must not see the board\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "suite.core is not allowed to import suite.board" in result.stdout
+
+
+def _function_level_suite_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(name == "suite" or name.startswith("suite.") for name in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_suite_imports_sit_at_the_top_of_their_modules():
+    """Only the package root imports lazily (``suite.explain`` without torch at ``import suite``)."""
+    modules = [p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py"]
+    inside = [hit for path in modules for hit in _function_level_suite_imports(path)]
+    assert not inside, inside
