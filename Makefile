@@ -17,7 +17,7 @@ export SUITE_DATA_MIRROR ?= $(if $(wildcard $(MIRROR)),$(MIRROR),)
 
 .PHONY: venv run smoke leaderboard test test-slow bench bench-kernels check check-reference reference plugin-board clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml studies/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned: a CPU wheel of 2.13.0 is available offline; an unpinned torch pulls a CUDA build
@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	# the ray and parquet extras too: the fast tier runs the smoke matrix under Ray and
 	# round-trips Parquet exports (their tests skip, with the reason, when they are absent)
 	$(PY) -m pip install --quiet -e ".[test,ray,parquet]"
+	# the research studies: their own distribution, outside the wheel (`suite report NAME`)
+	$(PY) -m pip install --quiet --no-deps -e studies
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -137,7 +137,7 @@ LISTINGS.add("metrics", Listing(
     lambda e: (_levels(_info(e)), _yes(getattr(_info(e), "needs_ground_truth", False)),
                _text(_info(e), "citation"), ", ".join(getattr(_info(e), "columns", ())) or "-")))
 LISTINGS.add("reports", Listing(
-    "suite.reports", "suite.reports.base:REPORTS", ("citation", "description"),
+    "suite.reports", "suite.reports:REPORTS", ("citation", "description"),
     lambda e: (str(e.metadata.get("citation") or "-"), str(e.metadata.get("description") or "-"))))
 
 
@@ -395,7 +395,7 @@ examples:
   suite tune --explainer gnnexplainer --task graph --out results/reference/tuning-gnnexplainer-graph.md
   suite tune --explainer gnnexplainer --task node --grid my_grid.yaml --seeds 0
 
-Only validation instances are explained; grids: suite/grids/tuning.yaml.""",
+Only validation instances are explained; grids: suite/presets/tuning.yaml.""",
     "validate-plugin": """\
 examples:
   suite validate-plugin my_pkg.explainers:MyExplainer
@@ -754,7 +754,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="matrix whose datasets, models, trainings and seeds are used "
                         "(default: default)")
     p.add_argument("--grid", metavar="FILE",
-                   help="YAML grid file (default: suite/grids/tuning.yaml)")
+                   help="YAML grid file (default: suite/presets/tuning.yaml)")
     p.add_argument("--out", metavar="FILE.md", help="also write the table to this file")
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help="only these datasets of the matrix")

@@ -7,6 +7,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,30 @@ def test_suite_imports_sit_at_the_top_of_their_modules():
     modules = [p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py"]
     inside = [hit for path in modules for hit in _function_level_suite_imports(path)]
     assert not inside, inside
+
+
+def test_the_package_never_imports_a_study():
+    hits = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            hits += [f"{path.relative_to(ROOT)}:{node.lineno}" for name in names
+                     if name.split(".")[0] == "suite_studies"]
+    assert not hits, hits
+
+
+def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
+    """``pip wheel --no-deps .``: the product only (studies are their own distribution)."""
+    shutil.copytree(ROOT, tmp_path / "src", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "results", "datasets", "__pycache__", "*.egg-info", "build", "site"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                             "--no-build-isolation", "--quiet", "-w", str(tmp_path / "dist"),
+                             str(tmp_path / "src")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("gnn_explain_suite-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(name == "suite/presets/default.yaml" for name in names)
+    assert any(name == "suite/presets/tuning.yaml" for name in names)
+    studies = [n for n in names if "suite_studies" in n or "/grids/" in n or n.startswith("studies/")]
+    assert not studies, studies

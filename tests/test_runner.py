@@ -92,7 +92,7 @@ def fakes(tiny_node_dataset, tiny_graph_dataset):
         cls.info = ExplainerInfo(name=name, citation="test", task_levels=levels)
         EXPLAINERS.add(name, cls, info=cls.info)
     for name, data in (("test-houses", tiny_node_dataset), ("test-motifs", tiny_graph_dataset)):
-        info = DatasetInfo(name, data.task, "test-family", True, "test", "tests/conftest.py")
+        info = DatasetInfo(name, data.task, "test-family", True, "test", "conftest.py")
         register_dataset(info)(_builder(data))
     yield
     for name in FAKES:

@@ -68,7 +68,7 @@ def git_state(package_dir: Path | None = None) -> dict[str, Any]:
     repository's code, so it reports ``"unknown"``. ``git_dirty`` is True when
     tracked files differ from ``HEAD`` or untracked, non-ignored files exist.
     """
-    package_dir = Path(package_dir or Path(suite.__file__).parent).resolve()
+    package_dir = Path(package_dir or Path(__file__).parents[1]).resolve()
     unknown = {"git_commit": UNKNOWN, "git_dirty": None}
     if not package_dir.is_dir():
         return unknown

@@ -9,7 +9,7 @@ runs and tuning share models), and picks the setting with the highest mean edge
 ROC-AUC over datasets (each dataset's score is the mean over the matrix's seeds
 and models). Ties go to the earlier setting in the grid.
 
-Grids live in ``suite/grids/tuning.yaml`` (explainer name -> task level -> list
+Grids live in ``suite/presets/tuning.yaml`` (explainer name -> task level -> list
 of settings, each a mapping of hyper-parameters) or in a YAML file of the same
 shape; ``suite tune`` is the command line.
 """
@@ -108,10 +108,10 @@ class TuningResult:
 
 
 def load_grid(explainer: str, task: str, path: str | Path | None = None) -> list[Setting]:
-    """The grid of ``explainer`` for ``task`` from ``path`` or ``suite/grids/tuning.yaml``."""
+    """The grid of ``explainer`` for ``task`` from ``path`` or ``suite/presets/tuning.yaml``."""
     if path is None:
-        text = resources.files("suite").joinpath("grids", "tuning.yaml").read_text()
-        source = "suite/grids/tuning.yaml"
+        text = resources.files("suite").joinpath("presets", "tuning.yaml").read_text()
+        source = "suite/presets/tuning.yaml"
     else:
         text, source = Path(path).read_text(), str(path)
     raw = yaml.safe_load(text) or {}

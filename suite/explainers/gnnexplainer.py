@@ -80,7 +80,7 @@ class GNNExplainerConfig(BatchedConfig):
     code), ``edge_ent=0.0`` and ``symmetric=True``, chosen by ``suite tune
     --explainer gnnexplainer --task node`` on validation instances of the default
     matrix's node datasets (table: results/reference/tuning-gnnexplainer-node.md;
-    grid: suite/grids/tuning.yaml). The default preset sets the graph level back to
+    grid: suite/presets/tuning.yaml). The default preset sets the graph level back to
     PyG's values (``by_task``; results/reference/tuning-gnnexplainer-graph.md).
 
     Attributes:

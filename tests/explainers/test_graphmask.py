@@ -667,16 +667,15 @@ def test_auto_layer_reduce_keeps_the_reduction_with_the_better_dev_drop_curve(
     assert got.meta[f"report_dev_drop_curve_{choice}"] == max(expected.values())
 
 
-def test_max_varying_leaves_out_a_layer_with_one_score_for_every_edge(tiny_node_dataset):
+def test_max_varying_leaves_out_a_layer_with_one_score_for_every_edge(tiny_node_dataset,
+                                                                    train_model):
     """A GIN on constant node features: its first layer's gate input (h_u, m_uv, h_v) is the
     same on every edge, so that layer's scores are one constant, which ``max`` lets tie
     every edge below it; ``max-varying`` takes the max over the other gated layers."""
     torch.manual_seed(0)
-    from tests.conftest import _train
-
     dataset = tiny_node_dataset
     assert bool((dataset.data.x == dataset.data.x[0]).all())
-    model = _train(build_model("gin", dataset, hidden=16, num_layers=3), dataset, 200)
+    model = train_model(build_model("gin", dataset, hidden=16, num_layers=3), dataset, 200)
     params = {"epochs_per_layer": 30, "lr": 0.05, "penalty_scaling": 3.0, "dev_tolerance": 0.99}
     plain, varying = gm.GraphMask(**params), gm.GraphMask(layer_reduce="max-varying", **params)
     for explainer in (plain, varying):

@@ -133,7 +133,7 @@ def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed()
     from suite.matrix import preset_document
 
     _, preset = preset_document("adversarial")
-    grid_file = Path(__file__).resolve().parents[2] / "suite/grids/adversarial-protected.yaml"
+    grid_file = Path(__file__).resolve().parents[2] / "studies/suite_studies/adversarial/grids/adversarial-protected.yaml"
     grid = yaml.safe_load(grid_file.read_text())
     assert grid["trainings"]["adv-structure"].pop("protect") == "ground-truth"
     # the probe predates the preset's robust selection on node tasks and kept clean selection
@@ -162,7 +162,7 @@ def test_node_probe_grids_are_the_presets_node_slice_with_only_the_named_changes
     from suite.matrix import parse_matrix, preset_document
 
     _, preset = preset_document("adversarial")
-    grid_file = Path(__file__).resolve().parents[2] / f"suite/grids/{grid_name}.yaml"
+    grid_file = Path(__file__).resolve().parents[2] / f"studies/suite_studies/adversarial/grids/{grid_name}.yaml"
     grid = yaml.safe_load(grid_file.read_text())
     parse_matrix(grid)  # a valid matrix
     assert grid["name"] == grid_name

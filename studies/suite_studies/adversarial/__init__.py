@@ -1,0 +1,1 @@
+"""The adversarial study (see its README)."""

@@ -1,0 +1,1 @@
+"""The chemistry study (see its README)."""

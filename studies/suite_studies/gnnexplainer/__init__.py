@@ -1,0 +1,1 @@
+"""The gnnexplainer study (see its README)."""

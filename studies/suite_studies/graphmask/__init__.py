@@ -1,0 +1,1 @@
+"""The graphmask study (see its README)."""

@@ -1,0 +1,1 @@
+"""The nlp study (see its README)."""
