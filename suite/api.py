@@ -20,7 +20,7 @@ from torch_geometric.data import Batch, Data
 
 from suite.core.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLevel
 from suite.explainers import build_explainer
-from suite.explainers._common import model_num_hops
+from suite.explainers.toolkit import model_num_hops
 
 __all__ = ["explain", "user_dataset", "UserModel"]
 

@@ -281,6 +281,23 @@ def fit_instances(dataset: BenchmarkDataset) -> Tensor:
     return train
 
 
+#: Where an explainer's dev (model-selection) instances come from: ``explain``, the
+#: validation instances chosen like the explained ones (else the validation split);
+#: ``split``, the whole validation split. Never test instances.
+DEV_SETS: tuple[str, ...] = ("explain", "split")
+
+
+def dev_instances(dataset: BenchmarkDataset, dev_set: str = "explain") -> Tensor:
+    """The dev instances [k] (long, CPU) an explainer may select its settings on (``DEV_SETS``)."""
+    if dev_set not in DEV_SETS:
+        raise ValueError(f"dev_set: expected one of {', '.join(DEV_SETS)} (got {dev_set!r})")
+    if dev_set == "explain":
+        ids = dataset.explain_ids.get("val")
+        if ids is not None and ids.numel():
+            return ids.long().cpu()
+    return dataset.splits["val"].long().cpu()
+
+
 # --------------------------------------------------------------------------- the ranking rule
 
 #: Explainers that are not ranked while their edge scores equal another's on every seed

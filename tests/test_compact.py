@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn import SAGEConv
 
 from suite.core.types import TaskLevel
-from suite.explainers._common import forward, frozen, full_graph_view
+from suite.explainers.toolkit import forward, frozen, full_graph_view
 from suite.graph.compact import compact_for
 from suite.graph.masking import message_hooks, message_layers
 from suite.graph.pruning import count_messages, masked_and_pruned, model_plan

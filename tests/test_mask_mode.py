@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
-from suite.explainers._common import forward, instance_views
+from suite.explainers.toolkit import forward, instance_views
 from suite.graph.masking import edge_mask
 from suite.models import build_model
 

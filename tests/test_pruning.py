@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from suite.explainers._common import forward, frozen, full_graph_view
+from suite.explainers.toolkit import forward, frozen, full_graph_view
 from suite.graph.pruning import count_messages, hop_distance, layer_plan
 from suite.graph.subgraphs import instance_batch
 from suite.models import build_model

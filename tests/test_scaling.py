@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from suite.datasets import load_dataset
-from suite.explainers._common import _within_hops, frozen
+from suite.explainers.toolkit import frozen, within_hops
 from suite.graph.pruning import count_messages
 from suite.graph.subgraphs import batch_chunks
 from suite.models import build_model
@@ -20,7 +20,7 @@ def _expected_messages(dataset, targets, k=3) -> int:
     total = 0
     for t in targets.tolist():
         for layer in range(k):
-            near = _within_hops(edge_index, t, k - 1 - layer, n)
+            near = within_hops(edge_index, t, k - 1 - layer, n)
             total += int(near[edge_index[1]].sum()) + int(near.sum())
     return total
 

@@ -19,7 +19,7 @@ import torch
 
 from suite.datasets import load_dataset
 from suite.explainers import hard_concrete as hc
-from suite.explainers._common import forward
+from suite.explainers.toolkit import forward
 from suite.graph.subgraphs import instance_batch
 from suite.metrics.auc import per_instance_roc_auc, roc_auc
 from suite.models import build_model

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from suite.core.config import ConfigError
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
-from suite.explainers._common import frozen, prepare_explain
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.explainers.toolkit import frozen, prepare_explain
 from suite.graph.masking import edge_mask
 from suite.graph.subgraphs import InstanceBatch, graph_batch
 

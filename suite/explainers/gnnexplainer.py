@@ -41,35 +41,26 @@ from torch import Tensor, nn
 from suite.core.config import OMIT_DEFAULT, ConfigError
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset, TaskLevel
-from suite.explainers._common import (
+from suite.explainers.base import ExplainerInfo, register_explainer
+from suite.explainers.lean_adam import LeanAdam
+from suite.explainers.toolkit import (
     BatchedConfig,
     ViewExplainer,
     ViewResult,
+    binary_entropy,
     explained_edge_instance,
     forward,
     nodes_per_instance,
     predict,
+    reverse_partner,
+    segment_sum,
     target_log_prob,
 )
-from suite.explainers.base import ExplainerInfo, register_explainer
-from suite.explainers.lean_adam import LeanAdam
 from suite.graph.masking import MASK_MODES, weight_mode_reason
 from suite.graph.subgraphs import InstanceBatch
 
-#: Inside the logarithms of the binary entropy (PyG's value).
-ENTROPY_EPS = 1e-15
 #: Standard deviation of the initial feature-mask logits (PyG's value).
 FEATURE_MASK_STD = 0.1
-
-
-def binary_entropy(m: Tensor) -> Tensor:
-    """Element-wise ``H(m) = -m log(m + eps) - (1 - m) log(1 - m + eps)`` in nats."""
-    return -m * torch.log(m + ENTROPY_EPS) - (1 - m) * torch.log(1 - m + ENTROPY_EPS)
-
-
-def segment_sum(values: Tensor, segment: Tensor, count: int) -> Tensor:
-    """[M] values, [M] segment ids in 0..count-1 -> [count] sums."""
-    return values.new_zeros(count).index_add(0, segment, values)
 
 
 @dataclass
@@ -137,21 +128,6 @@ class GNNExplainerConfig(BatchedConfig):
         for name in ("edge_size", "edge_ent", "node_feat_size", "node_feat_ent"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0 (got {getattr(self, name)})")
-
-
-def reverse_partner(view: InstanceBatch) -> Tensor:
-    """[M_v] position (among the explainable edges) of each explainable edge's reverse
-    in the same instance, or the edge's own position when its reverse is not explainable."""
-    ei = view.edge_index[:, view.explainable]
-    m = ei.size(1)
-    n = max(int(view.x.size(0)), 1)
-    key = ei[0] * n + ei[1]
-    rev = ei[1] * n + ei[0]
-    order = torch.argsort(key)
-    pos = torch.searchsorted(key[order], rev).clamp(max=max(m - 1, 0))
-    found = key[order][pos] == rev if m else torch.zeros(0, dtype=torch.bool, device=ei.device)
-    own = torch.arange(m, device=ei.device)
-    return torch.where(found, order[pos], own)
 
 
 def _subgraph_nodes(view: InstanceBatch, dataset: BenchmarkDataset) -> Tensor:

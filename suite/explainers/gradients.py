@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from suite.core.config import ConfigError
 from suite.core.types import BenchmarkDataset
-from suite.explainers._common import (
+from suite.explainers.base import ExplainerInfo, register_explainer
+from suite.explainers.toolkit import (
     BatchedConfig,
     ViewExplainer,
     ViewResult,
@@ -27,7 +28,6 @@ from suite.explainers._common import (
     predict,
     target_log_prob,
 )
-from suite.explainers.base import ExplainerInfo, register_explainer
 from suite.graph.subgraphs import InstanceBatch
 
 

@@ -73,7 +73,7 @@ edge, e.g. the first layer of a sum-aggregating model on constant node features,
 score to all edges, and under ``max`` that constant ties every edge it exceeds; all layers
 when none varies), and ``"auto"``: after ``fit``, whichever of the three keeps the model's
 own prediction longest as low-scored edges are dropped on the dev instances
-(:func:`~suite.explainers.pgexplainer.drop_curve_score`; no ground truth read).
+(:func:`~suite.metrics.drop_curve.drop_curve_score`; no ground truth read).
 ``meta["hard_gates"]`` [L, M] are the eval-mode hard gates. A layer the selected
 amortised probe does not gate yet (model selection picked an epoch before the
 schedule reached it) passes every message: its scores are 1 and its hard gates
@@ -90,7 +90,6 @@ min/max-midpoint threshold, rewrites the model's messages and adds a feature mas
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -104,7 +103,9 @@ from suite.core.config import OMIT_DEFAULT, ConfigError
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.explainers import hard_concrete as hc
-from suite.explainers._common import (
+from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.explainers.lean_adam import LeanAdam
+from suite.explainers.toolkit import (
     BatchedConfig,
     ViewExplainer,
     ViewResult,
@@ -112,16 +113,16 @@ from suite.explainers._common import (
     frozen,
     mask_support_reason,
     model_device,
+    model_fingerprint,
     model_num_hops,
     prepare_fit,
 )
-from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
-from suite.explainers.lean_adam import LeanAdam
-from suite.explainers.pgexplainer import drop_curve_score
 from suite.graph.compact import CompactBatch, compact_for, compact_inputs, compact_logits
 from suite.graph.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.graph.masking import MessageContext, message_hooks, message_layers
 from suite.graph.subgraphs import InstanceBatch, edge_extras, graph_batch, hop_union, instance_batch
+from suite.metrics.drop_curve import drop_curve_score
+from suite.protocol import DEV_SETS, dev_instances
 
 #: Random stream (with the seed) of the amortised training noise and batch order.
 _TRAIN_STREAM = 7_340_033
@@ -135,7 +136,6 @@ AUTO_REDUCE = "auto"
 AMORTISED_REDUCE = LAYER_REDUCE + (MAX_VARYING,)
 #: A gated layer whose dev gate scores span less than this counts as constant.
 CONSTANT_SPAN = 1e-6
-DEV_SETS = ("explain", "split")
 NODE_VIEWS = ("graph", "subgraph")
 #: ``baseline`` values of ``graphmask-instance`` (:class:`GraphMaskInstanceConfig`).
 INSTANCE_BASELINES = ("learned", "zero")
@@ -423,16 +423,6 @@ def select_candidate(candidates: Sequence[Candidate], reference: float, toleranc
 def reduce_layers(layer_scores: Tensor, rule: str) -> Tensor:
     """[L, M] -> [M] by ``rule`` (``"max"`` or ``"mean"``)."""
     return layer_scores.max(dim=0).values if rule == "max" else layer_scores.mean(dim=0)
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """SHA-256 of the model's class, state-dict names, shapes, dtypes and values."""
-    digest = hashlib.sha256(type(model).__qualname__.encode())
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------ hooks
@@ -752,13 +742,6 @@ class GraphMask(Explainer):
         size = self.config.batch_size
         return [graph_batch(dataset, ids[i:i + size]) for i in range(0, ids.numel(), size)]
 
-    def _dev_ids(self, dataset: BenchmarkDataset) -> Tensor:
-        if self.config.dev_set == "explain":
-            ids = dataset.explain_ids.get("val")
-            if ids is not None and ids.numel():
-                return ids.long().cpu()
-        return dataset.splits["val"].long().cpu()
-
     def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
             seed: int) -> None:
         start = time.perf_counter()
@@ -766,7 +749,7 @@ class GraphMask(Explainer):
         self.fitted = None
         device = model_device(model)
         num_layers = len(message_layers(model))
-        dev_ids = self._dev_ids(dataset)
+        dev_ids = dev_instances(dataset, self.config.dev_set)
         with frozen(model):
             fitted = self._train(model, dataset, ids, dev_ids, seed, device, num_layers)
         rule = self.config.layer_reduce

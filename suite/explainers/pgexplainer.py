@@ -76,8 +76,8 @@ last, Tree-Cycles GCN). Both lose the edges' order, which is all that AUC, top-k
 the drop curve read. With a list ``edge_sizes``, ``fit`` trains one MLP per value
 (each from the same seed, so a one-value list equals ``edge_size`` alone) and keeps
 the one whose explanations of the dev instances (``explain_ids["val"]``, at most
-``dev_instances`` of them, never test instances; no ground truth read) score best by
-:func:`drop_curve_score`: the model's probability of its own prediction as the
+the dev instances (:func:`suite.protocol.dev_instances`), never test instances; no ground truth read) score best by
+:func:`~suite.metrics.drop_curve.drop_curve_score`: the model's probability of its own prediction as the
 lowest-scored edges are removed (0%, 5%, ..., 100% of each instance's edges),
 averaged over the shares. An order that keeps the edges the prediction rests on to
 the end scores high; a collapsed or inverted order scores low. Fit time grows with
@@ -93,7 +93,6 @@ from the fit seed's private generator (no global RNG draws).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -105,28 +104,30 @@ from torch import Tensor, nn
 from suite.core.config import ConfigError
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
-from suite.explainers._common import (
+from suite.explainers.base import ExplainerInfo, register_explainer
+from suite.explainers.embeddings import forward_with_states
+from suite.explainers.toolkit import (
     BatchedConfig,
     ViewExplainer,
     ViewResult,
+    binary_entropy,
     explained_edge_instance,
     forward,
     frozen,
     model_device,
+    model_fingerprint,
     model_num_hops,
     prepare_fit,
+    reverse_partner,
+    segment_sum,
     target_log_prob,
 )
-from suite.explainers.base import ExplainerInfo, register_explainer
-from suite.explainers.embeddings import forward_with_states
-from suite.explainers.gnnexplainer import binary_entropy, reverse_partner, segment_sum
 from suite.graph.subgraphs import InstanceBatch, graph_batch, instance_batch
-from suite.metrics.drop_curve import DROP_GRID, drop_mask
-from suite.metrics.perturb import masked_log_probs
-from suite.protocol import select_instances
+from suite.metrics.drop_curve import drop_curve_score
+from suite.protocol import dev_instances, select_instances
 
-__all__ = ["PGExplainer", "PGExplainerConfig", "EdgeMLP", "concrete_sample", "dev_instances",
-           "drop_curve_score", "edge_inputs", "size_excess", "model_fingerprint", "temperature"]
+__all__ = ["PGExplainer", "PGExplainerConfig", "EdgeMLP", "concrete_sample",
+           "edge_inputs", "size_excess", "temperature"]
 
 #: Which message-passing layers' outputs form ``z``, by ``embedding`` name (None: all).
 EMBEDDINGS: dict[str, tuple[int, ...] | None] = {"last": (-1,), "all": None}
@@ -261,16 +262,6 @@ def edge_inputs(z: Tensor, view: InstanceBatch) -> Tensor:
     return torch.cat(parts, dim=-1)
 
 
-def model_fingerprint(model: nn.Module) -> str:
-    """A short SHA-256 digest of the model's class, parameter names, shapes and values."""
-    digest = hashlib.sha256(type(model).__name__.encode())
-    for name, tensor in model.state_dict().items():
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(flat.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 class EdgeMLP(nn.Module):
     """``Linear(in_dim, hidden) -> ReLU -> Linear(hidden, 1)``: inputs [M, in_dim] -> logits [M]."""
 
@@ -320,33 +311,12 @@ def _whole_graph(dataset: BenchmarkDataset) -> InstanceBatch:
     )
 
 
-def dev_instances(dataset: BenchmarkDataset) -> Tensor:
-    """Model-selection instances: ``explain_ids["val"]`` (chosen like the explained ones),
-    else the validation split; never test instances."""
-    ids = dataset.explain_ids.get("val")
-    if ids is None or not ids.numel():
-        ids = dataset.splits["val"]
+def _dev_ids(dataset: BenchmarkDataset) -> Tensor:
+    """The dev instances :func:`suite.protocol.dev_instances` gives; refuses an empty set."""
+    ids = dev_instances(dataset)
     if not ids.numel():
         raise ValueError(f"dataset {dataset.name}: no validation instances to select edge_size on")
-    return ids.long().cpu()
-
-
-def drop_curve_score(model: nn.Module, view: InstanceBatch, scores: Tensor) -> float:
-    """Mean over :data:`DROP_GRID` shares ``q`` of the probability of the model's own
-    prediction when the ``floor(q n_b)`` lowest-scored edges of each instance are removed.
-
-    ``scores`` [M_v] over the view's explainable edges. In [0, 1]; higher = the edges
-    kept longest are the ones the prediction rests on. It reads only the edges'
-    order, so an MLP that closes (or opens) every gate but keeps a useful order is
-    not penalised, and no ground truth is used.
-    """
-    ptr = view.explained_edge_ptr().to(scores.device)
-    yhat = masked_log_probs(model, view, None).argmax(dim=-1, keepdim=True)
-    total = 0.0
-    for share in DROP_GRID:
-        mask = None if share == 0 else drop_mask(scores, ptr, share)
-        total += float(masked_log_probs(model, view, mask).gather(1, yhat).exp().mean())
-    return total / len(DROP_GRID)
+    return ids
 
 
 def _states(model: nn.Module, view: InstanceBatch, layers: tuple[int, ...] | None) -> tuple[Tensor, Tensor]:
@@ -402,7 +372,7 @@ class PGExplainer(ViewExplainer):
                       for mlp, _ in trained]
             dev_scores: list[float] = []
             if len(sizes) > 1:
-                dev_ids = select_instances(dev_instances(dataset), cfg.dev_instances, seed)
+                dev_ids = select_instances(_dev_ids(dataset), cfg.dev_instances, seed)
                 dev_scores = [self._dev_score(model, dataset, f, dev_ids, seed) for f in fitted]
                 best = max(range(len(sizes)), key=lambda i: (dev_scores[i], -i))
             else:
@@ -453,7 +423,7 @@ class PGExplainer(ViewExplainer):
 
     def _dev_score(self, model: nn.Module, dataset: BenchmarkDataset, fitted: _Fitted,
                    dev_ids: Tensor, seed: int) -> float:
-        """:func:`drop_curve_score` of ``fitted``'s explanations of ``dev_ids``."""
+        """:func:`~suite.metrics.drop_curve.drop_curve_score` of ``fitted``'s explanations of ``dev_ids``."""
         view = instance_batch(dataset, dev_ids, model_num_hops(model)).to(model_device(model))
         scores = self._scores(model, view, dataset, fitted)
         return drop_curve_score(model, view, scores)

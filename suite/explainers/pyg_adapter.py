@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from suite.core.config import ConfigError
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
-from suite.explainers._common import (
+from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
+from suite.explainers.toolkit import (
     full_graph_view,
     mask_support_reason,
     model_device,
@@ -38,7 +39,6 @@ from suite.explainers._common import (
     prepare_explain,
     prepare_fit,
 )
-from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
 from suite.graph.masking import message_layers
 from suite.graph.subgraphs import InstanceBatch
 

@@ -9,8 +9,8 @@ from torch import nn
 
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset
-from suite.explainers._common import BatchedConfig, ViewExplainer, ViewResult, explained_node_mask
 from suite.explainers.base import ExplainerInfo, register_explainer
+from suite.explainers.toolkit import BatchedConfig, ViewExplainer, ViewResult, explained_node_mask
 from suite.graph.subgraphs import InstanceBatch
 
 

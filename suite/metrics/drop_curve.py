@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from suite.graph.subgraphs import InstanceBatch
+from suite.metrics.perturb import masked_log_probs
 
 #: The shares of edges dropped at which the curve is measured (0, 0.05, ..., 1).
 DROP_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))
@@ -86,3 +89,21 @@ def curve_area(curve: Tensor | list[float], grid: tuple[float, ...] = DROP_GRID)
 def curve_column(share: float) -> str:
     """Store column of one curve point, e.g. ``curve_drop_acc_050`` for ``share = 0.5``."""
     return f"curve_drop_acc_{round(share * 100):03d}"
+
+
+def drop_curve_score(model: nn.Module, view: InstanceBatch, scores: Tensor) -> float:
+    """Mean over :data:`DROP_GRID` shares ``q`` of the probability of the model's own
+    prediction when the ``floor(q n_b)`` lowest-scored edges of each instance are removed.
+
+    ``scores`` [M_v] over the view's explainable edges. In [0, 1]; higher = the edges
+    kept longest are the ones the prediction rests on. It reads only the edges'
+    order, so an MLP that closes (or opens) every gate but keeps a useful order is
+    not penalised, and no ground truth is used.
+    """
+    ptr = view.explained_edge_ptr().to(scores.device)
+    yhat = masked_log_probs(model, view, None).argmax(dim=-1, keepdim=True)
+    total = 0.0
+    for share in DROP_GRID:
+        mask = None if share == 0 else drop_mask(scores, ptr, share)
+        total += float(masked_log_probs(model, view, mask).gather(1, yhat).exp().mean())
+    return total / len(DROP_GRID)

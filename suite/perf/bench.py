@@ -41,7 +41,7 @@ from suite.core.registry import Registry
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.datasets import load_dataset
 from suite.explainers import build_explainer
-from suite.explainers._common import (
+from suite.explainers.toolkit import (
     forward,
     frozen,
     instance_views,

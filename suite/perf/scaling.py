@@ -29,7 +29,7 @@ from suite.board.plots import _figure, _save
 from suite.core.types import BenchmarkDataset
 from suite.datasets import load_dataset
 from suite.explainers import build_explainer
-from suite.explainers._common import forward, frozen
+from suite.explainers.toolkit import forward, frozen
 from suite.graph.pruning import count_messages
 from suite.graph.subgraphs import InstanceBatch, batch_chunks
 from suite.models import build_model

@@ -8,7 +8,7 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import k_hop_subgraph
 
-from suite.explainers._common import (
+from suite.explainers.toolkit import (
     explained_node_mask,
     frozen,
     full_graph_view,

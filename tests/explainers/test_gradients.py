@@ -17,7 +17,7 @@ from torch import nn
 
 from suite.core.config import ConfigError
 from suite.explainers import build_explainer
-from suite.explainers._common import forward, full_graph_view, predict, target_log_prob
+from suite.explainers.toolkit import forward, full_graph_view, predict, target_log_prob
 
 captum = pytest.importorskip("captum")
 

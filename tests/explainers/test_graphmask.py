@@ -17,6 +17,7 @@ from suite.explainers import build_explainer
 from suite.graph.masking import message_layers
 from suite.graph.subgraphs import instance_batch
 from suite.models import build_model
+from suite.protocol import dev_instances
 
 HOOK_DICTS = [
     "_propagate_forward_pre_hooks", "_propagate_forward_hooks", "_message_forward_pre_hooks",
@@ -641,7 +642,7 @@ def test_auto_layer_reduce_keeps_the_reduction_with_the_better_dev_drop_curve(
         level, tiny_gcn, tiny_node_dataset, tiny_gin_graph, tiny_graph_dataset):
     """``auto`` fits the same gates as ``max`` (same seed), then explains with whichever
     of max / mean has the larger dev drop-curve score, computed here independently."""
-    from suite.explainers.pgexplainer import drop_curve_score
+    from suite.metrics.drop_curve import drop_curve_score
 
     model, dataset = ((tiny_gcn, tiny_node_dataset) if level == "node"
                       else (tiny_gin_graph, tiny_graph_dataset))
@@ -650,7 +651,7 @@ def test_auto_layer_reduce_keeps_the_reduction_with_the_better_dev_drop_curve(
     for rule in ("max", "mean", "max-varying", "auto"):
         fits[rule] = gm.GraphMask(layer_reduce=rule, **params)
         fits[rule].fit(model, dataset, dataset.splits["train"], 0)
-    dev = fits["max"]._dev_ids(dataset)
+    dev = dev_instances(dataset, fits["max"].config.dev_set)
     view = instance_batch(dataset, dev, model.num_layers)
     expected = {rule: drop_curve_score(model, view, fits[rule].explain(model, dataset, dev, 0).edge_scores)
                 for rule in gm.AMORTISED_REDUCE}
@@ -687,7 +688,7 @@ def test_max_varying_leaves_out_a_layer_with_one_score_for_every_edge(tiny_node_
     assert 0 in gated and len(gated) > 1
     layers = base.edge_layer_scores
     assert float(layers[0].max() - layers[0].min()) == 0.0  # the constant layer
-    dev = plain.explain(model, dataset, plain._dev_ids(dataset), 0).edge_layer_scores
+    dev = plain.explain(model, dataset, dev_instances(dataset, plain.config.dev_set), 0).edge_layer_scores
     spans = {k: float(dev[k].max() - dev[k].min()) for k in gated}
     assert got.meta["varying_layers"] == [k for k in gated if spans[k] > gm.CONSTANT_SPAN]
     assert 0 not in got.meta["varying_layers"] and got.meta["varying_layers"]

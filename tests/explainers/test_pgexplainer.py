@@ -13,17 +13,16 @@ from suite.explainers.pgexplainer import (
     PGExplainer,
     PGExplainerConfig,
     concrete_sample,
-    dev_instances,
-    drop_curve_score,
-    model_fingerprint,
     size_excess,
     temperature,
 )
+from suite.explainers.toolkit import model_fingerprint
 from suite.graph.masking import message_layers
 from suite.graph.subgraphs import instance_batch
-from suite.metrics.drop_curve import DROP_GRID
+from suite.metrics.drop_curve import DROP_GRID, drop_curve_score
 from suite.metrics.perturb import masked_log_probs
 from suite.models.base import GraphModel
+from suite.protocol import dev_instances
 
 #: small settings: correctness, not quality
 FAST = dict(epochs=2, batch_size=8)

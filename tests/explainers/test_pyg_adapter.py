@@ -10,7 +10,7 @@ import torch
 
 from suite.core.config import ConfigError
 from suite.explainers import build_explainer, explainer_info, pyg_adapter
-from suite.explainers._common import full_graph_view
+from suite.explainers.toolkit import full_graph_view
 
 pytest.importorskip("captum")
 

@@ -34,14 +34,14 @@ from torch import Tensor, nn
 
 from suite.core.paths import Paths
 from suite.datasets import load_dataset
-from suite.explainers._common import (
+from suite.explainers.base import build_explainer
+from suite.explainers.toolkit import (
     explained_edge_instance,
     forward,
     instance_views,
     predict,
     target_log_prob,
 )
-from suite.explainers.base import build_explainer
 from suite.graph.pruning import hop_distance
 from suite.graph.subgraphs import InstanceBatch
 from suite.metrics.auc import roc_auc

@@ -7,7 +7,7 @@ from suite_studies.gnnexplainer.mask_diagnostics import (
     occlusion_effect,
 )
 
-from suite.explainers._common import instance_views
+from suite.explainers.toolkit import instance_views
 
 
 def _bfs_hops(edge_index: torch.Tensor, target: int, num_nodes: int) -> torch.Tensor:

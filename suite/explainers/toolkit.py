@@ -1,4 +1,13 @@
-"""Shared machinery of the suite's own explainers: views, model guards, assembly.
+"""Helpers for explainer authors; the suite's own explainers use only these, the metrics
+and their own module (never another explainer).
+
+The three an explainer usually needs:
+
+- :func:`forward`: the model's logits [B, C] on a view with its explainable edges'
+  messages scaled by a mask [M_v] (``mask_mode="weight"``: as edge weights instead);
+- :func:`target_log_prob`: the log-probability [B] of each instance's target class;
+- the explainable edges of an instance: ``view.explainable`` (bool [m] over the view's
+  edges) and :func:`explained_edge_instance` (the instance [M_v] of each of them).
 
 A *view* is an :class:`~suite.graph.subgraphs.InstanceBatch` the explainer core runs on.
 Two kinds exist and the same core code runs on both:
@@ -19,6 +28,7 @@ and assembles one :class:`~suite.core.types.Explanation` in the batch's edge ord
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, field
@@ -106,7 +116,7 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
 
 # ----------------------------------------------------------------------- views
 
-def _within_hops(edge_index: Tensor, target: int, hops: int, num_nodes: int) -> Tensor:
+def within_hops(edge_index: Tensor, target: int, hops: int, num_nodes: int) -> Tensor:
     """[N] bool: nodes with a directed path of at most ``hops`` edges into ``target``."""
     src, dst = edge_index
     reached = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
@@ -131,7 +141,7 @@ def full_graph_view(dataset: BenchmarkDataset, instance_id: int, num_hops: int) 
     extras = {key: getattr(data, key, None) for key in ("edge_attr", "edge_type")}
     if dataset.task == TaskLevel.NODE:
         n, e = int(data.num_nodes), int(data.edge_index.size(1))
-        inner = _within_hops(data.edge_index, int(instance_id), num_hops - 1, n)
+        inner = within_hops(data.edge_index, int(instance_id), num_hops - 1, n)
         return InstanceBatch(
             task=TaskLevel.NODE, instance_ids=torch.tensor([int(instance_id)]), x=data.x,
             edge_index=data.edge_index, node_ids=torch.arange(n),
@@ -347,3 +357,44 @@ def assemble(task: TaskLevel, views: list[InstanceBatch], results: list[ViewResu
         signed=signed,
         meta=meta,
     )
+
+
+# --------------------------------------------------------------------------- shared by explainers
+
+#: Inside the logarithms of the binary entropy (PyG's value).
+ENTROPY_EPS = 1e-15
+
+
+def binary_entropy(m: Tensor) -> Tensor:
+    """Element-wise ``H(m) = -m log(m + eps) - (1 - m) log(1 - m + eps)`` in nats."""
+    return -m * torch.log(m + ENTROPY_EPS) - (1 - m) * torch.log(1 - m + ENTROPY_EPS)
+
+
+def segment_sum(values: Tensor, segment: Tensor, count: int) -> Tensor:
+    """[M] values, [M] segment ids in 0..count-1 -> [count] sums."""
+    return values.new_zeros(count).index_add(0, segment, values)
+
+
+def reverse_partner(view: InstanceBatch) -> Tensor:
+    """[M_v] position (among the explainable edges) of each explainable edge's reverse
+    in the same instance, or the edge's own position when its reverse is not explainable."""
+    ei = view.edge_index[:, view.explainable]
+    m = ei.size(1)
+    n = max(int(view.x.size(0)), 1)
+    key = ei[0] * n + ei[1]
+    rev = ei[1] * n + ei[0]
+    order = torch.argsort(key)
+    pos = torch.searchsorted(key[order], rev).clamp(max=max(m - 1, 0))
+    found = key[order][pos] == rev if m else torch.zeros(0, dtype=torch.bool, device=ei.device)
+    own = torch.arange(m, device=ei.device)
+    return torch.where(found, order[pos], own)
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of the model's class, state-dict names, shapes, dtypes and values."""
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
