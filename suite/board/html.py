@@ -51,7 +51,7 @@ details.row-config:target summary { background: #fff3b0; }
 """
 
 #: Sorting and filtering; the comparison is a top-level function so it can be tested.
-_SCRIPT = """
+_SCRIPT = r"""
 "use strict";
 function suiteCompare(x, y, numeric, ascending) {
   if (numeric) {
