@@ -48,12 +48,14 @@ from suite.plugins.contract import contract_cases, refusal, validate_explainer
 from suite.plugins.loading import PluginError, load_plugins, split_spec
 from suite.reports import REPORTS, ReportRequest
 from suite.store.database import ResultsStore, StoreVersionError
+from suite.store.diff import diff_stores
 from suite.store.merge import export_frame, merge_stores
 from suite.store.submissions import SubmissionError, submission_records, with_submissions
 
 PROG = "suite"
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 EXIT_CHECK_FAILED = 1  # `suite check`: a score fell below its reference tolerance
+EXIT_DIFFERENT = 1  # `suite diff`: the stores differ
 
 
 class CliError(Exception):
@@ -404,6 +406,9 @@ examples:
     "merge": """\
 examples:
   suite merge results/machine-a.sqlite results/machine-b.sqlite --out results/store.sqlite""",
+    "diff": """\
+examples:
+  suite diff /tmp/before/results/store.sqlite /tmp/after/results/store.sqlite""",
     "export": """\
 examples:
   suite export --format csv --out results/cells.csv
@@ -554,6 +559,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     kept = len(frame) if not args.explainer else int(frame["explainer"].isin(args.explainer).sum())
     print(f"{kept} cells written to {written}")
     return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        result = diff_stores(args.first, args.second)
+    except (FileNotFoundError, StoreVersionError, sqlite3.DatabaseError) as exc:
+        raise CliError(str(exc)) from None
+    print(result.text(limit=args.limit))
+    return EXIT_OK if result.identical else EXIT_DIFFERENT
 
 
 # ----------------------------------------------------------------------------- suite compare
@@ -813,6 +827,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH",
                    help="merged store (created, or extended when it exists)")
     p.set_defaults(handler=_cmd_merge)
+
+    p = commands.add_parser(
+        "diff", help="compare the scores of two results stores exactly (exit 1 when they differ)",
+        description="Match the done cells of two stores by their key and compare every score "
+                    "and the per-instance records bitwise; timings, run ids and versions are "
+                    "left out. Shows that a change moved no number.",
+        epilog=_EXAMPLES["diff"], formatter_class=fmt)
+    p.add_argument("first", metavar="STORE_A", help="a results store (SQLite)")
+    p.add_argument("second", metavar="STORE_B", help="another results store")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="differences listed (default 20)")
+    p.set_defaults(handler=_cmd_diff)
 
     p = commands.add_parser(
         "export", help="export a store's cells (configs, versions, scores) to CSV or Parquet",
