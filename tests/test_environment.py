@@ -64,6 +64,12 @@ def test_git_state_tracks_commit_dirty_flag_and_ignored_copies(tmp_path):
     _git(tmp_path, "commit", "-q", "-m", "init")
     sha = _git(tmp_path, "rev-parse", "HEAD")
     assert git_state(tmp_path / "pkg") == {"git_commit": sha, "git_dirty": False}
+    # a run's own outputs (the store, boards, the dataset cache) are not code changes
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "store.sqlite").write_text("cells")
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "cache.pt").write_text("data")
+    assert git_state(tmp_path / "pkg") == {"git_commit": sha, "git_dirty": False}
     (tmp_path / "pkg" / "mod.py").write_text("x = 2\n")
     assert git_state(tmp_path / "pkg") == {"git_commit": sha, "git_dirty": True}
     # an installed copy inside an ignored folder is not this repository's code

@@ -59,6 +59,11 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+#: Folders (from the repository's top) whose changes do not make the code dirty: a run's
+#: results and the dataset cache.
+OUTPUT_FOLDERS: tuple[str, ...] = ("results", "datasets")
+
+
 def git_state(package_dir: Path | None = None) -> dict[str, Any]:
     """``{"git_commit": sha or "unknown", "git_dirty": bool or None}`` of the suite's code.
 
@@ -66,7 +71,8 @@ def git_state(package_dir: Path | None = None) -> dict[str, Any]:
     (default: the ``suite`` package). An installed copy that sits in some other
     repository's ignored folder (a virtualenv inside a project) is not that
     repository's code, so it reports ``"unknown"``. ``git_dirty`` is True when
-    tracked files differ from ``HEAD`` or untracked, non-ignored files exist.
+    tracked files differ from ``HEAD`` or untracked, non-ignored files exist, outside the
+    repository's :data:`OUTPUT_FOLDERS` (a run writes its own store and boards there).
     """
     package_dir = Path(package_dir or Path(__file__).parents[1]).resolve()
     unknown = {"git_commit": UNKNOWN, "git_dirty": None}
@@ -84,7 +90,8 @@ def git_state(package_dir: Path | None = None) -> dict[str, Any]:
         return unknown
     if ignored:
         return unknown
-    status = _git(["status", "--porcelain"], package_dir)
+    status = _git(["status", "--porcelain", "--", ":(top)",
+                   *(f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS)], package_dir)
     return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
 
 

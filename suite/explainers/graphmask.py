@@ -208,13 +208,9 @@ class GraphMaskConfig(GraphMaskObjectiveConfig):
 
     ``lr`` defaults to 1e-3, not the paper's 3e-4: a node task trains on its one
     graph, one step per epoch, so 100 epochs per layer are only 100 steps (the
-    paper's datasets give thousands of mini-batch steps per epoch). Measured on
-    BA-Shapes (4-layer GCN, 3 explainer seeds, edge ROC-AUC of the test motif
-    nodes): 3e-4 x 100 epochs/layer 0.95/0.90/0.89 (the gates barely move),
-    3e-4 x 300 0.997/0.988/0.988, 1e-3 x 100 0.997/0.988/0.996, 3e-3 x 100
-    0.994/0.435/0.992 (too fast: the top layer closes almost completely).
-    Graph tasks take ``len(ids) / batch_size`` steps per epoch, so far fewer
-    epochs per layer suffice there (e.g. 10).
+    paper's datasets give thousands of mini-batch steps per epoch; the measurements
+    are in docs/explainer-settings.md). Graph tasks take ``len(ids) / batch_size``
+    steps per epoch, so far fewer epochs per layer suffice there (e.g. 10).
 
     Attributes:
         batch_size: training graphs per step (graph tasks; node tasks train on the

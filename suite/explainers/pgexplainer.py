@@ -65,7 +65,7 @@ they sit near 0.5, and a model whose prediction needs its evidence near ``m = 1`
 no gradient towards it: BA-2Motifs GIN seed 1 (the prediction of class 1 flips at a
 uniform mask of 0.8) closed every gate (validation AUC 0.55), with or without a
 ``size_budget``. With ``init_bias`` 10 and ``temp_end`` 1.0 (the paper's graph schedule)
-it scores 0.98 (seeds 0/1/2: 0.93/0.98/0.92, default preset's graph level).
+the gates stay open long enough for the motif to be found.
 
 Model selection (``edge_sizes``, ours). No single ``edge_size`` suits every model:
 the objective has two degenerate optima, all gates closed (when the model's output
@@ -75,14 +75,14 @@ penalty: the MLP saturates at ``m = 1`` and its tiny differences rank the motif
 last, Tree-Cycles GCN). Both lose the edges' order, which is all that AUC, top-k and
 the drop curve read. With a list ``edge_sizes``, ``fit`` trains one MLP per value
 (each from the same seed, so a one-value list equals ``edge_size`` alone) and keeps
-the one whose explanations of the dev instances (``explain_ids["val"]``, at most
-the dev instances (:func:`suite.protocol.dev_instances`), never test instances; no ground truth read) score best by
+the one whose explanations of at most ``dev_instances`` dev instances
+(:func:`suite.protocol.dev_instances`: validation instances, never test instances; no ground
+truth read) score best by
 :func:`~suite.metrics.drop_curve.drop_curve_score`: the model's probability of its own prediction as the
 lowest-scored edges are removed (0%, 5%, ..., 100% of each instance's edges),
 averaged over the shares. An order that keeps the edges the prediction rests on to
 the end scores high; a collapsed or inverted order scores low. Fit time grows with
-the number of values. Measured (node level, ``edge_sizes`` [0.1, 0.3, 1.0], 10
-epochs, validation AUC of the kept MLP, seeds 0/1/2): see ``suite/presets/default.yaml``.
+the number of values. The measurements behind these defaults: docs/explainer-settings.md.
 
 Differences from PyG's ``PGExplainer``: hyper-parameters live on the instance
 (PyG stores them on the class, so they leak between instances); node tasks score
