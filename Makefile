@@ -63,7 +63,7 @@ check-reference: venv
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR) \
 	    --model-cache results/reference/models
-	$(SUITE) leaderboard --store results/reference/store.sqlite --out results/reference
+	$(SUITE) leaderboard --store results/reference/store.sqlite --out results/reference --readme README.md
 
 # The toy plug-in through validate-plugin, compare (smoke under Ray) and a submission onto the
 # board, then the headless-Chromium screenshot results/reference/plugin-board.png (Debian's chromium).

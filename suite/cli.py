@@ -211,8 +211,8 @@ def _open_store(path: Path, must_exist: bool) -> Any:
         raise CliError(f"cannot open the results store {path}: {exc}") from None
 
 
-def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) -> None:
-
+def _write_board(store: Any, out: Path, include: Sequence[str] | None = None,
+                 readme: str | None = None) -> None:
     frame, instances = store.cells_frame(), store.instance_records()
     if include:
 
@@ -221,7 +221,12 @@ def _write_board(store: Any, out: Path, include: Sequence[str] | None = None) ->
         except SubmissionError as exc:
             raise CliError(str(exc)) from None
         instances.update(submission_records(frame))
-    written = write_leaderboard(frame, out, instances)
+    if readme is not None and not Path(readme).is_file():
+        raise CliError(f"--readme: no file {readme}")
+    try:
+        written = write_leaderboard(frame, out, instances, readme=readme)
+    except ValueError as exc:
+        raise CliError(f"--readme {readme}: {exc}") from None
     print(f"leaderboard written to {out}:")
     for path in written:
         print(f"  {path}")
@@ -325,7 +330,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else paths.leaderboard_dir
     store = _open_store(store_path, must_exist=True)
     try:
-        _write_board(store, out, include=getattr(args, "include", None))
+        _write_board(store, out, include=getattr(args, "include", None),
+                     readme=getattr(args, "readme", None))
     finally:
         store.close()
     return EXIT_OK
@@ -754,6 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", metavar="SUBMISSION",
                    help="add the rows of a submission file (suite export --format parquet "
                         "--plugin REF), marked as submitted; repeatable")
+    p.add_argument("--readme", metavar="FILE",
+                   help="also fill the headline-board block of this Markdown file (the README)")
     p.set_defaults(handler=_cmd_leaderboard)
 
     p = commands.add_parser(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from suite.board.format import describe_dataset, format_cell, provenance_lines
+from suite.board.numbers import format_number
 from suite.board.table import CARD_COLUMNS, CONVENTIONS, PROBLEM_COLUMNS, Leaderboard
 
 
@@ -63,3 +64,42 @@ def to_markdown(board: Leaderboard) -> str:
                            ([str(row[c.key]) for c in PROBLEM_COLUMNS]
                             for _, row in board.problems.iterrows()))
     return "\n".join(lines) + "\n"
+
+
+def headline_markdown(board: Leaderboard, top: int = 3) -> str:
+    """A compact board: per (dataset, model, training) group its ``top`` ranked explainers
+    with the headline mean, 95% interval and rank range, or why the group is not ranked."""
+    rows = []
+    for dataset in board.datasets:
+        part = board.section(dataset)
+        metric = board.rank_metric.get(dataset, "")
+        for (model, training), group in part.groupby(["model", "training"], sort=False):
+            ranked = group[group["section"] == "ranked"].sort_values(
+                ["rank", f"{metric}_mean"], ascending=[True, False]) if metric else group.iloc[:0]
+            best = [f"{row['explainer']} {format_number(row[f'{metric}_mean'], 'score')} "
+                    f"[{format_number(row['rank_low'], 'score')}, "
+                    f"{format_number(row['rank_high'], 'score')}] (rank {row['rank_text']})"
+                    for _, row in ranked.head(top).iterrows()]
+            if not best:
+                below = group[group["section"] == "below-floor"]
+                best = ["not ranked: the model is below its accuracy floor" if not below.empty
+                        else "not ranked"]
+            n = str(int(ranked["n"].min())) if not ranked.empty else "-"
+            rows.append([dataset, f"{model} ({training})", metric or "-", n, *best[:1],
+                         "; ".join(best[1:])])
+    headers = ["dataset", "model", "score", "n", "first", f"next {top - 1}"]
+    return "\n".join(_md_table(headers, rows)) + "\n"
+
+
+#: The markers around the headline board in a Markdown file (the README).
+HEADLINE_START, HEADLINE_END = "<!-- headline-board -->", "<!-- /headline-board -->"
+
+
+def with_headline(text: str, headline: str) -> str:
+    """``text`` with the block between :data:`HEADLINE_START` and :data:`HEADLINE_END`
+    replaced by ``headline``; ValueError when the markers are missing."""
+    if HEADLINE_START not in text or HEADLINE_END not in text:
+        raise ValueError(f"no {HEADLINE_START} ... {HEADLINE_END} block to fill")
+    head, rest = text.split(HEADLINE_START, 1)
+    _, tail = rest.split(HEADLINE_END, 1)
+    return f"{head}{HEADLINE_START}\n{headline}{HEADLINE_END}{tail}"

@@ -9,7 +9,7 @@ from typing import Mapping
 import pandas as pd
 
 from suite.board.html import render_html
-from suite.board.markdown import to_markdown
+from suite.board.markdown import headline_markdown, to_markdown, with_headline
 from suite.board.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped
 from suite.board.table import build_leaderboard, row_details
 from suite.core.records import InstanceRecords
@@ -22,8 +22,13 @@ DROP_PLOT_FILE = "edges_dropped.png"
 
 
 def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
-                      instances: Mapping[str, InstanceRecords] | None = None) -> list[Path]:
-    """Write the Markdown board, the HTML page and the PNG plots; return their paths."""
+                      instances: Mapping[str, InstanceRecords] | None = None,
+                      readme: str | os.PathLike | None = None) -> list[Path]:
+    """Write the Markdown board, the HTML page and the PNG plots; return their paths.
+
+    ``readme``: also fill that Markdown file's headline-board block
+    (:func:`~suite.board.markdown.with_headline`) with the compact board.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     board = build_leaderboard(frame, instances)
@@ -34,7 +39,12 @@ def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
     html = _write_text(out / HTML_FILE,
                        render_html(board, images={p.name: p.read_bytes() for p in plots},
                                    details=row_details(frame)))
-    return [md, html, *plots]
+    written = [md, html, *plots]
+    if readme is not None:
+        path = Path(readme)
+        written.append(_write_text(path, with_headline(path.read_text(encoding="utf-8"),
+                                                       headline_markdown(board))))
+    return written
 
 
 def _write_text(path: Path, text: str) -> Path:
