@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from suite.cli import EXIT_CHECK_FAILED, main
+from suite.cli import main
+from suite.cli.common import EXIT_CHECK_FAILED
 from suite.execution import check as gate
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "check-smoke.json"

@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from suite import cli
-from suite.cli import LISTINGS, main
+from suite.cli import common as cli_common
+from suite.cli import main
+from suite.cli import run as cli_run
+from suite.cli.listing import LISTINGS
 from tests.reports import EXPLAINERS, make_cells_frame
 
 BOARD_FILES = ["auc_per_explainer.png", "auc_vs_throughput.png", "edges_dropped.png",
@@ -190,8 +192,8 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
         _record(store, make_cells_frame())
         return types.SimpleNamespace(done=17, failed=1, skipped=3)
 
-    monkeypatch.setattr(cli, "run_matrix", fake_run_matrix)
-    monkeypatch.setattr(cli, "load_matrix", lambda name: types.SimpleNamespace(name=name))
+    monkeypatch.setattr(cli_run, "run_matrix", fake_run_matrix)
+    monkeypatch.setattr(cli_common, "load_matrix", lambda name: types.SimpleNamespace(name=name))
     assert main(["run", "--matrix", "fake", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "17 done, 1 failed, 3 skipped" in out

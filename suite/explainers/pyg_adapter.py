@@ -265,7 +265,6 @@ class PygGraphMask(PygExplainer):
         return None
 
     def _explain_one(self, model: nn.Module, view: InstanceBatch, seed: int) -> Tensor:
-
         self._num_layers = len(message_layers(model))
         return super()._explain_one(model, view, seed)
 

@@ -86,13 +86,11 @@ def _import(target: str, spec: str) -> ModuleType:
 
 
 def _explainer_names(module: ModuleType) -> tuple[str, ...]:
-
     return tuple(entry.name for entry in EXPLAINERS.entries()
                  if getattr(entry.factory, "__module__", None) == module.__name__)
 
 
 def _register_class(obj: object, spec: str) -> tuple[str, ...]:
-
     if not (inspect.isclass(obj) and issubclass(obj, Explainer)):
         raise PluginError(f"--plugin {spec}: {obj!r} is not an Explainer subclass (name a "
                           "module whose import registers datasets, models or metrics instead)")

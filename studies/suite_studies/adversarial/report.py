@@ -91,7 +91,6 @@ SWEEP_MODE = "adv-features"
 
 
 def _higher_is_better(metric: str) -> bool:
-
     info = COLUMNS.get(metric)
     return True if info is None else info.higher_is_better
 

@@ -147,7 +147,6 @@ def edge_table(model: nn.Module, dataset: Any, ids: Tensor, seed: int,
 
 
 def _auc(scores: Tensor, labels: Tensor) -> float:
-
     if labels.all() or not labels.any():
         return math.nan
     return roc_auc(scores, labels)
@@ -172,7 +171,6 @@ def rows(table: EdgeTable) -> list[tuple[str, str, list[str]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-
     parser = argparse.ArgumentParser(prog="python -m suite_studies.gnnexplainer.mask_diagnostics",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", required=True, help="a suite_studies.gnnexplainer.model_study spec (its variants)")

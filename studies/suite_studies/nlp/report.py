@@ -152,7 +152,6 @@ class TaskResult:
 
 
 def _masked_accuracy(model, dataset, explanation, kept: Tensor, device) -> tuple[float, float]:
-
     batch = instance_batch(dataset, explanation.instance_ids, model.num_layers).to(device)
     labels = dataset.y[explanation.instance_ids].to(device)
     full = masked_log_probs(model, batch, None).argmax(-1)
@@ -233,7 +232,6 @@ def layer_relation_shares(explanation, dataset) -> dict[int, dict[str, tuple[int
 
 def run_task(name: str, setup: TaskSetup, config: NLPConfig, paths: Paths, device: str,
              say: Callable[[str], None]) -> TaskResult:
-
     dataset = load_dataset(setup.dataset, seed=config.seed, cache_dir=paths.dataset_cache, **setup.dataset_params)
     model, result, cached = train_or_load("syntactic-gcn", setup.model_params, "standard", setup.training, dataset,
                                           dataset_params=dataset.params, seed=config.seed, device=device,
