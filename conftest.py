@@ -190,3 +190,13 @@ def plugin_registry():
     yield EXPLAINERS
     for name in set(EXPLAINERS.names()) - before:
         EXPLAINERS.remove(name)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local two-CPU Ray cluster for the module; yields its address (skips without Ray)."""
+    ray = pytest.importorskip("ray", reason='Ray is not installed (pip install ".[ray]")')
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

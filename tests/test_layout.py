@@ -87,3 +87,22 @@ def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
     assert any(name == "suite/presets/tuning.yaml" for name in names)
     studies = [n for n in names if "suite_studies" in n or "/grids/" in n or n.startswith("studies/")]
     assert not studies, studies
+
+
+AREAS = ("synthetic", "molecules", "nlp", "adversarial", "graphmask", "ray")
+
+
+def test_slow_checks_live_in_the_slow_folders_with_one_area_marker():
+    """``-m slow`` is the slow tier and ``-m 'slow and AREA'`` one area of it: every module
+    that marks tests slow sits in tests/slow/ (or is a study's test_quality_*.py) and names
+    exactly one area."""
+    modules = [*ROOT.joinpath("tests").rglob("test_*.py"), *ROOT.joinpath("studies").rglob("test_*.py")]
+    for path in modules:
+        text = path.read_text()
+        if "pytest.mark.slow" not in text or path == Path(__file__).resolve():
+            continue
+        where = path.relative_to(ROOT)
+        assert where.parts[:2] == ("tests", "slow") or (
+            where.parts[0] == "studies" and path.name.startswith("test_quality")), where
+        marked = [area for area in AREAS if f"pytest.mark.{area}" in text]
+        assert len(marked) == 1, (where, marked)

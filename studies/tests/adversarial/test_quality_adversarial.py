@@ -22,7 +22,7 @@ from suite_studies.adversarial.robustness_check import (
 
 from suite.matrix import load_matrix
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.adversarial]
 
 
 def _paired(tmp_path, dataset: str, model: str, mode: str, seeds: list[int]):

@@ -7,7 +7,7 @@ from suite_studies.graphmask.report import ReportConfig, run_report, write_repor
 
 from suite.core.paths import Paths
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.graphmask]
 
 
 def test_graphmask_report_reproduces_the_paper(tmp_path):

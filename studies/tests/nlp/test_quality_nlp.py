@@ -21,7 +21,7 @@ from suite_studies.nlp.report import NLPConfig, run_task
 from suite.core.paths import Paths
 from suite.datasets.nlp import ewt
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nlp]
 
 
 def test_ewt_sizes_per_split(mirror):

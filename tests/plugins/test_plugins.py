@@ -16,7 +16,7 @@ import pytest
 from suite.cli import main
 from suite.plugins.loading import PluginError, load_plugin, split_spec
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 TOY_PKG = HERE / "plugin_pkg"
 TOY = str(TOY_PKG / "suite_toy_plugin" / "__init__.py")
 BAD = str(HERE / "plugins" / "bad_explainers.py")

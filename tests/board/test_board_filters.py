@@ -14,7 +14,7 @@ import pytest
 from suite.board.html import render_html
 from suite.board.table import build_leaderboard, row_details
 from suite.store.frame import KEY
-from tests.reports import make_cells_frame
+from tests.board import make_cells_frame
 
 
 class _Collect(HTMLParser):

@@ -13,7 +13,7 @@ from suite.cli import main
 from suite.cli.common import EXIT_CHECK_FAILED
 from suite.execution import check as gate
 
-REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "check-smoke.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "check-smoke.json"
 
 
 def _frame(rows):

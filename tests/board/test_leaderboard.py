@@ -12,7 +12,7 @@ from suite.board.numbers import format_number
 from suite.board.table import CONVENTIONS, DISPLAY_COLUMNS, SCORE_COLUMNS, build_leaderboard
 from suite.board.write import write_leaderboard
 from suite.store.frame import KEY
-from tests.reports import EXPLAINERS, FREE_DATASET, GT_DATASET, make_cells_frame
+from tests.board import EXPLAINERS, FREE_DATASET, GT_DATASET, make_cells_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

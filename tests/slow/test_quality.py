@@ -15,7 +15,7 @@ from suite.execution.runner import run_matrix
 from suite.matrix import parse_matrix, preset_document
 from suite.store.database import ResultsStore
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.synthetic]
 
 
 def default_restricted(**sections) -> dict:

@@ -20,7 +20,7 @@ from suite.execution.runner import run_matrix
 from suite.matrix import parse_matrix, preset_document, resolved_parameters
 from suite.store.database import ResultsStore
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.molecules]
 
 SUBSET = 3000
 COLUMNS = ["dataset", "explainer", "rank_text", "section", "lead", "lead_low", "lead_high",

@@ -13,7 +13,7 @@ from suite.cli import common as cli_common
 from suite.cli import main
 from suite.cli import run as cli_run
 from suite.cli.listing import LISTINGS
-from tests.reports import EXPLAINERS, make_cells_frame
+from tests.board import EXPLAINERS, make_cells_frame
 
 BOARD_FILES = ["auc_per_explainer.png", "auc_vs_throughput.png", "edges_dropped.png",
                "leaderboard.html", "leaderboard.md"]

@@ -13,7 +13,7 @@ from scipy import stats
 from suite.board.compare import build_comparison
 from suite.cli import main
 
-TOY = str(Path(__file__).resolve().parent / "plugin_pkg" / "suite_toy_plugin" / "__init__.py")
+TOY = str(Path(__file__).resolve().parents[1] / "plugin_pkg" / "suite_toy_plugin" / "__init__.py")
 
 A = [0.90, 0.92, 0.91]   # compared
 B = [0.80, 0.85, 0.83]   # best other

@@ -24,9 +24,9 @@ from suite.execution.process_executor import CellScheduler
 from suite.execution.runner import run_matrix
 from suite.matrix import expand, parse_matrix
 from suite.store.database import ResultsStore
-from tests.executor_helpers import signal_driver_after
+from tests.execution.executor_helpers import signal_driver_after
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
 
 

@@ -76,5 +76,5 @@ def test_asv_uses_the_existing_environment():
     import json
     from pathlib import Path
 
-    config = json.loads((Path(__file__).resolve().parents[1] / "asv.conf.json").read_text())
+    config = json.loads((Path(__file__).resolve().parents[2] / "asv.conf.json").read_text())
     assert config["environment_type"] == "existing"

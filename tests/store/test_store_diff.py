@@ -8,8 +8,8 @@ import sqlite3
 from suite.cli import main
 from suite.store.database import ResultsStore
 from suite.store.diff import diff_stores
-from tests.reports import make_cells_frame
-from tests.test_cli import _record
+from tests.board import make_cells_frame
+from tests.cli.test_cli import _record
 
 
 def _store(path):

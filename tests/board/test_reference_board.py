@@ -15,7 +15,7 @@ from suite.board.markdown import headline_markdown, to_markdown, with_headline
 from suite.board.table import build_leaderboard
 from suite.store.database import ResultsStore
 
-REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference"
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from suite.board.plots import plot_edges_dropped
 from suite.board.table import build_leaderboard
 from suite.metrics.drop_curve import DROP_GRID, curve_column
-from tests.reports import make_cells_frame
+from tests.board import make_cells_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

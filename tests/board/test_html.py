@@ -13,7 +13,7 @@ import pytest
 
 from suite.board.html import render_html
 from suite.board.table import build_leaderboard
-from tests.reports import EXPLAINERS, GT_DATASET, make_cells_frame
+from tests.board import EXPLAINERS, GT_DATASET, make_cells_frame
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}

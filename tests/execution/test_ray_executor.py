@@ -8,8 +8,6 @@ completes the matrix. Skipped, with the reason, when Ray is not installed.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -24,22 +22,13 @@ from suite.execution.cell import TIMING_COLUMNS
 from suite.execution.runner import run_matrix
 from suite.plugins.loading import load_plugin
 from suite.store.database import ResultsStore
-from tests.executor_helpers import signal_driver_after
+from tests.execution.executor_helpers import signal_driver_after
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
 
 
 ray = pytest.importorskip("ray", reason='Ray is not installed (pip install ".[ray]")')
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """One local two-CPU cluster for the module; yields its address."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -136,29 +125,6 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
                              executor_options={"plugins": [f"{PLUGIN}:StallWhileMarked"]})
     assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
     assert sorted(frame["explainer"]) == ["random", "saliency", "test-stall"]
-
-
-@pytest.mark.slow
-def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_path, cluster):
-    """The default matrix (240 cells) under Ray; then 12 seeded-random cells rerun locally
-    with run_cell on the same caches must give the same scores within 1e-6."""
-    from suite.execution.cell import run_cell
-    from suite.matrix import Cell, expand, load_matrix
-
-    summary, frame, _ = _run(tmp_path, "ray.sqlite", "default", executor="ray")
-    assert summary.failed == 0 and summary.pending == 0, summary.text()
-    cells, _ = expand(load_matrix("default"))
-    done = frame[frame["status"] == "done"].set_index("cell_key")
-    assert len(done) > 0.8 * len(cells)
-    rng = np.random.default_rng(0)
-    for key in rng.choice(done.index.to_numpy(), size=12, replace=False):
-        cell = Cell.from_dict(json.loads(done.loc[key, "config"]))
-        local = run_cell(cell, Paths(tmp_path))
-        for metric, value in local.scores.items():
-            if metric in TIMING_COLUMNS:
-                continue
-            assert np.isclose(done.loc[key, metric], value, rtol=0, atol=1e-6, equal_nan=True), \
-                (cell.label, metric)
 
 
 def test_tasks_ask_for_a_gpu_only_on_cuda_and_fix_torch_threads(cluster, misbehaving):

@@ -254,9 +254,9 @@ while True:
 def test_a_killed_writer_leaves_only_complete_cells(tmp_path):
     path = tmp_path / "s.sqlite"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE,
-                            text=True, cwd=Path(__file__).resolve().parents[1],
+                            text=True, cwd=Path(__file__).resolve().parents[2],
                             env={**__import__("os").environ,
-                                 "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                                 "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
