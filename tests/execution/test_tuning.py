@@ -88,8 +88,11 @@ def test_bundled_grids_are_valid():
     from suite.explainers.base import build_explainer
 
     for task in ("node", "graph"):
-        for setting in load_grid("gnnexplainer", task):
-            build_explainer("gnnexplainer", **setting)
+        grid = load_grid("gnnexplainer", task)
+        assert grid, task
+        for setting in grid:
+            config = build_explainer("gnnexplainer", **setting).config
+            assert {key: getattr(config, key) for key in setting} == setting
 
 
 def test_bad_grid_and_task(tmp_path):

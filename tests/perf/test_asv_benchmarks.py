@@ -66,9 +66,15 @@ def test_memory_benchmark_runs_once(monkeypatch):
     monkeypatch.setattr(bench_memory, "SIZES", {"small": (100, 20, 10)})
     bench = bench_memory.BigGraph()
     cache = bench.setup_cache()
+    dataset, model, ids = cache["small"]
     for explainer in bench_memory.EXPLAINERS:
         bench.peakmem_instance_batch(cache, explainer, "small")
         bench.peakmem_explain(cache, explainer, "small")
+        # what the benchmark measures is a valid explanation of the instances it names
+        explanation = bench_memory.build_explainer(
+            explainer, **bench_memory.HPARAMS.get(explainer, {})).explain(model, dataset, ids, 0)
+        explanation.validate()
+        assert explanation.instance_ids.tolist() == ids.tolist()
 
 
 def test_asv_uses_the_existing_environment():
