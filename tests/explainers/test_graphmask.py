@@ -14,8 +14,10 @@ import suite.explainers.graphmask as gm  # registers graphmask and graphmask-ins
 from suite.core.config import ConfigError
 from suite.core.types import TaskLevel
 from suite.explainers import build_explainer
-from suite.graph.masking import message_layers
-from suite.graph.subgraphs import instance_batch
+from suite.explainers import hard_concrete as hc
+from suite.explainers.graphmask import amortised, hooks
+from suite.graph.masking import MessageContext, message_layers
+from suite.graph.subgraphs import graph_batch, instance_batch
 from suite.models import build_model
 from suite.protocol import dev_instances
 
@@ -75,8 +77,8 @@ def any_model(request, tiny_node_dataset, tiny_graph_dataset):
 
 def _view(dataset):
     if dataset.task == TaskLevel.NODE:
-        return gm._full_graph(dataset, torch.arange(dataset.data.num_nodes))
-    return gm.graph_batch(dataset, torch.arange(dataset.num_graphs))
+        return amortised._full_graph(dataset, torch.arange(dataset.data.num_nodes))
+    return graph_batch(dataset, torch.arange(dataset.num_graphs))
 
 
 # ------------------------------------------------------------------ config
@@ -171,14 +173,14 @@ def test_top_down_schedule():
 
 def test_fit_trains_layers_top_down(tiny_gcn, tiny_node_dataset, monkeypatch):
     seen = []
-    original = gm.gate_messages
+    original = amortised.gate_messages
 
     def spy(model, num_edges, gates, baselines, explainable=None):
         if torch.is_grad_enabled():  # training steps (dev evaluation runs without grad)
             seen.append(sorted(gates))
         return original(model, num_edges, gates, baselines, explainable)
 
-    monkeypatch.setattr(gm, "gate_messages", spy)
+    monkeypatch.setattr(amortised, "gate_messages", spy)
     gm.GraphMask(epochs_per_layer=2).fit(tiny_gcn, tiny_node_dataset, tiny_node_dataset.splits["train"], 0)
     assert seen == [[2], [2], [1, 2], [1, 2], [0, 1, 2], [0, 1, 2]]  # node task: one step per epoch
 
@@ -392,7 +394,7 @@ def _hard_gate_divergence(model, view, hard: torch.Tensor) -> torch.Tensor:
 
 def test_instance_zero_baseline_zeroes_the_closed_messages(tiny_gcn, tiny_node_dataset):
     ids = _ids(tiny_node_dataset)[:6]
-    view = gm._full_graph(tiny_node_dataset, ids)
+    view = amortised._full_graph(tiny_node_dataset, ids)
     settings = dict(epochs_per_layer=20, penalty_scaling=5.0)
     zero = gm.GraphMaskInstance(baseline="zero", **settings).explain_view(tiny_gcn, view, 0, tiny_node_dataset)
     hard = zero.extras["_hard_gates"]
@@ -546,7 +548,7 @@ def _two_copies(dataset):
 def test_subgraph_view_explains_as_the_full_graph(fitted_node, tiny_gcn, tiny_node_dataset):
     dataset = _two_copies(tiny_node_dataset)
     ids = dataset.explain_ids["test"]
-    view = gm._hop_graph(dataset, ids, tiny_gcn.num_layers)
+    view = amortised._hop_graph(dataset, ids, tiny_gcn.num_layers)
     assert view.edge_ids.numel() <= dataset.data.edge_index.size(1) // 2  # the other copy is left out
     full = fitted_node.explain(tiny_gcn, dataset, ids, 0)
     sub = copy.deepcopy(fitted_node)
@@ -570,16 +572,16 @@ def test_subgraph_view_fits_and_is_left_out_of_the_key_at_its_default(tiny_gcn, 
 
 def test_message_layout_is_checked_once_per_layer_and_bad_layouts_raise(tiny_gcn, tiny_node_dataset,
                                                                         monkeypatch):
-    view = gm._full_graph(tiny_node_dataset, tiny_node_dataset.explain_ids["test"][:3])
+    view = amortised._full_graph(tiny_node_dataset, tiny_node_dataset.explain_ids["test"][:3])
     layers = len(message_layers(tiny_gcn))
     calls = []
-    original = gm._real_messages
-    monkeypatch.setattr(gm, "_real_messages", lambda ctx, m, n: (calls.append(ctx.layer), original(ctx, m, n)))
+    original = hooks._real_messages
+    monkeypatch.setattr(hooks, "_real_messages", lambda ctx, m, n: (calls.append(ctx.layer), original(ctx, m, n)))
     with gm.gated_model(tiny_gcn, view, None, {}, {}) as run:
         first = run()
         assert torch.equal(run(), first)
     assert sorted(calls) == list(range(layers))  # two forwards, one check per layer
-    ctx = gm.MessageContext(layer=1, edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]), inputs={},
+    ctx = MessageContext(layer=1, edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]), inputs={},
                             propagate_kwargs={})
     with pytest.raises(ValueError, match="layer 1 sent 3 messages for 2 edges"):
         original(ctx, torch.zeros(3, 4), 2)  # the extra message is no self-loop
@@ -619,7 +621,7 @@ def test_direct_lagrangian_and_l0_grads_match_autograd():
     logits = torch.randn(40, generator=gen) * 4
     weight = torch.rand(40, generator=gen)
     a = logits.clone().requires_grad_(True)
-    (gm.hc.expected_l0(a, cfg.hard_concrete) * weight).sum().backward()
+    (hc.expected_l0(a, cfg.hard_concrete) * weight).sum().backward()
     b = logits.clone().requires_grad_(True)
     gm.add_l0_grad([b], weight, cfg.hard_concrete)
     assert torch.equal(a.grad, b.grad)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import suite.explainers.graphmask as gm
+from suite.explainers.graphmask import instance as gm_instance
 from suite.explainers.lean_adam import LeanAdam
 
 
@@ -47,7 +48,7 @@ def test_bad_settings_name_the_field(field, value):
 def test_graphmask_instance_equals_its_torch_adam_run(tiny_gcn, tiny_node_dataset, monkeypatch):
     ids = tiny_node_dataset.explain_ids["test"][:4]
     lean = gm.GraphMaskInstance(epochs_per_layer=6).explain(tiny_gcn, tiny_node_dataset, ids, 2)
-    monkeypatch.setattr(gm, "LeanAdam", lambda params, lr: torch.optim.Adam(params, lr=lr, foreach=True))
+    monkeypatch.setattr(gm_instance, "LeanAdam", lambda params, lr: torch.optim.Adam(params, lr=lr, foreach=True))
     ref = gm.GraphMaskInstance(epochs_per_layer=6).explain(tiny_gcn, tiny_node_dataset, ids, 2)
     assert torch.equal(lean.edge_layer_scores, ref.edge_layer_scores)
     assert torch.equal(lean.meta["lambda"], ref.meta["lambda"])
