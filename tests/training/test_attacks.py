@@ -15,6 +15,7 @@ from suite.core.types import BenchmarkDataset
 from suite.training import build_training
 from suite.training.attacks import (
     ATTACKS,
+    FeatureAttackConfig,
     StructureAttackConfig,
     build_attack,
     pgd_features,
@@ -86,7 +87,8 @@ STRUCTURE = dict(budget_share=0.1, steps=10, samples=5)
 def test_pgd_features_increases_the_loss_inside_the_ball(level, norm, request):
     model, inputs, y, index = _case(level, request)
     epsilon = 0.1 if norm == "linf" else 0.3
-    x_adv = pgd_features(model, inputs, y, index, epsilon=epsilon, steps=5, norm=norm,
+    x_adv = pgd_features(model, inputs, y, index,
+                         FeatureAttackConfig(epsilon=epsilon, steps=5, norm=norm),
                          generator=_gen())
     delta = x_adv - inputs.x
     size = delta.abs().amax() if norm == "linf" else delta.norm(dim=-1).amax()
@@ -103,8 +105,8 @@ def test_pgd_features_without_random_start_is_exact_sign_ascent(tiny_node_datase
     x = d.x.clone().requires_grad_(True)
     loss = F.cross_entropy(tiny_gcn(x, d.edge_index)[index], y)
     (grad,) = torch.autograd.grad(loss, x)
-    x_adv = pgd_features(tiny_gcn, inputs, y, index, epsilon=0.2, steps=1, step_size=0.2,
-                         random_start=False)
+    x_adv = pgd_features(tiny_gcn, inputs, y, index,
+                         FeatureAttackConfig(epsilon=0.2, steps=1, step_size=0.2, random_start=False))
     assert torch.allclose(x_adv, d.x + 0.2 * grad.sign())
 
 
@@ -113,7 +115,7 @@ def test_zero_epsilon_changes_nothing_and_robust_accuracy_is_clean_accuracy(tiny
     d, index = tiny_node_dataset.data, tiny_node_dataset.splits["test"]
     inputs = GraphInputs(x=d.x, edge_index=d.edge_index)
     assert torch.equal(pgd_features(tiny_gcn, inputs, tiny_node_dataset.y[index], index,
-                                    epsilon=0.0, steps=3), d.x)
+                                    FeatureAttackConfig(epsilon=0.0, steps=3)), d.x)
     clean = accuracy(tiny_gcn, tiny_node_dataset, index)
     assert robust_accuracy(tiny_gcn, tiny_node_dataset, "test", "pgd-features",
                            {"epsilon": 0.0}, seed=0) == clean
@@ -125,7 +127,8 @@ def test_zero_epsilon_changes_nothing_and_robust_accuracy_is_clean_accuracy(tiny
 @pytest.mark.parametrize("level", ["node", "graph"])
 def test_pgd_structure_increases_the_loss_within_the_budget(level, request):
     model, inputs, y, index = _case(level, request)
-    adv = pgd_structure(model, inputs, y, index, generator=_gen(), **STRUCTURE)
+    adv = pgd_structure(model, inputs, y, index, StructureAttackConfig(**STRUCTURE),
+                        generator=_gen())
     per_graph, removed, added = _flips_per_graph(inputs, adv)
     old = _pairs(inputs.edge_index)
     if level == "node":
@@ -143,8 +146,9 @@ def test_pgd_structure_increases_the_loss_within_the_budget(level, request):
 @pytest.mark.parametrize("discretise", ["bernoulli", "topk"])
 def test_absolute_budget_and_symmetric_flips(discretise, request):
     model, inputs, y, index = _case("graph", request)
-    adv = pgd_structure(model, inputs, y, index, budget=2, steps=5, samples=3,
-                        discretise=discretise, generator=_gen())
+    adv = pgd_structure(model, inputs, y, index,
+                        StructureAttackConfig(budget=2, steps=5, samples=3, discretise=discretise),
+                        generator=_gen())
     per_graph, _, _ = _flips_per_graph(inputs, adv)
     assert per_graph and max(per_graph.values()) <= 2
     directed = set(map(tuple, adv.edge_index.t().tolist()))
@@ -155,7 +159,9 @@ def test_absolute_budget_and_symmetric_flips(discretise, request):
 @pytest.mark.parametrize("level", ["node", "graph"])
 def test_removal_only_never_inserts(level, request):
     model, inputs, y, index = _case(level, request)
-    adv = pgd_structure(model, inputs, y, index, removal_only=True, generator=_gen(), **STRUCTURE)
+    adv = pgd_structure(model, inputs, y, index,
+                        StructureAttackConfig(removal_only=True, **STRUCTURE),
+                        generator=_gen())
     _, removed, added = _flips_per_graph(inputs, adv)
     assert removed > 0 and added == 0
 
@@ -164,7 +170,8 @@ def test_edge_attr_forces_removal_only_and_keeps_attributes_aligned(request):
     model, inputs, y, index = _case("graph", request)
     attr = torch.arange(inputs.edge_index.size(1), dtype=torch.float).view(-1, 1)
     inputs = inputs.replace(edge_attr=attr)  # GIN ignores it; the attack must not insert
-    adv = pgd_structure(model, inputs, y, index, generator=_gen(), **STRUCTURE)
+    adv = pgd_structure(model, inputs, y, index, StructureAttackConfig(**STRUCTURE),
+                        generator=_gen())
     _, removed, added = _flips_per_graph(inputs, adv)
     assert removed > 0 and added == 0
     kept = adv.edge_attr.view(-1).long()
@@ -175,20 +182,25 @@ def test_inserted_edges_get_the_most_common_edge_type(request):
     model, inputs, y, index = _case("node", request)
     types = (torch.arange(inputs.edge_index.size(1)) % 5 == 0).long() + 1  # type 1 most common
     inputs = inputs.replace(edge_type=types)
-    adv = pgd_structure(model, inputs, y, index, generator=_gen(), **STRUCTURE)
+    adv = pgd_structure(model, inputs, y, index, StructureAttackConfig(**STRUCTURE),
+                        generator=_gen())
     old = set(map(tuple, inputs.edge_index.t().tolist()))
     new = [i for i, e in enumerate(adv.edge_index.t().tolist()) if tuple(e) not in old]
     assert new and set(adv.edge_type[new].tolist()) == {1}
-    adv = pgd_structure(model, inputs, y, index, insert_edge_type=7, generator=_gen(), **STRUCTURE)
+    adv = pgd_structure(model, inputs, y, index,
+                        StructureAttackConfig(insert_edge_type=7, **STRUCTURE),
+                        generator=_gen())
     new = [i for i, e in enumerate(adv.edge_index.t().tolist()) if tuple(e) not in old]
     assert new and set(adv.edge_type[new].tolist()) == {7}
 
 
 def test_all_candidates_attack_at_least_as_hard_on_small_graphs(request):
     model, inputs, y, index = _case("graph", request)
-    sampled = pgd_structure(model, inputs, y, index, generator=_gen(), **STRUCTURE)
-    full = pgd_structure(model, inputs, y, index, candidates="existing+all", generator=_gen(),
-                         **STRUCTURE)
+    sampled = pgd_structure(model, inputs, y, index, StructureAttackConfig(**STRUCTURE),
+                            generator=_gen())
+    full = pgd_structure(model, inputs, y, index,
+                         StructureAttackConfig(candidates="existing+all", **STRUCTURE),
+                         generator=_gen())
     assert _loss(model, full, y, index) >= _loss(model, sampled, y, index) - 0.05
 
 
@@ -319,8 +331,9 @@ def test_targets_budget_scope_gives_every_target_set_the_same_flips_per_target(s
     assert wanted < whole  # the scope changes this budget
     flips = {}
     for scope in ("graph", "targets"):
-        adv = pgd_structure(model, inputs, dataset.y[index], index, budget_share=0.2, steps=5,
-                            discretise="topk", budget_scope=scope, generator=_gen())
+        adv = pgd_structure(model, inputs, dataset.y[index], index,
+                            StructureAttackConfig(budget_share=0.2, steps=5, discretise="topk", budget_scope=scope),
+                            generator=_gen())
         per_graph, _, _ = _flips_per_graph(inputs, adv)
         flips[scope] = sum(per_graph.values())
     assert flips["targets"] == wanted
@@ -337,19 +350,22 @@ def test_targets_budget_scope_floors_once_and_keeps_a_zero_budget(request):
     share = next(s / 100 for s in range(5, 100)  # a share where the two roundings differ
                  if math.floor(s / 100 * pairs * share_of_nodes)
                  != math.floor(math.floor(s / 100 * pairs) * share_of_nodes))
-    adv = pgd_structure(model, inputs, y, index, budget_share=share, steps=5, discretise="topk",
-                        budget_scope="targets", generator=_gen())
+    adv = pgd_structure(model, inputs, y, index,
+                        StructureAttackConfig(budget_share=share, steps=5, discretise="topk", budget_scope="targets"),
+                        generator=_gen())
     assert sum(_flips_per_graph(inputs, adv)[0].values()) == math.floor(
         share * pairs * share_of_nodes)
-    none = pgd_structure(model, inputs, y, index, budget=0, steps=2, discretise="topk",
-                         budget_scope="targets", generator=_gen())
+    none = pgd_structure(model, inputs, y, index,
+                         StructureAttackConfig(budget=0, steps=2, discretise="topk", budget_scope="targets"),
+                         generator=_gen())
     assert _pairs(none.edge_index) == _pairs(d.edge_index)
 
 
 def test_targets_budget_scope_leaves_graph_tasks_alone(request):
     model, inputs, y, index = _case("graph", request)
-    runs = [pgd_structure(model, inputs, y, index, budget_scope=scope, generator=_gen(),
-                          **STRUCTURE) for scope in ("graph", "targets")]
+    runs = [pgd_structure(model, inputs, y, index,
+                          StructureAttackConfig(budget_scope=scope, **STRUCTURE),
+                          generator=_gen()) for scope in ("graph", "targets")]
     assert torch.equal(runs[0].edge_index, runs[1].edge_index)
 
 

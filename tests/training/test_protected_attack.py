@@ -43,8 +43,9 @@ def test_protected_pairs_are_never_flipped_and_the_budget_holds(level, discretis
     model, inputs, y, index = _case(level, request)
     flipped = 0
     for seed in range(3):
-        out = pgd_structure(model, inputs, y, index, protect="ground-truth", discretise=discretise,
-                            generator=torch.Generator().manual_seed(seed), **ATTACK)
+        out = pgd_structure(model, inputs, y, index,
+                            StructureAttackConfig(protect="ground-truth", discretise=discretise, **ATTACK),
+                            generator=torch.Generator().manual_seed(seed))
         removed_gt, inserted_gt, per_graph = _touches_ground_truth(inputs, out)
         assert removed_gt == 0 and inserted_gt == 0
         assert max(per_graph.values(), default=0) <= ATTACK["budget"]
@@ -59,8 +60,8 @@ def test_the_unprotected_attack_does_flip_ground_truth_here(request):
     model, inputs, y, index = _case("node", request)
     touched = 0
     for seed in range(3):
-        out = pgd_structure(model, inputs, y, index, generator=torch.Generator().manual_seed(seed),
-                            **ATTACK)
+        out = pgd_structure(model, inputs, y, index, StructureAttackConfig(**ATTACK),
+                            generator=torch.Generator().manual_seed(seed))
         removed_gt, inserted_gt, _ = _touches_ground_truth(inputs, out)
         touched += removed_gt + inserted_gt
     assert touched > 0
@@ -71,7 +72,8 @@ def test_protect_none_ignores_the_ground_truth(level, request):
     """``protect: none`` gives the same flips whether or not the inputs carry ground truth."""
     model, inputs, y, index = _case(level, request)
     bare = inputs.replace(gt_edge_mask=None, gt_node_mask=None)
-    runs = [pgd_structure(model, x, y, index, generator=torch.Generator().manual_seed(4), **ATTACK)
+    runs = [pgd_structure(model, x, y, index, StructureAttackConfig(**ATTACK),
+                          generator=torch.Generator().manual_seed(4))
             for x in (inputs, bare)]
     assert torch.equal(runs[0].edge_index, runs[1].edge_index)
     assert runs[1].gt_edge_mask is None
@@ -91,7 +93,8 @@ def test_protect_is_validated_and_left_out_of_keys_at_its_default():
 def test_protection_needs_ground_truth(request):
     model, inputs, y, index = _case("node", request)
     with pytest.raises(ValueError, match="ground truth"):
-        pgd_structure(model, inputs.replace(gt_edge_mask=None), y, index, protect="ground-truth")
+        pgd_structure(model, inputs.replace(gt_edge_mask=None), y, index,
+                      StructureAttackConfig(protect="ground-truth"))
 
 
 def test_ground_truth_masks_reach_the_attack_aligned(tiny_graph_dataset, tiny_node_dataset):

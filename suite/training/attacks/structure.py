@@ -1,187 +1,27 @@
-"""Adversarial attacks on a model's inputs, for adversarial training and for robustness tests.
-
-Two white-box evasion attacks, each a plain function of ``(model, inputs, y, index)``
-that maximises the cross-entropy of the output rows ``index`` (the target nodes of a
-node task; None = every output row, i.e. every graph of a graph-task batch):
-
-- :func:`pgd_features`: projected gradient ascent on the node features, inside an
-  L-inf ball (element-wise) or an L2 ball (per node row) of radius ``epsilon``
-  around the clean features (Madry et al., ICLR 2018, arXiv 1706.06083).
-- :func:`pgd_structure`: the projected-gradient topology attack of Xu et al.
-  (IJCAI 2019, arXiv 1906.04214): a continuous flip vector ``s`` in [0, 1] over
-  candidate node pairs, gradient ascent with projection onto
-  ``{s in [0, 1]^P, sum_g s <= budget_g}`` (bisection, per graph), then a discrete
-  draw within the budget.
-
-Both attacks never touch the model: its parameters receive no gradient (the
-gradients are taken with ``torch.autograd.grad`` with respect to the perturbation
-only), the model runs in eval mode during the attack and gets its previous mode
-back, and every message hook is removed on exit. Random draws come from the
-``generator`` argument (a CPU ``torch.Generator``; None = torch's global
-generator), so an attack is deterministic given a seeded generator (on CPU).
-
-The registry :data:`ATTACKS` (``pgd-features``, ``pgd-structure``) binds each
-attack to a validating config; :func:`robust_accuracy` measures any model's
-accuracy under a registered attack. Defaults are ours, chosen to be cheap and
-reasonable; none is the value of a paper (the adversarial-training paper this
-suite studies did not give its recipe).
-"""
+"""``pgd-structure``: the projected-gradient topology attack (Xu et al., IJCAI 2019)."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import math
-import zlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from suite.core.config import OMIT_DEFAULT, ConfigError, build_config, config_dict
-from suite.core.registry import Registry
-from suite.core.seeding import generator as seeded_generator
-from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.graph.masking import edge_mask
 from suite.models.base import GraphModel
 from suite.training.edge_pairs import is_symmetric, pair_keys
-from suite.training.loop import GraphBatcher, GraphInputs, forward, node_inputs
+from suite.training.loop import GraphInputs, forward
 
 __all__ = [
     "ATTACKS", "AttackInfo", "FeatureAttack", "FeatureAttackConfig", "InputAttack",
     "StructureAttack", "StructureAttackConfig", "build_attack", "pgd_features", "pgd_structure",
     "project_budget", "robust_accuracy",
 ]
-
-NORMS = ("linf", "l2")
-CANDIDATES = ("existing+random", "existing+all")
-DISCRETISE = ("bernoulli", "topk")
-PROTECT = ("none", "ground-truth")
-BUDGET_SCOPES = ("graph", "targets")
-
-#: Bisection iterations of :func:`project_budget` (float32: the threshold is then exact
-#: to ~2^-40 of the range of ``a``).
-BISECTION_ITERS = 40
-
-#: Graphs attacked together by :func:`robust_accuracy` (bounds memory; the attacks are
-#: per graph, so results do not depend on it except through the random draws' order).
-ATTACK_GRAPHS_PER_CHUNK = 256
-
-
-# --------------------------------------------------------------------------- shared
-
-
-@contextlib.contextmanager
-def _attacking(model: GraphModel) -> Iterator[None]:
-    """Eval mode and gradients on inside the block; the model's mode is restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def _rows(out: Tensor, index: Tensor | None) -> Tensor:
-    return out if index is None else out[index]
-
-
-def _uniform(shape: tuple[int, ...], generator: torch.Generator | None,
-             like: Tensor) -> Tensor:
-    """U[0, 1) of ``shape`` drawn on the CPU from ``generator``, on ``like``'s device/dtype."""
-    return torch.rand(shape, generator=generator).to(device=like.device, dtype=like.dtype)
-
-
-def _check(rules: dict[str, tuple[bool, str]], config: Any) -> None:
-    for name, (valid, rule) in rules.items():
-        if not valid:
-            raise ConfigError(f"{name}: must be {rule} (got {getattr(config, name)!r})")
-
-
-# --------------------------------------------------------------------------- features
-
-
-def pgd_features(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None = None,
-                 *, epsilon: float, steps: int, step_size: float | None = None,
-                 norm: str = "linf", random_start: bool = True,
-                 generator: torch.Generator | None = None) -> Tensor:
-    r"""Projected gradient ascent on node features: x' [n, F] with ||x' - x|| <= epsilon.
-
-    .. math::
-        \delta_0 \sim \text{ball} \text{ (or 0)}, \quad
-        \delta_{t+1} = \Pi_{\epsilon}\big(\delta_t + \alpha\, d(\nabla_\delta
-        \mathrm{CE}(f(x + \delta_t)_{index}, y))\big)
-
-    with ``d(g) = sign(g)`` and ``Pi`` = clamp to [-eps, eps] element-wise for
-    ``norm="linf"``, and ``d(g) = g / ||g_v||`` per node row v and ``Pi`` = scale each
-    row into the L2 ball of radius ``epsilon`` for ``norm="l2"``. Every node's features
-    may move (the whole input graph), not only the targets'. The features are not
-    clipped to any data range.
-
-    Args:
-        model, inputs: the model and its clean inputs (not modified).
-        y: labels of the rows ``index`` ([len(index)]) or of every output row.
-        index: output rows whose mean cross-entropy is maximised (None = all rows).
-        epsilon: radius of the ball (in feature units: choose it relative to the
-            features' scale).
-        steps: ascent steps (0 = the random start only).
-        step_size: alpha; None = ``2.5 * epsilon / steps`` (a common heuristic that lets
-            a walk started on the ball's surface cross it).
-        norm: ``"linf"`` or ``"l2"``.
-        random_start: start from a uniform point of the ball (L-inf: each entry
-            U[-eps, eps]; L2: a uniform direction per row at radius U[0, eps]) instead
-            of the clean features.
-        generator: CPU generator for the random start.
-
-    Returns:
-        The perturbed features, detached, on ``inputs.x``'s device.
-    """
-    if norm not in NORMS:
-        raise ConfigError(f"norm: expected one of {', '.join(NORMS)} (got {norm!r})")
-    if epsilon < 0 or steps < 0:
-        raise ConfigError(f"epsilon and steps: must be >= 0 (got {epsilon!r}, {steps!r})")
-    x = inputs.x.detach()
-    if epsilon == 0:
-        return x.clone()
-    alpha = 2.5 * epsilon / max(steps, 1) if step_size is None else float(step_size)
-    delta = _ball_start(x, epsilon, norm, generator) if random_start else torch.zeros_like(x)
-    with _attacking(model):
-        for _ in range(steps):
-            delta.requires_grad_(True)
-            loss = F.cross_entropy(_rows(forward(model, inputs.replace(x=x + delta)), index), y)
-            (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
-            grad = torch.zeros_like(x) if grad is None else grad
-            with torch.no_grad():
-                moved = delta.detach() + alpha * _direction(grad, norm)
-                delta = _project_ball(moved, epsilon, norm)
-    return (x + delta).detach()
-
-
-def _ball_start(x: Tensor, epsilon: float, norm: str, generator: torch.Generator | None) -> Tensor:
-    if norm == "linf":
-        return (2 * _uniform(tuple(x.shape), generator, x) - 1) * epsilon
-    direction = torch.randn(tuple(x.shape), generator=generator).to(x)
-    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return direction * _uniform((x.size(0), 1), generator, x) * epsilon
-
-
-def _direction(grad: Tensor, norm: str) -> Tensor:
-    if norm == "linf":
-        return grad.sign()
-    return grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
-def _project_ball(delta: Tensor, epsilon: float, norm: str) -> Tensor:
-    if norm == "linf":
-        return delta.clamp(-epsilon, epsilon)
-    scale = (epsilon / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0)
-    return delta * scale
-
-
-# --------------------------------------------------------------------------- structure
+from suite.training.attacks.common import attacking, target_rows, uniform
+from suite.training.attacks.configs import BISECTION_ITERS, StructureAttackConfig
 
 
 def project_budget(a: Tensor, group: Tensor, budget: Tensor,
@@ -318,7 +158,7 @@ def _absent_pairs(inputs: GraphInputs, index: Tensor | None, existing_keys: Tens
         wanted = torch.where((src_count > 0) & (dst_count > 1), wanted, torch.zeros_like(wanted))
         draws = 2 * wanted + 4 * (wanted > 0).long()  # oversample: some draws are edges or loops
         group_of = torch.repeat_interleave(torch.arange(num_groups, device=device), draws)
-        u = _uniform((2, group_of.numel()), generator, inputs.x.new_empty(0, dtype=torch.float64))
+        u = uniform((2, group_of.numel()), generator, inputs.x.new_empty(0, dtype=torch.float64))
         i = (u[0] * src_count[group_of]).long().clamp_max(src_count[group_of] - 1)
         j = (u[1] * dst_count[group_of]).long().clamp_max(dst_count[group_of] - 1)
     a, b = src[src_start[group_of] + i], dst[dst_start[group_of] + j]
@@ -380,7 +220,7 @@ def _candidates(inputs: GraphInputs, index: Tensor | None, *, insert: bool, cand
 def _group_losses(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None,
                   num_groups: int) -> Tensor:
     """[G] mean cross-entropy of each graph's target rows (one graph: all ``index`` rows)."""
-    losses = F.cross_entropy(_rows(forward(model, inputs), index), y, reduction="none")
+    losses = F.cross_entropy(target_rows(forward(model, inputs), index), y, reduction="none")
     if inputs.batch is None:
         row_group = torch.zeros_like(y)
     else:
@@ -401,13 +241,8 @@ def _top_budget(s: Tensor, group: Tensor, budget: Tensor) -> Tensor:
     return (rank < budget[group]) & (s > 0)
 
 
-def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None = None,
-                  *, budget_share: float = 0.05, budget: int | None = None, steps: int = 20,
-                  step_size: float = 0.5, removal_only: bool = False,
-                  candidates: str = "existing+random", insert_ratio: float = 1.0,
-                  discretise: str = "bernoulli", samples: int = 20,
-                  insert_edge_type: int | None = None, protect: str = "none",
-                  budget_scope: str = "graph",
+def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor | None,
+                  config: StructureAttackConfig,
                   generator: torch.Generator | None = None) -> GraphInputs:
     r"""The PGD topology attack of Xu et al. (IJCAI 2019): flip at most ``budget`` node pairs.
 
@@ -468,8 +303,8 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     which edges must not matter, which alone may raise its explanation AUC.
 
     Args:
-        model, inputs, y, index: as :func:`pgd_features`.
-        protect: ``"none"`` or ``"ground-truth"``.
+        model, inputs, y, index: as :func:`~suite.training.attacks.features.pgd_features`.
+        config: the attack's settings (:class:`StructureAttackConfig`; the names above).
         generator: CPU generator for the sampled candidates and the Bernoulli draws.
 
     Returns:
@@ -477,11 +312,6 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
         ``edge_attr``/``edge_type``), then the inserted edges. ``x`` and ``batch`` are
         the input's.
     """
-    config = StructureAttackConfig(
-        budget_share=budget_share, budget=budget, steps=steps, step_size=step_size,
-        removal_only=removal_only, candidates=candidates, insert_ratio=insert_ratio,
-        discretise=discretise, samples=samples, insert_edge_type=insert_edge_type,
-        protect=protect, budget_scope=budget_scope)
     insert = not (config.removal_only or inputs.edge_attr is not None)
     cand, per_group = _candidates(inputs, index, insert=insert, candidates=config.candidates,
                                   insert_ratio=config.insert_ratio,
@@ -502,11 +332,11 @@ def pgd_structure(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tens
     free = None if config.protect == "none" else ~cand.protected(inputs)
     s = inputs.x.new_zeros(num_pairs)
     clean = inputs.replace(edge_index=cand.edge_index, **_extended_types(inputs, cand))
-    with _attacking(model):
+    with attacking(model):
         for t in range(1, config.steps + 1):
             s.requires_grad_(True)
             with edge_mask(model, cand.mask(s)):
-                loss = F.cross_entropy(_rows(forward(model, clean), index), y)
+                loss = F.cross_entropy(target_rows(forward(model, clean), index), y)
             (grad,) = torch.autograd.grad(loss, s, allow_unused=True)
             with torch.no_grad():
                 grad = torch.zeros_like(s) if grad is None else grad
@@ -540,7 +370,7 @@ def _best_draw(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor 
     best_loss = s.new_full((num_groups,), -math.inf)
     best = torch.zeros_like(fallback)
     for _ in range(samples):
-        flips = _uniform((s.numel(),), generator, s) < s
+        flips = uniform((s.numel(),), generator, s) < s
         count = torch.zeros_like(budgets).index_add(0, cand.group, flips.long())
         loss = _group_losses(model, cand.apply(inputs, flips), y, index, num_groups)
         better = (count <= budgets) & (loss > best_loss)
@@ -548,212 +378,3 @@ def _best_draw(model: GraphModel, inputs: GraphInputs, y: Tensor, index: Tensor 
         best = torch.where(better[cand.group], flips, best)
     found = torch.isfinite(best_loss)
     return torch.where(found[cand.group], best, fallback)
-
-
-# --------------------------------------------------------------------------- registry
-
-
-@dataclass
-class FeatureAttackConfig:
-    """Hyper-parameters of ``pgd-features`` (see :func:`pgd_features`; our defaults).
-
-    Attributes:
-        epsilon: ball radius, in feature units (relative to the features' scale).
-        norm: ``"linf"`` (element-wise) or ``"l2"`` (per node row).
-        steps: ascent steps.
-        step_size: None = ``2.5 * epsilon / steps``.
-        random_start: start from a uniform point of the ball.
-    """
-
-    epsilon: float = 0.1
-    norm: str = "linf"
-    steps: int = 10
-    step_size: float | None = None
-    random_start: bool = True
-
-    def __post_init__(self) -> None:
-        _check({"epsilon": (self.epsilon >= 0, ">= 0"), "steps": (self.steps >= 0, ">= 0"),
-                "step_size": (self.step_size is None or self.step_size > 0, "> 0 or null"),
-                "norm": (self.norm in NORMS, f"one of {', '.join(NORMS)}")}, self)
-
-
-@dataclass
-class StructureAttackConfig:
-    """Hyper-parameters of ``pgd-structure`` (see :func:`pgd_structure`; our defaults).
-
-    Attributes:
-        budget_share: flips per graph = ``max(1, floor(share * pairs))`` (node tasks: of
-            the whole graph's edge pairs), unless ``budget`` is set.
-        budget: absolute flips per graph (node tasks: in total), or None.
-        steps: projected-gradient steps.
-        step_size: eta: the largest entry of a graph moves by ``eta / sqrt(t)`` at step t.
-        removal_only: never insert edges (forced when the data has ``edge_attr``).
-        candidates: ``"existing+random"`` or ``"existing+all"`` (insertion candidates).
-        insert_ratio: sampled insertion candidates per input pair (``existing+random``).
-        discretise: ``"bernoulli"`` (best of ``samples`` draws, as Xu et al.) or ``"topk"``.
-        samples: Bernoulli draws.
-        insert_edge_type: edge type of inserted edges; None = the input's most common.
-        protect: ``"none"`` or ``"ground-truth"``: never flip a pair of the explanation
-            ground truth (see :func:`pgd_structure`); left out of cell keys at ``"none"``.
-        budget_scope: ``"graph"`` (Xu et al.: node tasks share one budget over the whole
-            graph, whatever the targets) or ``"targets"`` (node tasks: the budget scaled
-            by the targets' share of the nodes, so flips per target match between the
-            training and the test attack; see :func:`pgd_structure`); left out of cell
-            keys at ``"graph"``.
-    """
-
-    budget_share: float = 0.05
-    budget: int | None = None
-    steps: int = 20
-    step_size: float = 0.5
-    removal_only: bool = False
-    candidates: str = "existing+random"
-    insert_ratio: float = 1.0
-    discretise: str = "bernoulli"
-    samples: int = 20
-    insert_edge_type: int | None = None
-    protect: str = field(default="none", metadata={OMIT_DEFAULT: True})
-    budget_scope: str = field(default="graph", metadata={OMIT_DEFAULT: True})
-
-    def __post_init__(self) -> None:
-        _check({
-            "budget_scope": (self.budget_scope in BUDGET_SCOPES,
-                             f"one of {', '.join(BUDGET_SCOPES)}"),
-            "protect": (self.protect in PROTECT, f"one of {', '.join(PROTECT)}"),
-            "budget_share": (0 <= self.budget_share <= 1, "in [0, 1]"),
-            "budget": (self.budget is None or self.budget >= 0, ">= 0 or null"),
-            "steps": (self.steps >= 0, ">= 0"), "step_size": (self.step_size > 0, "> 0"),
-            "candidates": (self.candidates in CANDIDATES, f"one of {', '.join(CANDIDATES)}"),
-            "insert_ratio": (self.insert_ratio >= 0, ">= 0"),
-            "discretise": (self.discretise in DISCRETISE, f"one of {', '.join(DISCRETISE)}"),
-            "samples": (self.samples >= 1, ">= 1"),
-            "insert_edge_type": (self.insert_edge_type is None or self.insert_edge_type >= 0,
-                                 ">= 0 or null"),
-        }, self)
-
-
-@dataclass(frozen=True)
-class AttackInfo:
-    """Declarative metadata of a registered attack."""
-
-    name: str
-    citation: str
-    description: str = ""
-
-
-class InputAttack:
-    """An attack bound to a validated config: ``attack(model, inputs, y, index, generator)``
-    returns perturbed inputs. Subclasses set ``Config``, ``info`` and :meth:`__call__`."""
-
-    Config: type
-    info: AttackInfo
-
-    def __init__(self, **config: Any) -> None:
-        self.settings = build_config(self.Config, config, where=f"attack.{self.info.name}")
-
-    def config(self) -> dict[str, Any]:
-        return config_dict(self.settings)
-
-    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
-                 index: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> GraphInputs:
-        raise NotImplementedError
-
-
-ATTACKS: Registry[Callable[..., InputAttack]] = Registry("attack")
-
-
-def _register(info: AttackInfo) -> Callable[[type[InputAttack]], type[InputAttack]]:
-    def decorator(cls: type[InputAttack]) -> type[InputAttack]:
-        cls.info = info
-        ATTACKS.add(info.name, cls, info=info)
-        return cls
-
-    return decorator
-
-
-@_register(AttackInfo(
-    name="pgd-features", citation="Madry et al., ICLR 2018 (arXiv 1706.06083)",
-    description="projected gradient ascent on node features in an L-inf or L2 ball"))
-class FeatureAttack(InputAttack):
-    Config = FeatureAttackConfig
-
-    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
-                 index: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> GraphInputs:
-        x = pgd_features(model, inputs, y, index, generator=generator,
-                         **dataclasses.asdict(self.settings))
-        return inputs.replace(x=x)
-
-
-@_register(AttackInfo(
-    name="pgd-structure", citation="Xu et al., IJCAI 2019 (arXiv 1906.04214)",
-    description="projected-gradient topology attack: continuous edge flips under a per-graph "
-                "budget, then a Bernoulli or top-budget discretisation"))
-class StructureAttack(InputAttack):
-    Config = StructureAttackConfig
-
-    def __call__(self, model: GraphModel, inputs: GraphInputs, y: Tensor,
-                 index: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> GraphInputs:
-        return pgd_structure(model, inputs, y, index, generator=generator,
-                             **dataclasses.asdict(self.settings))
-
-
-def build_attack(name: str, **config: Any) -> InputAttack:
-    """Registered attack ``name`` with ``config`` (unknown or invalid keys raise ConfigError)."""
-    return ATTACKS.get(name)(**config)
-
-
-# --------------------------------------------------------------------------- measurement
-
-
-def _split_batches(dataset: BenchmarkDataset, ids: Tensor, device: torch.device
-                   ) -> Iterator[tuple[GraphInputs, Tensor, Tensor | None]]:
-    """(inputs, labels, target rows) to attack: the whole graph once (node task) or
-    chunks of graphs (graph task)."""
-    if dataset.task == TaskLevel.NODE:
-        inputs = node_inputs(dataset).to(device)
-        yield inputs, dataset.y[ids].to(device), ids.to(device)
-        return
-    batcher = GraphBatcher(dataset, device)
-    for start in range(0, ids.numel(), ATTACK_GRAPHS_PER_CHUNK):
-        inputs, y = batcher(ids[start:start + ATTACK_GRAPHS_PER_CHUNK])
-        yield inputs, y, None
-
-
-def robust_accuracy(model: GraphModel, dataset: BenchmarkDataset, split: str, attack_name: str,
-                    attack_config: Mapping[str, Any] | None = None, seed: int = 0,
-                    device: torch.device | str | None = None) -> float:
-    """Accuracy of ``model`` on ``split`` when each input is replaced by its attacked version.
-
-    ``robust acc = mean_i 1[argmax_c f(A(x))_{i,c} = y_i]`` where ``A`` is attack
-    ``attack_name`` with ``attack_config``, aimed at the split's instances: node tasks
-    attack the whole graph once with the split's nodes as targets (one global evasion
-    attack; structure budgets are shares of the whole graph); graph tasks attack each
-    graph (in chunks of :data:`ATTACK_GRAPHS_PER_CHUNK`). Random draws come from a
-    generator seeded with ``(seed, split)``, so the number is deterministic on CPU and
-    any two models are attacked with the same draws. ``device`` defaults to the
-    model's; the model's mode is restored and its parameters get no gradient.
-    NaN for an empty or missing split.
-    """
-    ids = dataset.splits.get(split)
-    if ids is None or ids.numel() == 0:
-        return math.nan
-    attack = build_attack(attack_name, **dict(attack_config or {}))
-    if device is None:
-        device = next(iter(model.parameters())).device
-    device = torch.device(device)
-    gen = seeded_generator(seed, 0xA77AC, zlib.crc32(split.encode()))
-    correct = 0
-    was_training = model.training
-    try:
-        for inputs, y, index in _split_batches(dataset, ids.cpu().long(), device):
-            perturbed = attack(model, inputs, y, index, generator=gen)
-            model.eval()
-            with torch.no_grad():
-                pred = _rows(forward(model, perturbed), index).argmax(-1)
-            correct += int((pred == y).sum())
-    finally:
-        model.train(was_training)
-    return correct / ids.numel()
