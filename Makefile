@@ -47,7 +47,7 @@ test-slow: venv
 	$(PY) -m pytest -q -m slow -s
 
 bench: venv
-	$(PY) benchmarks/compare_pyg.py
+	$(SUITE) bench
 
 # pytest-benchmark timings of the hot kernels (opt-in; not part of `make test`)
 bench-kernels: venv

@@ -46,7 +46,3 @@ class BigGraph:
     def peakmem_explain(self, cache, explainer, size):
         dataset, model, ids = cache[size]
         build_explainer(explainer, **HPARAMS.get(explainer, {})).explain(model, dataset, ids, 0)
-
-    def time_explain(self, cache, explainer, size):
-        dataset, model, ids = cache[size]
-        build_explainer(explainer, **HPARAMS.get(explainer, {})).explain(model, dataset, ids, 0)
