@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,19 @@ def test_readme_quickstart_runs():
     explanation = scope["explanation"]
     assert explanation.instance_ids.tolist() == [300, 305, 310]
     assert 0.5 < scope["auc"] <= 1.0
+
+
+def test_readme_command_line_quickstart_runs(tmp_path):
+    """The command-line quickstart, each line as written, in a fresh root directory."""
+    text = README.read_text()
+    marker = "<!-- quickstart-cli -->\n```bash\n"
+    assert marker in text
+    block = text.split(marker, 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [["suite", "list"], ["suite", "run"], ["suite", "leaderboard"]]
+    env = {**os.environ, "SUITE_HOME": str(tmp_path)}
+    for command in commands:
+        done = subprocess.run([sys.executable, "-m", "suite", *command[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    assert (tmp_path / "results" / "leaderboard" / "leaderboard.md").is_file()
