@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy.stats import t as student_t
 
 #: Bootstrap resamples per interval.
 RESAMPLES = 2000
@@ -185,32 +186,10 @@ def is_bimodal(seed_values: Sequence[float], span: float = BIMODAL_SPAN) -> bool
 # --------------------------------------------------------------------------- paired t intervals over seeds
 
 
-#: Two-sided 95% t critical values ``t_{0.975, df}`` for df = 1..30 (used when SciPy is absent).
-T_975: tuple[float, ...] = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)
-
-
 def t_critical(df: int, level: float = CONFIDENCE) -> float:
-    """Two-sided critical value ``t_{(1 + level) / 2, df}`` of Student's t distribution.
-
-    SciPy's ``t.ppf`` when SciPy is installed; otherwise :data:`T_975` for ``level = 0.95``
-    (df <= 30) and, beyond df 30, the Cornish-Fisher expansion
-    ``z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) / (96 df^2)`` (within 1e-3).
-    """
+    """Two-sided critical value ``t_{(1 + level) / 2, df}`` of Student's t distribution."""
     if df < 1:
         raise ValueError(f"df: must be >= 1 (got {df})")
-    try:
-        from scipy.stats import t as student_t
-    except ImportError:  # optional: SciPy is not a dependency of the suite
-        if abs(level - 0.95) > 1e-12:
-            raise ValueError(f"level {level}: only 0.95 is tabulated without SciPy") from None
-        if df <= len(T_975):
-            return T_975[df - 1]
-        z = 1.959964
-        return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
     return float(student_t.ppf(0.5 + level / 2, df))
 
 
@@ -279,3 +258,58 @@ def paired_difference(treated: Sequence[float], baseline: Sequence[float],
     t = t_critical(n - 1, level)
     half = t * sd / math.sqrt(n)
     return PairedDifference(n, mean, sd, mean - half, mean + half, t)
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+#: Error rate controlled over a family of tests (FDR for Benjamini-Hochberg, FWER for Holm).
+FAMILY_ALPHA = 0.05
+
+
+def _pvalues(pvalues: Sequence[float]) -> np.ndarray:
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise ValueError("p-values: expected numbers in [0, 1] (no NaN)")
+    return p
+
+
+def benjamini_hochberg(pvalues: Sequence[float], alpha: float = FAMILY_ALPHA) -> np.ndarray:
+    """Rejections [m] (bool) that control the false discovery rate at ``alpha``
+    (Benjamini and Hochberg, 1995): with ``p_(1) <= ... <= p_(m)`` sorted, reject the ``k``
+    smallest, ``k`` the largest index with ``p_(k) <= k alpha / m``."""
+    p = _pvalues(pvalues)
+    m = p.size
+    reject = np.zeros(m, dtype=bool)
+    if m == 0:
+        return reject
+    order = np.argsort(p, kind="stable")
+    below = p[order] <= alpha * np.arange(1, m + 1) / m
+    if below.any():
+        reject[order[: int(np.nonzero(below)[0].max()) + 1]] = True
+    return reject
+
+
+def holm(pvalues: Sequence[float], alpha: float = FAMILY_ALPHA) -> np.ndarray:
+    """Rejections [m] (bool) that control the family-wise error rate at ``alpha`` (Holm,
+    1979): walk the sorted p-values, rejecting ``p_(k)`` while ``p_(k) <= alpha / (m - k + 1)``,
+    and stop at the first that is not."""
+    p = _pvalues(pvalues)
+    m = p.size
+    reject = np.zeros(m, dtype=bool)
+    for rank, index in enumerate(np.argsort(p, kind="stable")):
+        if p[index] > alpha / (m - rank):
+            break
+        reject[index] = True
+    return reject
+
+
+def paired_t_pvalue(difference: PairedDifference) -> float:
+    """Two-sided p-value of the paired t test of ``difference`` (H0: mean difference 0);
+    NaN with fewer than two pairs, 0 or 1 when every pair differed by the same amount."""
+    if difference.n < 2 or math.isnan(difference.sd):
+        return math.nan
+    if is_flat(difference.sd):
+        return 1.0 if difference.mean == 0 else 0.0
+    statistic = difference.mean / (difference.sd / math.sqrt(difference.n))
+    return float(2 * student_t.sf(abs(statistic), difference.n - 1))

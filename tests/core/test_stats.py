@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from suite.core.stats import (
     RankRange,
+    benjamini_hochberg,
+    holm,
     is_bimodal,
+    paired_difference,
+    paired_t_pvalue,
     paired_mean_difference,
     percentile_interval,
     rank_ranges,
@@ -92,3 +98,44 @@ def test_bimodal_and_interval_helpers():
     interval = percentile_interval(0.5, np.linspace(0, 1, 1001))
     assert interval.low == pytest.approx(0.025) and interval.high == pytest.approx(0.975)
     assert np.isnan(percentile_interval(0.5, np.array([np.nan])).low)
+
+
+# ----------------------------------------------------------------------------- multiplicity
+
+
+PLANTED = [0.001, 0.008, 0.039, 0.041, 0.042, 0.060, 0.074, 0.205, 0.212, 0.216]
+
+
+def test_benjamini_hochberg_rejects_the_known_set_and_matches_scipy():
+    """Ten planted p-values at q = 0.05: thresholds k 0.05 / 10 = 0.005, 0.010, 0.015, ...;
+    p_(2) = 0.008 <= 0.010 is the largest below its threshold, so exactly the two smallest go."""
+    from scipy.stats import false_discovery_control
+
+    reject = benjamini_hochberg(PLANTED, 0.05)
+    assert reject.tolist() == [True, True] + [False] * 8
+    assert (false_discovery_control(PLANTED, method="bh") <= 0.05).tolist() == reject.tolist()
+    shuffled = [PLANTED[i] for i in (5, 0, 9, 2, 1, 7, 3, 8, 4, 6)]
+    assert [p for p, r in zip(shuffled, benjamini_hochberg(shuffled)) if r] == [0.001, 0.008]
+    # a step-up rule: one small p-value lifts a later one that alone would miss its threshold
+    assert benjamini_hochberg([0.03, 0.04]).tolist() == [True, True]
+
+
+def test_holm_stops_at_the_first_miss():
+    """Thresholds 0.05 / 10 = 0.005, then 0.05 / 9 = 0.0056: 0.001 passes, 0.008 does not,
+    and nothing after it is rejected."""
+    assert holm(PLANTED, 0.05).tolist() == [True] + [False] * 9
+    assert holm([0.01, 0.04], 0.05).tolist() == [True, True]   # 0.01 <= 0.025, 0.04 <= 0.05
+    assert holm([0.03, 0.04], 0.05).tolist() == [False, False]  # 0.03 > 0.025: stop
+    assert holm([]).tolist() == [] and benjamini_hochberg([]).tolist() == []
+    with pytest.raises(ValueError, match="p-values"):
+        holm([0.1, float("nan")])
+
+
+def test_paired_t_pvalue_matches_scipy():
+    from scipy.stats import ttest_rel
+
+    treated, baseline = [0.9, 0.85, 0.95, 0.7, 0.88], [0.8, 0.86, 0.81, 0.72, 0.79]
+    p = paired_t_pvalue(paired_difference(treated, baseline))
+    assert p == pytest.approx(ttest_rel(treated, baseline).pvalue, rel=1e-9)
+    assert math.isnan(paired_t_pvalue(paired_difference([1.0], [0.0])))
+    assert paired_t_pvalue(paired_difference([1.0, 2.0], [0.5, 1.5])) == 0.0  # every pair +0.5
