@@ -65,6 +65,7 @@ from suite.metrics.ground_truth_free import (
     unfaithfulness,
 )
 from suite.metrics.perturb import masked_log_probs
+from suite.metrics.removal import removal_curves
 from suite.metrics.sparsity import mean_sparsity, soft_mask
 
 
@@ -126,6 +127,16 @@ COLUMNS: dict[str, ColumnInfo] = {
         *((curve_column(q), True, f"accuracy with {q:.0%} of each instance's explained edges "
                                   "dropped, least important first (curve point)")
           for q in DROP_GRID),
+    ),
+    **_columns(
+        "removal-curves",
+        ("deletion_area", False, "area under the probability of the model's original prediction "
+                                 "as each instance's explained edge pairs are removed from the "
+                                 "graph, highest-scored first (degrees recomputed; grid 0, 0.05, "
+                                 "..., 1): lower = the explanation names what the prediction "
+                                 "needs"),
+        ("insertion_area", True, "area under that probability when only the highest-scored pairs "
+                                 "are kept: higher = the explanation names what suffices"),
     ),
     **_columns(
         "representation-fidelity",
@@ -324,6 +335,26 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
            "drop_curve_area": curve_area(curve)}
     out.update({curve_column(q): value for q, value in zip(DROP_GRID, curve)})
     return out
+
+
+@register_metric(MetricInfo(
+    name="removal-curves",
+    description="deletion and insertion curves with real edge removal (both directions of "
+                "an undirected edge together); faithfulness beside ground-truth plausibility; "
+                "opt-in: metric option removal_curves: true",
+    columns=_declared("removal-curves"),
+    citation="Petsiuk et al., BMVC 2018 (RISE deletion/insertion); GraphFramEx, "
+             "Amara et al., LoG 2022 (arXiv 2206.09677)"))
+def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
+    if not ctx.options.get("removal_curves", False):
+        return {}  # opt-in until its cost on hub-heavy views (a second per cell) is cut
+    _check_alignment(ctx)
+    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation),
+                            seed=int(ctx.options.get("tie_seed", 0)))
+    ctx.per_instance["deletion_area"] = curves.deletion_area
+    ctx.per_instance["insertion_area"] = curves.insertion_area
+    return {"deletion_area": float(curves.deletion_area.mean()),
+            "insertion_area": float(curves.insertion_area.mean())}
 
 
 @register_metric(MetricInfo(
