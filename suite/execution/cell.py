@@ -49,11 +49,6 @@ from suite.training import ModelCache, TrainResult, train_or_load
 
 log = logging.getLogger(__name__)
 
-#: Score columns that measure time (they differ between otherwise identical runs).
-TIMING_COLUMNS = ("explanations_per_s", "explain_seconds", "fit_seconds", "train_items_per_s",
-                  "train_seconds")
-
-
 # --------------------------------------------------------------------------- memo
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -130,8 +129,3 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
     x = torch.tensor(grid, dtype=torch.float64, device=device)
     return RemovalCurves(deletion, insertion, torch.trapezoid(deletion, x, dim=1),
                          torch.trapezoid(insertion, x, dim=1))
-
-
-def curve_area(points: np.ndarray, grid: tuple[float, ...] = REMOVAL_GRID) -> float:
-    """Trapezoidal area of one curve over ``grid`` (numpy; for tests and reports)."""
-    return float(np.trapezoid(np.asarray(points, dtype=np.float64), np.asarray(grid)))

@@ -16,13 +16,12 @@ from typing import Any
 import pandas as pd
 
 from suite.store.database import ResultsStore
-from suite.store.frame import DONE
+from suite.store.frame import DONE, TIMING_COLUMNS
 
 #: Columns of the cells frame that legitimately differ between identical runs.
 UNCOMPARED: frozenset[str] = frozenset({
-    "explanations_per_s", "explain_seconds", "fit_seconds", "train_items_per_s", "train_seconds",
-    "seconds", "run_id", "started_at", "finished_at", "git_commit", "git_dirty", "device_name",
-    "suite_version", "python",
+    *TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at", "git_commit", "git_dirty",
+    "device_name", "suite_version", "python",
 })
 
 

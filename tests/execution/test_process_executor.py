@@ -19,11 +19,11 @@ import pandas as pd
 import yaml
 
 from suite.core.paths import Paths
-from suite.execution.cell import TIMING_COLUMNS
 from suite.execution.process_executor import CellScheduler
 from suite.execution.runner import run_matrix
 from suite.matrix import expand, parse_matrix
 from suite.store.database import ResultsStore
+from suite.store.frame import TIMING_COLUMNS
 from tests.execution.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parents[1]  # tests/

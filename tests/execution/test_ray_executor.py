@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from suite.core.paths import Paths
-from suite.execution.cell import TIMING_COLUMNS
 from suite.execution.runner import run_matrix
 from suite.plugins.loading import load_plugin
 from suite.store.database import ResultsStore
+from suite.store.frame import TIMING_COLUMNS
 from tests.execution.executor_helpers import signal_driver_after
 
 HERE = Path(__file__).resolve().parents[1]  # tests/

@@ -14,7 +14,7 @@ from suite.core.paths import Paths
 from suite.core.registry import UnknownNameError
 from suite.core.types import DatasetInfo, Explanation, TaskLevel
 from suite.datasets import DATASETS, register_dataset
-from suite.execution.cell import TIMING_COLUMNS, run_cell
+from suite.execution.cell import run_cell
 from suite.execution.executors import EXECUTORS
 from suite.execution.runner import run_matrix
 from suite.explainers.base import EXPLAINERS, Explainer, ExplainerInfo
@@ -22,6 +22,7 @@ from suite.graph.subgraphs import instance_batch
 from suite.matrix import CellStatus, expand, parse_matrix
 from suite.protocol import fit_instances, select_instances
 from suite.store.database import ResultsStore
+from suite.store.frame import TIMING_COLUMNS
 from suite.training import ModelCache, accuracy, train_or_load
 
 NODE, GRAPH = frozenset({TaskLevel.NODE}), frozenset({TaskLevel.GRAPH})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from suite.core.paths import Paths
-from suite.execution.cell import TIMING_COLUMNS
+from suite.store.frame import TIMING_COLUMNS
 from tests.execution.test_ray_executor import _run
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
