@@ -346,11 +346,13 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
     citation="Petsiuk et al., BMVC 2018 (RISE deletion/insertion); GraphFramEx, "
              "Amara et al., LoG 2022 (arXiv 2206.09677)"))
 def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
-    if not ctx.options.get("removal_curves", False):
+    enabled = ctx.options.get("removal_curves", False)
+    if not isinstance(enabled, bool):
+        raise ValueError(f"metrics.removal_curves: expected true or false (got {enabled!r})")
+    if not enabled:
         return {}  # opt-in until its cost on hub-heavy views (a second per cell) is cut
     _check_alignment(ctx)
-    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation),
-                            seed=int(ctx.options.get("tie_seed", 0)))
+    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation))
     ctx.per_instance["deletion_area"] = curves.deletion_area
     ctx.per_instance["insertion_area"] = curves.insertion_area
     return {"deletion_area": float(curves.deletion_area.mean()),

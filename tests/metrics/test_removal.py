@@ -81,6 +81,9 @@ def test_the_scorer_is_registered_and_leaves_per_instance_areas(tiny_gcn, tiny_n
     ctx = MetricContext(model=tiny_gcn, dataset=dataset, explanation=explanation, batch=batch,
                         device=torch.device("cpu"))
     assert METRICS.get("removal-curves")(ctx) == {}  # opt-in
+    ctx.options["removal_curves"] = "yes"
+    with pytest.raises(ValueError, match="metrics.removal_curves"):
+        METRICS.get("removal-curves")(ctx)
     ctx.options["removal_curves"] = True
     out = METRICS.get("removal-curves")(ctx)
     assert set(out) == {"deletion_area", "insertion_area"}
