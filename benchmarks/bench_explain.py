@@ -18,7 +18,7 @@ from suite.protocol import fit_instances
 from suite.training import train_or_load
 
 EXPLAINERS = ["random", "saliency", "integrated-gradients", "grad-x-input", "gnnexplainer",
-              "graphmask-instance", "graphmask", "pgexplainer", "erasure-search"]
+              "graphmask-instance", "graphmask", "pgexplainer", "erasure-search", "occlusion"]
 DATASETS = {
     "ba-shapes": ("gcn", {"num_base": 150, "num_motifs": 40}, {"epochs": 300, "patience": 0}),
     "ba-2motifs": ("gin", {"num_graphs": 200}, {"epochs": 60, "patience": 0}),

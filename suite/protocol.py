@@ -307,6 +307,10 @@ EDGE_DUPLICATES: Mapping[str, str] = {"grad-x-input": "saliency"}
 #: The baseline every ranked explainer's lead is measured against.
 BASELINE = "random"
 
+#: ``explainer_source`` of faithful reference rows (e.g. leave-one-edge-out occlusion):
+#: shown in their own section with their intervals, never ranked.
+REFERENCE_SOURCE = "reference"
+
 
 @dataclass
 class GroupEntry:
@@ -318,6 +322,9 @@ class GroupEntry:
         below_floor: why its model is below the floor on some seed (empty when it is not).
         records: seed -> per-instance records (None where the cell has none).
         group_n: seed -> the group's number of instances on that seed.
+        degenerate: why its explanations are degenerate on some seed
+            (``suite.metrics.degenerate``; empty when they are not).
+        reference: a faithful reference row (:data:`REFERENCE_SOURCE`), never ranked.
     """
 
     name: str
@@ -325,13 +332,16 @@ class GroupEntry:
     below_floor: str
     records: dict[int, InstanceRecords | None]
     group_n: dict[int, int]
+    degenerate: str = ""
+    reference: bool = False
 
 
 @dataclass
 class Standing:
     """Where an explainer stands in its group.
 
-    ``section``: ``ranked``, ``unranked`` (shown with ``reason``) or ``below-floor``.
+    ``section``: ``ranked``, ``reference`` (a faithful reference row), ``unranked`` (shown
+    with ``reason``) or ``below-floor``.
     ``interval``: the rank metric over seeds with its paired-bootstrap interval (NaN when
     it cannot be computed); ``seed_values``: the metric per seed; ``bimodal``: the seed
     values span more than ``BIMODAL_SPAN``; ``lead``: a ranked explainer's paired
@@ -390,7 +400,8 @@ def rank_group(entries: list[GroupEntry], metric: str,
                higher_is_better: bool = True) -> dict[str, Standing]:
     """The ranking rule of one comparison group.
 
-    An explainer is ranked when its models meet their floors on every seed, it was
+    An explainer is ranked when its models meet their floors on every seed, its
+    explanations are not degenerate on any seed (``GroupEntry.degenerate``), it was
     scored under :data:`PROTOCOL_VERSION` with per-instance records, on exactly the
     group's instances on every seed of the group, and it does not duplicate another
     ranked explainer (:data:`EDGE_DUPLICATES`). Ranked explainers get a rank range from
@@ -411,7 +422,12 @@ def rank_group(entries: list[GroupEntry], metric: str,
         if entry.below_floor:
             out[entry.name] = Standing("below-floor", entry.below_floor)
             continue
-        if entry.protocol != PROTOCOL_VERSION:
+        if entry.reference:
+            out[entry.name] = Standing("reference", "faithful reference: shown, not ranked")
+            continue
+        if entry.degenerate:
+            reason = f"degenerate: {entry.degenerate}"
+        elif entry.protocol != PROTOCOL_VERSION:
             reason = f"scored under protocol {entry.protocol}; this board ranks protocol {PROTOCOL_VERSION}"
         elif any(entry.records.get(s) is None for s in seeds):
             missing = [s for s in seeds if entry.records.get(s) is None]

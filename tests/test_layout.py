@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "suite"
@@ -106,3 +107,13 @@ def test_slow_checks_live_in_the_slow_folders_with_one_area_marker():
             where.parts[0] == "studies" and path.name.startswith("test_quality")), where
         marked = [area for area in AREAS if f"pytest.mark.{area}" in text]
         assert len(marked) == 1, (where, marked)
+
+
+def test_the_design_cards_top_level_is_there():
+    for name in ("suite", "benchmarks", "datasets", "results/reference", "tests", "docs", "studies"):
+        assert (ROOT / name).is_dir(), name
+    for name in ("asv.conf.json", "pyproject.toml", "README.md", "Makefile", ".ci/run", "LICENSE",
+                 "CITATION.cff", "CHANGELOG.md", "mkdocs.yml"):
+        assert (ROOT / name).is_file(), name
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] and citation["title"] and citation["license"] == "MIT"

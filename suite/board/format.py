@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from scipy.stats import kendalltau
 
 from suite.board.numbers import finite, format_number
 from suite.board.table import Column, Leaderboard
+from suite.protocol import REFERENCE_SOURCE
 
 
 def format_cell(row: pd.Series, column: Column, plus_minus: str = "+-") -> str:
@@ -46,6 +48,25 @@ def floor_flag(row: pd.Series) -> str:
     return " (below floor)" if below >= seeds else f" (below floor in {below}/{seeds} seeds)"
 
 
+def plausibility_faithfulness_tau(part: pd.DataFrame) -> dict[str, float]:
+    """Per ``model (training)`` group of a dataset's rows: Kendall's tau-b between the mean
+    edge AUC and minus the mean deletion area over the explainers that have both (the
+    reference rows left out); groups with fewer than three such explainers are left out."""
+    out: dict[str, float] = {}
+    needed = {"edge_auc_mean", "deletion_area_mean", "explainer_source"}
+    if not needed <= set(part.columns):
+        return out
+    rows = part[part["explainer_source"].astype(str) != REFERENCE_SOURCE]
+    for (model, training), group in rows.groupby(["model", "training"], sort=False):
+        both = group[["edge_auc_mean", "deletion_area_mean"]].dropna()
+        if len(both) < 3:
+            continue
+        tau = kendalltau(both["edge_auc_mean"], -both["deletion_area_mean"]).statistic
+        if math.isfinite(tau):
+            out[f"{model} ({training})"] = float(tau)
+    return out
+
+
 def describe_dataset(board: Leaderboard, dataset: str) -> str:
     """One line under a dataset's heading: task, family and the rank metric."""
     part = board.section(dataset)
@@ -54,6 +75,11 @@ def describe_dataset(board: Leaderboard, dataset: str) -> str:
     ranked = f"ranked by {metric} (mean over seeds)" if metric else "not ranked (no ranking score)"
     devices = ", ".join(sorted(set(", ".join(part["device"].astype(str)).split(", "))))
     line = f"{task}-level task, {family}; {ranked}; throughput measured on {devices}."
+    agreement = plausibility_faithfulness_tau(part)
+    if agreement:
+        line += (" Plausibility vs faithfulness, Kendall's tau between edge AUC and minus the "
+                 "deletion area over the explainers (1 = the same order): "
+                 + ", ".join(f"{group} {tau:+.2f}" for group, tau in agreement.items()) + ".")
     card = board.card(dataset)
     if not card.empty and "dataset_params" in card:
         params = sorted(set(card["dataset_params"].astype(str)))

@@ -23,6 +23,7 @@ def _md_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str
 
 #: Headings of the sections of a dataset's tables.
 SECTION_TITLES: dict[str, str] = {
+    "reference": "Faithful reference (shown, not ranked)",
     "unranked": "Shown, not ranked",
     "below-floor": "Below the accuracy floor (shown, not ranked)",
 }

@@ -9,10 +9,10 @@ writes ``leaderboard.md``, ``leaderboard.html`` and the PNG plots. Nothing here
 reads in-memory run state: every number traces back to a row of the store.
 
 Ranking rule: within each (dataset, model, training), explainers are ranked by the
-mean of the first of ``RANK_METRICS`` that has a value on that dataset (edge
-ROC-AUC where the dataset has ground truth, else fidelity+ (accuracy form), else
-characterization), higher first, ties sharing the better rank, rows without a
-value unranked.
+first of ``PROTOCOL_RANK_METRICS`` that has a value on that dataset (edge ROC-AUC
+where the dataset has ground truth, else the deletion area, else fidelity+) with the
+protocol's rank ranges (``suite.protocol.rank_group``); stores of protocol 1 by the
+mean of the first of ``RANK_METRICS``, ties sharing the better rank.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ import pandas as pd
 
 from suite.board.numbers import finite, format_number
 from suite.core.records import InstanceRecords
+from suite.core.stats import segment_spearman
+from suite.metrics.degenerate import row_reason
 from suite.metrics.scorers import COLUMNS as SCORE_INFO
-from suite.protocol import PROTOCOL_VERSION, GroupEntry, rank_group
+from suite.protocol import PROTOCOL_VERSION, REFERENCE_SOURCE, GroupEntry, rank_group
 from suite.store.frame import DONE, KEY, REQUIRED_COLUMNS
 
 #: Score -> higher is better (registered columns).
@@ -43,7 +45,8 @@ RANK_METRICS: tuple[str, ...] = ("edge_auc", "fid_plus_acc", "characterization")
 #: Known score columns, in display order. Other numeric columns of the frame that are
 #: not in ``META_COLUMNS`` are aggregated too (scores of plug-in metrics).
 SCORE_COLUMNS: tuple[str, ...] = (
-    "edge_auc", "edge_auc_instance", "edge_pr_auc", "node_auc",
+    "edge_auc", "deletion_area", "insertion_area", "reference_corr",
+    "edge_auc_instance", "edge_pr_auc", "node_auc",
     "fid_plus_acc", "fid_minus_acc", "fid_plus_prob", "fid_minus_prob", "characterization",
     "fid_plus_prob_soft", "fid_minus_prob_soft", "fid_plus_acc_soft", "fid_minus_acc_soft",
     "sparsity", "repr_fidelity", "unfaithfulness", "gea", "gea_edge", "edges_dropped_5pct",
@@ -77,12 +80,26 @@ CONVENTIONS: tuple[str, ...] = (
     "single seed shows the mean only). `n` is the number of explained instances per cell "
     "(the minimum over seeds); `seeds` the number of finished seeds. A seed run again with "
     "other settings counts once, with its most recent result.",
+    "Faithfulness beside plausibility: Deletion and Insertion are the areas under the "
+    "probability of the model's original prediction as each instance's explained edges are "
+    "removed from the graph highest-scored first (deletion, lower is better: the "
+    "explanation names what the prediction needs) or as only the highest-scored ones are "
+    "kept (insertion, higher is better: they suffice), over the shares 0, 0.05, ..., 1; "
+    "both directions of an undirected edge go together and degree normalisations are "
+    "recomputed (real removal, not message scaling). They are the headline fidelity, the "
+    "probability fidelity curves over k read as areas: fid+(q) = p_full - deletion(q), "
+    "fid-(q) = p_full - insertion(q). Compare each with random's row. The "
+    "faithful reference row, exact leave-one-edge-out occlusion (each undirected edge removed "
+    "alone, the drop of that probability), is shown in its own section and never ranked; "
+    "\"Corr. w/ occlusion\" is each explainer's mean per-instance Spearman correlation with "
+    "it on the same instances.",
     "Secondary ground-truth scores: edge AUC averaged per instance, edge PR-AUC (average "
     "precision), node ROC-AUC.",
-    "Fidelity+ / fidelity- use top-k hard masks, k = the number of ground-truth edges among "
+    "Secondary fidelity: fidelity+ / fidelity- use top-k hard masks (message scaling), k = the number of ground-truth edges among "
     "each instance's explained edges (an instance without any: 10% of its explained edges, "
     "rounded up; the matrix's metric options topk / topk_share change this), against the "
-    "model's own full-graph prediction: fid+ = change of the output when the top-k edges are "
+    "model's own full-graph prediction (ties in the top-k broken by a seeded key of the "
+    "instance and the edge's endpoints, never by storage order): fid+ = change of the output when the top-k edges are "
     "removed (higher is better), fid- = change when only they are kept (lower is better); "
     "\"prob\" is the drop of the predicted class's probability, \"acc\" the share of "
     "predictions that change. Characterization is the harmonic mean of fid+ and 1 - fid- "
@@ -105,13 +122,16 @@ CONVENTIONS: tuple[str, ...] = (
     "the model is under the matrix's accuracy floor (its explanations explain a model "
     "that has not learned the task).",
     "Ranking (protocol 2): within each dataset, model and training mode, by edge AUC "
-    "(datasets without ground truth: fid+, accuracy form), every ranked explainer on exactly "
+    "(datasets without ground truth: by faithfulness, the deletion area, lower first; "
+    "fid+, accuracy form, in stores without it), every ranked explainer on exactly "
     "the same instances: by default the test instances with ground truth that the model "
     "predicts correctly. The headline cell shows the mean over seeds with a 95% paired "
     "bootstrap interval (2,000 resamples of the instances within each seed, fixed bootstrap "
     "seed); the rank is a range [1 + explainers significantly better, explainers not "
     "significantly worse]. Rows scored on other instances (own n), duplicates of a ranked "
-    "explainer, and models below their accuracy floor are shown with the reason, not ranked. "
+    "explainer, degenerate explanations (scores constant on at least half the instances, or "
+    "hard gates that keep or drop every edge of a scored layer) and models below their "
+    "accuracy floor are shown with the reason, not ranked. "
     "A row whose seed values span more than 0.3 is marked bimodal with its per-seed values. "
     "Stores scored under protocol 1 are ranked by the mean and say so.",
     "Accuracy floors, on every seed (test accuracy and accuracy on the ground-truth test "
@@ -161,6 +181,15 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("model", "Model", "text"),
     Column("training", "Training", "text"),
     Column("edge_auc", "Edge AUC", "score", help="headline: pooled edge ROC-AUC"),
+    Column("deletion_area", "Deletion", "score",
+           help="faithfulness (necessity): area under the probability of the original "
+                "prediction as the top-scored edges are removed from the graph; lower is better"),
+    Column("insertion_area", "Insertion", "score",
+           help="faithfulness (sufficiency): area under that probability with only the "
+                "top-scored edges kept; higher is better"),
+    Column("reference_corr", "Corr. w/ occlusion", "score",
+           help="mean over instances of the Spearman correlation of the edge scores with the "
+                "faithful reference's (leave-one-edge-out occlusion) on the same instances"),
     Column("edge_auc_instance", "Edge AUC (per inst.)", "score",
            help="mean of per-instance edge ROC-AUC"),
     Column("edge_pr_auc", "Edge PR-AUC", "score"),
@@ -174,7 +203,9 @@ DISPLAY_COLUMNS: tuple[Column, ...] = (
     Column("fid_minus_prob_soft", "Fid- prob (soft)", "score"),
     Column("fid_plus_acc_soft", "Fid+ acc (soft)", "score", markdown=False),
     Column("fid_minus_acc_soft", "Fid- acc (soft)", "score", markdown=False),
-    Column("sparsity", "Sparsity", "score"),
+    Column("sparsity", "Soft-mask sparsity", "score",
+           help="1 - the mean of the scores divided by the instance's maximum (the suite's "
+                "soft-mask measure; not GraphFramEx's share of edges outside a hard mask)"),
     Column("repr_fidelity", "Repr. fid.", "score",
            help="representation-fidelity (the suite's definition): 1 - d(z, z_expl) / d(z, z_random)"),
     Column("unfaithfulness", "Unfaith.", "score",
@@ -344,12 +375,60 @@ def build_leaderboard(frame: pd.DataFrame,
                       else pd.Series(np.nan, index=frame.index)) for name in scores}
     frame = pd.concat([frame.drop(columns=[n for n in scores if n in frame]),
                        pd.DataFrame(numeric, index=frame.index)], axis=1)
-    done = frame[frame["status"] == DONE]
+    done = _with_reference_correlation(frame[frame["status"] == DONE], instances or {})
     table = _aggregate(done, scores)
     rank_metric = _rank(table, done, instances or {})
     return Leaderboard(table=table, problems=_problems(frame), scores=scores,
                        rank_metric=rank_metric, provenance=_provenance(frame, done),
                        cards=model_cards(done))
+
+
+def _with_reference_correlation(done: pd.DataFrame,
+                                instances: Mapping[str, InstanceRecords]) -> pd.DataFrame:
+    """``done`` with :data:`REFERENCE_CORR` per cell: the mean, over the instances it shares
+    with the reference row (``explainer_source`` :data:`~suite.protocol.REFERENCE_SOURCE`)
+    of the same dataset, model, training and seed, of the Spearman correlation of the two
+    rows' edge scores on that instance; NaN where there is none."""
+    if not instances or "explainer_source" not in done or "cell_key" not in done:
+        return done
+    values = pd.Series(np.nan, index=done.index, dtype=float)
+    is_reference = done["explainer_source"].astype(str) == REFERENCE_SOURCE
+    group = [*KEY[:3], "seed"]
+    for _, ref in done[is_reference].iterrows():
+        ref_records = instances.get(str(ref["cell_key"]))
+        if ref_records is None:
+            continue
+        same = ~is_reference
+        for col in group:
+            same &= done[col].astype(str) == str(ref[col])
+        for index, row in done[same].iterrows():
+            records = instances.get(str(row["cell_key"]))
+            if records is not None:
+                values[index] = shared_instance_correlation(records, ref_records)
+    return done.assign(**{REFERENCE_CORR: values})
+
+
+def shared_instance_correlation(records: InstanceRecords, reference: InstanceRecords) -> float:
+    """Mean per-instance Spearman correlation of ``records``' edge scores with
+    ``reference``'s over the instances both explain with the same number of edges (their
+    edges then correspond one to one); NaN when none is defined."""
+    where = {int(i): b for b, i in enumerate(reference.instance_ids)}
+    ours, theirs, ptr = [], [], [0]
+    for b, instance in enumerate(records.instance_ids):
+        r = where.get(int(instance))
+        if r is None:
+            continue
+        mine = records.edge_scores[records.edge_ptr[b]:records.edge_ptr[b + 1]]
+        other = reference.edge_scores[reference.edge_ptr[r]:reference.edge_ptr[r + 1]]
+        if mine.size != other.size:
+            continue
+        ours.append(mine)
+        theirs.append(other)
+        ptr.append(ptr[-1] + mine.size)
+    if not ours:
+        return math.nan
+    per_instance = segment_spearman(np.concatenate(ours), np.concatenate(theirs), np.array(ptr))
+    return float(np.nanmean(per_instance)) if np.isfinite(per_instance).any() else math.nan
 
 
 def _short(params: Any) -> str:
@@ -497,10 +576,13 @@ def _joined(grouped: Any, done: pd.DataFrame, col: str, fallback: str) -> pd.Ser
 
 
 #: Rank metrics of protocol-2 groups, in order of preference (per-instance decomposable).
-PROTOCOL_RANK_METRICS: tuple[str, ...] = ("edge_auc", "fid_plus_acc")
+PROTOCOL_RANK_METRICS: tuple[str, ...] = ("edge_auc", "deletion_area", "fid_plus_acc")
 
 #: Sections of a dataset's table, in display order.
-SECTIONS: tuple[str, ...] = ("ranked", "unranked", "below-floor")
+SECTIONS: tuple[str, ...] = ("ranked", "reference", "unranked", "below-floor")
+
+#: The column of each cell's rank correlation with its group's faithful reference row.
+REFERENCE_CORR = "reference_corr"
 
 
 def _rank(table: pd.DataFrame, done: pd.DataFrame,
@@ -564,6 +646,16 @@ def _floor_reason(cells: pd.DataFrame) -> str:
     return text
 
 
+def _degenerate_reason(cells: pd.DataFrame) -> str:
+    """Why an explainer's cells are degenerate, per seed (``suite.metrics.degenerate``)."""
+    parts = []
+    for _, cell in cells.sort_values("seed").iterrows():
+        reason = row_reason(cell.to_dict())
+        if reason:
+            parts.append(f"seed {_seed_text(cell['seed'])}: {reason}")
+    return "; ".join(parts)
+
+
 def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataFrame,
                          instances: Mapping[str, InstanceRecords], key: tuple[Any, ...],
                          metric: str) -> None:
@@ -577,7 +669,8 @@ def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataF
                    if "group_n" in mine else {})
         entries.append(GroupEntry(
             name=str(row["explainer"]), protocol=int(row["protocol"]),
-            below_floor=_floor_reason(mine),
+            below_floor=_floor_reason(mine), degenerate=_degenerate_reason(mine),
+            reference=str(row["explainer_source"]) == REFERENCE_SOURCE,
             records={int(s): instances.get(str(k)) for s, k in zip(mine["seed"], mine["cell_key"])}
             if "cell_key" in mine else {},
             group_n=group_n))

@@ -13,7 +13,7 @@ from suite.cli.common import (
     set_threads,
 )
 from suite.core.paths import Paths
-from suite.execution.tuning import load_grid, tune
+from suite.execution.tuning import CRITERIA, TRIALS, load_grid, tune
 
 TUNE_EXAMPLES = """\
 examples:
@@ -35,7 +35,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     report = None if args.quiet else (lambda line: print(line, flush=True))
     result = tune(args.explainer, args.task, grid, config, Paths.from_env(args.root),
                   datasets=args.datasets, seeds=args.seeds, max_instances=args.max_instances,
-                  progress=report)
+                  criterion=args.criterion, trials=args.trials, progress=report)
     table = result.markdown()
     print(table)
     if args.out:
@@ -52,7 +52,9 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "tune", help="choose an explainer's hyper-parameters on validation instances",
         description="Score a grid of hyper-parameter settings of one explainer on the "
                     "validation explain instances of every dataset of one task level in a "
-                    "matrix (never on test instances) and print the table and the best setting.",
+                    "matrix (never on test instances, never against the ground truth: the "
+                    "criterion is faithfulness by real edge removal) and print the table and "
+                    "the best setting.",
         epilog=TUNE_EXAMPLES, formatter_class=fmt)
     p.add_argument("--explainer", required=True, metavar="NAME", help="a registered explainer")
     p.add_argument("--task", required=True, choices=("node", "graph"), help="task level")
@@ -61,6 +63,12 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         "(default: default)")
     p.add_argument("--grid", metavar="FILE",
                    help="YAML grid file (default: suite/presets/tuning.yaml)")
+    p.add_argument("--criterion", default="removal", metavar="NAME",
+                   help="ground-truth-free criterion: " + ", ".join(CRITERIA)
+                        + " (default: removal; ground-truth scores are refused)")
+    p.add_argument("--trials", type=int, default=TRIALS, metavar="N",
+                   help=f"the budget: the grid must hold exactly N settings (default {TRIALS}, "
+                        "the same for every explainer)")
     p.add_argument("--out", metavar="FILE.md", help="also write the table to this file")
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help="only these datasets of the matrix")

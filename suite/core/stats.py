@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy.stats import rankdata
 from scipy.stats import t as student_t
 
 #: Bootstrap resamples per interval.
@@ -175,6 +176,25 @@ def rank_ranges(estimates: Mapping[str, float], replicates: Mapping[str, np.ndar
                 better[a] += 1
                 worse[b] += 1
     return {name: RankRange(1 + better[name], len(names) - worse[name]) for name in names}
+
+
+def segment_spearman(a: np.ndarray, b: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """[B] Spearman rank correlation of ``a`` and ``b`` (both [M]) within each segment
+    ``ptr[i]:ptr[i+1]`` of ``ptr`` [B+1]: the Pearson correlation of their average ranks
+    (ties share a rank). NaN where a segment has fewer than two values or either side is
+    constant there."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ptr = np.asarray(ptr, dtype=np.int64)
+    out = np.full(ptr.size - 1, np.nan)
+    for i, (start, end) in enumerate(zip(ptr[:-1], ptr[1:])):
+        if end - start < 2:
+            continue
+        ra, rb = rankdata(a[start:end]), rankdata(b[start:end])
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        norm = math.sqrt(float(ra @ ra) * float(rb @ rb))
+        if norm > 0:
+            out[i] = float(ra @ rb) / norm
+    return out
 
 
 def is_bimodal(seed_values: Sequence[float], span: float = BIMODAL_SPAN) -> bool:

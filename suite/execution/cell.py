@@ -224,7 +224,7 @@ def _explain_and_score(cell: Cell, dataset: BenchmarkDataset, model: GraphModel,
         explanation.fit_seconds = fit_seconds
     batch = instance_batch(dataset, ids, model.num_layers).to(device)
     ctx = MetricContext(model=model, dataset=dataset, explanation=explanation, batch=batch,
-                        device=device, options=dict(cell.metric_options))
+                        device=device, options=dict(cell.metric_options), seed=cell.seed)
     scores = score_all(ctx)
     scores.update(_model_scores(result, quality, floor))
     correct = predictions_of(dataset, predicted["test"], ids) == dataset.y[ids]

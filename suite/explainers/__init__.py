@@ -2,7 +2,8 @@
 
 Importing this package registers the built-in explainers: ``random``, ``saliency``,
 ``integrated-gradients``, ``grad-x-input``, ``gnnexplainer``, ``graphmask``,
-``graphmask-instance``, ``pgexplainer``, ``erasure-search`` and the PyG adapters
+``graphmask-instance``, ``pgexplainer``, ``erasure-search``, the faithful reference
+``occlusion`` and the PyG adapters
 ``pyg-gnnexplainer``, ``pyg-saliency``, ``pyg-integrated-gradients``, ``pyg-graphmask``.
 """
 
@@ -11,6 +12,7 @@ from suite.explainers import (  # noqa: F401  (registers)
     gnnexplainer,
     gradients,
     graphmask,
+    occlusion,
     pgexplainer,
     pyg_adapter,
     random,

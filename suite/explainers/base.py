@@ -31,7 +31,8 @@ class ExplainerInfo:
     amortised: bool = False
     signed: bool = False
     task_levels: frozenset[TaskLevel] = frozenset({TaskLevel.NODE, TaskLevel.GRAPH})
-    source: str = "suite"  # "suite" (ours), "pyg" (torch_geometric.explain), "baseline"
+    source: str = "suite"  # "suite" (ours), "pyg" (torch_geometric.explain), "baseline",
+    # or "reference" (a faithful reference row: shown on the board, never ranked)
     description: str = ""
 
 

@@ -166,19 +166,34 @@ def count_messages(model: nn.Module) -> Iterator[list[int]]:
             handle.remove()
 
 
-def model_plan(model: nn.Module, view: "object") -> LayerPlan | None:
-    """The plan of a node batch ``view`` for ``model``, or None where pruning does not apply:
-    graph batches, views that are not ``prunable`` (full-graph reference views), and models
-    whose depth (``num_layers``) differs from their number of message-passing layers."""
+def _prunable_depth(model: nn.Module, view: "object") -> int | None:
+    """The model's number of message-passing layers where ``view`` may be pruned: node
+    batches that are ``prunable`` and models whose depth (``num_layers``) equals that
+    number; None elsewhere."""
     if getattr(view, "task", None) != TaskLevel.NODE or not getattr(view, "prunable", False):
         return None
     layers = len(message_layers(model))
     hops = getattr(model, "num_layers", None)
     if not (isinstance(hops, int) and hops > 0):
         hops = layers
-    if layers != hops:
+    return layers if layers == hops else None
+
+
+def model_plan(model: nn.Module, view: "object") -> LayerPlan | None:
+    """The plan of a node batch ``view`` for ``model``, or None where pruning does not apply:
+    graph batches, views that are not ``prunable`` (full-graph reference views), and models
+    whose depth (``num_layers``) differs from their number of message-passing layers."""
+    layers = _prunable_depth(model, view)
+    return None if layers is None else plan_for(view, layers)
+
+
+def plan_with_edges(model: nn.Module, view: "object", edge_index: Tensor) -> LayerPlan | None:
+    """:func:`model_plan` of ``view`` with its edges replaced by ``edge_index`` [2, m'] (e.g.
+    some edges removed; not cached), for ``model(view.x, edge_index, ...)``."""
+    layers = _prunable_depth(model, view)
+    if layers is None:
         return None
-    return plan_for(view, layers)
+    return layer_plan(edge_index, view.target_index, int(view.x.size(0)), layers)
 
 
 @contextlib.contextmanager

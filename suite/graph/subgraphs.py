@@ -102,6 +102,24 @@ class InstanceBatch:
         """Model output over the union -> [B, ...] rows of the explained instances."""
         return out[self.target_index] if self.task == TaskLevel.NODE else out
 
+    def subset(self, keep: Tensor) -> "InstanceBatch":
+        """The batch of the instances where ``keep`` [B] (bool) is True, in order: their
+        nodes and edges only, relabelled (the instances are disjoint, so each keeps
+        exactly its own computation subgraph)."""
+        keep = keep.to(device=self.x.device, dtype=torch.bool)
+        nodes, edges = keep[self.node_instance], keep[self.edge_instance]
+        node_map = torch.cumsum(nodes.long(), 0) - 1
+        instance_map = torch.cumsum(keep.long(), 0) - 1
+        return InstanceBatch(
+            task=self.task, instance_ids=self.instance_ids[keep], x=self.x[nodes],
+            edge_index=node_map[self.edge_index[:, edges]], node_ids=self.node_ids[nodes],
+            node_instance=instance_map[self.node_instance[nodes]],
+            edge_ids=self.edge_ids[edges], edge_instance=instance_map[self.edge_instance[edges]],
+            explainable=self.explainable[edges], target_index=node_map[self.target_index[keep]],
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
+            edge_type=None if self.edge_type is None else self.edge_type[edges],
+            prunable=self.prunable)
+
     def to(self, device: torch.device | str) -> "InstanceBatch":
         """A copy on ``device`` (fields only: caches kept on the instance are not carried)."""
         moved = {f.name: (v.to(device) if isinstance(v, Tensor) else v)

@@ -41,6 +41,7 @@ class MetricContext:
         batch: the instances' computation-subgraph union, on ``device``.
         device: where to run the model.
         options: metric options from the matrix config (e.g. ``{"topk": 6}``).
+        seed: the cell's seed (keys the tie-breaks of edge rankings).
         per_instance: score name -> [B] per-instance values a scorer may leave for the
             cell's records (the board resamples instances from them).
     """
@@ -51,6 +52,7 @@ class MetricContext:
     batch: InstanceBatch
     device: torch.device
     options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
     per_instance: dict[str, torch.Tensor] = field(default_factory=dict)
 
 

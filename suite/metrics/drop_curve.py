@@ -7,8 +7,9 @@ order the edges, and the same removal schedule is applied to all of them.
 
 For an instance ``b`` with ``n_b`` explained edges and a share ``q`` in [0, 1], the
 ``floor(q * n_b)`` lowest-scored edges of ``b`` are removed (mask 0, PyG's edge-mask
-convention: messages scaled after normalisation); ties are broken by edge order
-(lower position first). The curve is the accuracy of the model on the explained
+convention: messages scaled after normalisation); the scorer breaks ties by a key of
+the seed, the instance and the endpoints (``suite.metrics.ties``), never by storage
+order. The curve is the accuracy of the model on the explained
 instances (against the dataset's labels) at every ``q`` of a grid.
 
 Shapes: ``M`` explained edges, ``B`` instances, ``ptr`` [B+1] offsets, ``Q`` grid points.
@@ -23,35 +24,35 @@ from torch import Tensor, nn
 
 from suite.graph.subgraphs import InstanceBatch
 from suite.metrics.perturb import masked_log_probs
+from suite.metrics.ties import rank_within_instances
 
 #: The shares of edges dropped at which the curve is measured (0, 0.05, ..., 1).
 DROP_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))
 
 
-def rank_within_instance(scores: Tensor, ptr: Tensor) -> Tensor:
+def rank_within_instance(scores: Tensor, ptr: Tensor, keys: Tensor | None = None) -> Tensor:
     """[M] rank (0 = lowest score) of every edge among its instance's edges.
 
-    Ties keep edge order: of two equal scores the earlier edge ranks lower.
+    Ties go by increasing ``keys`` [M] (``suite.metrics.ties.tie_break_keys``), or by
+    edge order without keys (of two equal scores the earlier edge ranks lower).
     """
-    m = scores.numel()
-    counts = ptr.diff()
-    instance = torch.repeat_interleave(torch.arange(counts.numel(), device=scores.device),
-                                       counts.to(scores.device))
-    by_score = torch.argsort(scores, stable=True)
-    order = by_score[torch.argsort(instance[by_score], stable=True)]
-    rank = torch.empty(m, dtype=torch.long, device=scores.device)
-    rank[order] = torch.arange(m, device=scores.device) - ptr.to(scores.device)[instance[order]]
-    return rank
+    counts = ptr.diff().to(scores.device)
+    instance = torch.repeat_interleave(torch.arange(counts.numel(), device=scores.device), counts)
+    if keys is None:
+        keys = torch.arange(scores.numel(), device=scores.device)
+    return rank_within_instances(instance, scores, keys.to(scores.device).reshape(-1),
+                                 descending=False)
 
 
-def drop_mask(scores: Tensor, ptr: Tensor, share: float) -> Tensor:
-    """[M] float mask: 0 on the ``floor(share * n_b)`` lowest-scored edges of each instance."""
+def drop_mask(scores: Tensor, ptr: Tensor, share: float, keys: Tensor | None = None) -> Tensor:
+    """[M] float mask: 0 on the ``floor(share * n_b)`` lowest-scored edges of each instance
+    (ties by ``keys``, see :func:`rank_within_instance`)."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share: expected a value in [0, 1] (got {share})")
     counts = ptr.diff().to(scores.device)
     dropped = torch.floor(counts.double() * share + 1e-9).long()
     instance = torch.repeat_interleave(torch.arange(counts.numel(), device=scores.device), counts)
-    keep = rank_within_instance(scores, ptr) >= dropped[instance]
+    keep = rank_within_instance(scores, ptr, keys) >= dropped[instance]
     return keep.to(scores.dtype if scores.is_floating_point() else torch.float32)
 
 

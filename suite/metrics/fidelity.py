@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from suite.metrics.ties import rank_within_instances
+
 
 def _target_probs(p: Tensor, target: Tensor, name: str) -> Tensor:
     if p.dim() != 2 or target.numel() != p.size(0):
@@ -145,17 +147,20 @@ def topk_sizes(edge_counts: Tensor, share: float = 0.1,
     return k
 
 
-def topk_mask(scores: Tensor, ptr: Tensor, k: int | Tensor) -> Tensor:
+def topk_mask(scores: Tensor, ptr: Tensor, k: int | Tensor, keys: Tensor | None = None) -> Tensor:
     """Hard explanation: the ``k_b`` highest-scored edges of every instance.
 
-    Within an instance, edges are ranked by decreasing score; equal scores keep
-    their order of position (the earlier edge ranks first), so the mask is
-    deterministic. ``k_b`` is clipped to ``[0, n_b]``.
+    Within an instance, edges are ranked by decreasing score; equal scores are ordered
+    by increasing ``keys`` (``suite.metrics.ties.tie_break_keys``: a function of the seed,
+    the instance and the endpoints, so the mask does not depend on the edges' storage
+    order), or by position (the earlier edge first) without keys. ``k_b`` is clipped to
+    ``[0, n_b]``.
 
     Args:
         scores: [M] edge scores (higher = more important).
         ptr: [B+1] long offsets of the instances.
         k: an int for every instance, or [B] per instance.
+        keys: [M] int64 tie-break keys, or None for positional ties.
 
     Returns:
         [M] bool, True on kept edges.
@@ -173,8 +178,9 @@ def topk_mask(scores: Tensor, ptr: Tensor, k: int | Tensor) -> Tensor:
     k = k.expand(b) if k.dim() == 0 else k.reshape(-1)
     if k.numel() != b:
         raise ValueError(f"k must be an int or have one entry per instance ({b}) (got {k.numel()})")
-    order = scores.argsort(descending=True, stable=True)
-    order = order[inst[order].argsort(stable=True)]
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(scores.numel(), device=scores.device) - ptr[inst[order]]
+    if keys is None:
+        keys = torch.arange(scores.numel(), device=scores.device)
+    elif keys.numel() != scores.numel():
+        raise ValueError(f"keys: {keys.numel()} values for {scores.numel()} scores")
+    rank = rank_within_instances(inst, scores, keys.to(scores.device).reshape(-1))
     return rank < k.clamp(min=0)[inst]

@@ -177,14 +177,15 @@ def random_topk_masks(ptr: Tensor, k: int | Tensor, draws: int,
 
 def representation_masks(scores: Tensor, ptr: Tensor, *, draws: int = 10, share: float = 0.1,
                          gt_labels: Tensor | None = None, k: int | Tensor | None = None,
-                         generator: torch.Generator | None = None) -> RepresentationMasks:
+                         generator: torch.Generator | None = None,
+                         keys: Tensor | None = None) -> RepresentationMasks:
     """The explanation's top-``k_b`` mask and ``draws`` random ``k_b``-edge masks per instance.
 
     ``k_b`` follows the fidelity conventions (:func:`~suite.metrics.fidelity.topk_sizes`):
     the number of ground-truth edges among instance ``b``'s explained edges when
     ``gt_labels`` is given and that number is positive, else ``ceil(share * n_b)``;
     an explicit ``k`` (int or [B]) overrides both. Ties in ``scores`` are broken by
-    position (:func:`~suite.metrics.fidelity.topk_mask`).
+    ``keys`` (or by position without them; :func:`~suite.metrics.fidelity.topk_mask`).
 
     Args:
         scores: [M] edge scores (higher = more important; pass ``|score|`` for signed methods).
@@ -194,6 +195,7 @@ def representation_masks(scores: Tensor, ptr: Tensor, *, draws: int = 10, share:
         gt_labels: [M] bool ground truth of the explained edges, or None.
         k: edges kept per instance (overrides ``share`` and ``gt_labels``).
         generator: CPU generator of the random masks.
+        keys: [M] int64 tie-break keys of the edges, or None.
     """
     scores = torch.as_tensor(scores).detach().reshape(-1)
     ptr = torch.as_tensor(ptr, dtype=torch.long, device=scores.device).reshape(-1)
@@ -208,7 +210,7 @@ def representation_masks(scores: Tensor, ptr: Tensor, *, draws: int = 10, share:
     k = torch.as_tensor(k, dtype=torch.long).cpu()
     k = torch.minimum(k.expand(counts.numel()) if k.dim() == 0 else k.reshape(-1), counts)
     k = k.clamp_min(0)
-    kept = topk_mask(scores, ptr, k.to(scores.device))
+    kept = topk_mask(scores, ptr, k.to(scores.device), keys)
     random = random_topk_masks(ptr, k, draws, generator).to(scores.device)
     return RepresentationMasks(k=k, kept=kept, random=random)
 

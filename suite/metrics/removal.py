@@ -16,7 +16,8 @@ trapezoidal integral over the grid: a faithful explanation has a low deletion ar
 high insertion area.
 
 Ties in the scores are broken by a key that depends only on the seed, the instance and
-the pair's endpoints (global node ids), never on the edges' storage order.
+the pair's endpoints (global node ids), never on the edges' storage order
+(``suite.metrics.ties``).
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from suite.graph.pruning import plan_with_edges, pruned
 from suite.graph.subgraphs import InstanceBatch
 from suite.metrics.drop_curve import DROP_GRID
+from suite.metrics.ties import rank_within_instances, tie_break_keys
 
 #: Shares of each instance's explainable pairs removed (deletion) or kept (insertion).
 REMOVAL_GRID: tuple[float, ...] = DROP_GRID
-
-_HASH_MODULUS = 2_147_483_647  # 2^31 - 1: every step's product stays below 2^62
-_HASH_FACTOR = 1_000_003
 
 
 @dataclass(frozen=True)
@@ -51,30 +51,9 @@ class RemovalCurves:
     insertion_area: Tensor
 
 
-def tie_break_keys(first: Tensor, second: Tensor, instance: Tensor, seed: int = 0) -> Tensor:
-    """[P] int64 keys from the pairs' endpoints (unordered) and instances: a pure function of
-    the values, so reordering the pairs reorders the keys with them."""
-    low, high = torch.minimum(first, second), torch.maximum(first, second)
-    key = torch.full_like(low, int(seed) % _HASH_MODULUS)
-    for value in (instance, low, high):
-        key = (key * _HASH_FACTOR + value.long() % _HASH_MODULUS) % _HASH_MODULUS
-    return key
-
-
-def rank_within_instances(instance: Tensor, score: Tensor, key: Tensor) -> Tensor:
-    """[P] position of each pair in its instance's order: score descending, then key."""
-    order = torch.argsort(key, stable=True)
-    order = order[torch.argsort(-score[order], stable=True)]
-    order = order[torch.argsort(instance[order], stable=True)]
-    rank = torch.empty_like(order)
-    counts = torch.bincount(instance, minlength=int(instance.max()) + 1 if instance.numel() else 0)
-    starts = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
-    rank[order] = torch.arange(order.numel(), device=order.device) - starts[instance[order]]
-    return rank
-
-
-def _pairs(batch: InstanceBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(pair [M_v] of each explainable edge, its instance [P], global endpoints [P], [P])."""
+def edge_pairs(batch: InstanceBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(pair [M_v] of each explainable edge, each pair's instance position [P] and global
+    endpoints [P], [P]); pairs are sorted by instance, then endpoints."""
     ei = batch.edge_index[:, batch.explainable]
     inst = batch.edge_instance[batch.explainable]
     u, v = batch.node_ids[ei[0]], batch.node_ids[ei[1]]
@@ -84,13 +63,19 @@ def _pairs(batch: InstanceBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 @torch.no_grad()
-def _probabilities(model: nn.Module, batch: InstanceBatch, keep: Tensor) -> Tensor:
-    """[B, C] class probabilities with only the edges ``keep`` [m] (bool) in the graph."""
+def probabilities_without(model: nn.Module, batch: InstanceBatch, keep: Tensor) -> Tensor:
+    """[B, C] class probabilities with only the edges ``keep`` [m] (bool) in the graph.
+
+    Node batches propagate only the messages that can still reach a target in the reduced
+    graph (``suite.graph.pruning``), which leaves the targets' outputs unchanged.
+    """
     kwargs = batch.model_kwargs()
     for name in ("edge_attr", "edge_type"):
         if name in kwargs:
             kwargs[name] = kwargs[name][keep]
-    logits = model(batch.x, batch.edge_index[:, keep], **kwargs)
+    edge_index = batch.edge_index[:, keep]
+    with pruned(model, plan_with_edges(model, batch, edge_index)):
+        logits = model(batch.x, edge_index, **kwargs)
     return batch.select_outputs(logits).softmax(dim=-1)
 
 
@@ -103,17 +88,18 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
     if scores.numel() != batch.num_explainable:
         raise ValueError(f"scores: {scores.numel()} values for {batch.num_explainable} "
                          "explainable edges")
-    pair, inst, first, second = _pairs(batch)
+    pair, inst, first, second = edge_pairs(batch)
     pair_score = torch.full((inst.numel(),), -torch.inf, dtype=torch.float64, device=device)
     pair_score = pair_score.scatter_reduce(0, pair, scores, "amax")
-    rank = rank_within_instances(inst, pair_score, tie_break_keys(first, second, inst, seed))
+    keys = tie_break_keys(first, second, batch.instance_ids.to(device)[inst], seed)
+    rank = rank_within_instances(inst, pair_score, keys)
     per_instance = torch.bincount(inst, minlength=batch.num_instances)
     positions = torch.nonzero(batch.explainable).reshape(-1)
     was_training = model.training
     model.eval()
     try:
         full = torch.ones(batch.edge_index.size(1), dtype=torch.bool, device=device)
-        predicted = _probabilities(model, batch, full).argmax(dim=-1, keepdim=True)
+        predicted = probabilities_without(model, batch, full).argmax(dim=-1, keepdim=True)
         curves: dict[str, list[Tensor]] = {"deletion": [], "insertion": []}
         for share in grid:
             count = torch.floor(share * per_instance.double() + 1e-9).long()
@@ -121,7 +107,7 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
             for name, removed in (("deletion", top), ("insertion", ~top)):
                 keep = full.clone()
                 keep[positions[removed]] = False
-                probs = _probabilities(model, batch, keep)
+                probs = probabilities_without(model, batch, keep)
                 curves[name].append(probs.gather(1, predicted).squeeze(1).double())
     finally:
         model.train(was_training)
@@ -129,3 +115,45 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
     x = torch.tensor(grid, dtype=torch.float64, device=device)
     return RemovalCurves(deletion, insertion, torch.trapezoid(deletion, x, dim=1),
                          torch.trapezoid(insertion, x, dim=1))
+
+
+@torch.no_grad()
+def leave_one_pair_out(model: nn.Module, batch: InstanceBatch) -> Tensor:
+    """[M_v] exact occlusion: for each explainable edge, the drop of the probability of the
+    model's original prediction when its undirected pair (both directions) is removed from
+    the graph, degrees recomputed; both directions get their pair's value.
+
+    The batch's instances are disjoint, so the ``j``-th pair of every instance that has
+    one is removed in the same forward pass (``max_b P_b`` passes), each pass over just
+    the instances that still have pairs. Model in eval mode (restored).
+    """
+    device = batch.x.device
+    pair, inst, _, _ = edge_pairs(batch)
+    counts = torch.bincount(inst, minlength=batch.num_instances)
+    starts = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
+    position = torch.arange(inst.numel(), device=device) - starts[inst]  # [P] within instance
+    drop = torch.zeros(inst.numel(), dtype=torch.float64, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        probs = probabilities_without(model, batch, torch.ones_like(batch.explainable))
+        predicted = probs.argmax(dim=-1)
+        base = probs.gather(1, predicted.view(-1, 1)).squeeze(1).double()
+        active: Tensor | None = None
+        for j in range(int(counts.max()) if counts.numel() else 0):
+            now = counts > j
+            if active is None or not torch.equal(now, active):  # fewer instances from here on
+                active, view = now, batch.subset(now)
+                view_pair = pair[active[batch.edge_instance[batch.explainable]]]
+                view_edges = torch.nonzero(view.explainable).reshape(-1)
+                view_position = position[view_pair]
+                ids = torch.nonzero(active).reshape(-1)
+            keep = torch.ones_like(view.explainable)
+            keep[view_edges[view_position == j]] = False
+            kept = probabilities_without(model, view, keep).gather(
+                1, predicted[ids].view(-1, 1)).squeeze(1)
+            at = position == j
+            drop[at] = (base - torch.zeros_like(base).index_put_((ids,), kept.double()))[inst[at]]
+    finally:
+        model.train(was_training)
+    return drop[pair]

@@ -8,7 +8,8 @@ names; ``COLUMNS`` carries each column's description and direction.
 Conventions (stated on the leaderboard):
 - scores are ``attribution_scores``: absolute values for signed methods;
 - the headline ``edge_auc`` pools the explained edges of all instances;
-- hard masks keep the top ``k_b`` edges per instance, ``k_b`` = ground-truth edges
+- hard masks keep the top ``k_b`` edges per instance (ties broken by ``edge_tie_keys``,
+  never by storage order), ``k_b`` = ground-truth edges
   among the instance's explained edges when there are any, else
   ``ceil(topk_share * n_b)`` (option ``topk_share``, default 0.1; option ``topk``
   fixes one ``k`` for every instance);
@@ -23,6 +24,7 @@ Conventions (stated on the leaderboard):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +40,7 @@ from suite.metrics.auc import (
     roc_auc,
 )
 from suite.metrics.base import METRICS, MetricContext, MetricInfo, register_metric
+from suite.metrics.degenerate import constant_instances, uniform_layers
 from suite.metrics.drop_curve import (
     DROP_GRID,
     curve_area,
@@ -67,6 +70,7 @@ from suite.metrics.ground_truth_free import (
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.removal import removal_curves
 from suite.metrics.sparsity import mean_sparsity, soft_mask
+from suite.metrics.ties import tie_break_keys
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,8 @@ COLUMNS: dict[str, ColumnInfo] = {
     ),
     **_columns(
         "sparsity",
-        ("sparsity", True, "1 - mean over edges of score / instance max score, "
+        ("sparsity", True, "soft-mask sparsity (the suite's measure, not GraphFramEx's hard-mask "
+                           "share): 1 - mean over edges of score / instance max score, "
                            "averaged over instances"),
     ),
     **_columns(
@@ -167,6 +172,16 @@ COLUMNS: dict[str, ColumnInfo] = {
         ("unfaithfulness", False, "GraphXAI's GEF: mean over instances of 1 - exp(-KL(p_full "
                                   "|| p_expl)), p_expl the class probabilities with only the "
                                   "explanation's top-k edges kept (lower is better)"),
+    ),
+    **_columns(
+        "degenerate",
+        ("constant_share", False, "share of instances whose scores are constant (max - min <= "
+                                  "1e-6 x max(1, |max|)); from 0.5 the cell is degenerate"),
+        ("gates_open_layers", False, "scored layers whose hard gates keep every explained edge "
+                                     "of the cell (layer-wise explainers; any makes the cell "
+                                     "degenerate)"),
+        ("gates_closed_layers", False, "scored layers whose hard gates drop every explained edge "
+                                       "of the cell (any makes the cell degenerate)"),
     ),
     **_columns(
         "throughput",
@@ -242,6 +257,15 @@ def _node_scores(ctx: MetricContext, edge_scores: Tensor) -> tuple[Tensor, Tenso
     return node_scores_from_edges(endpoints, edge_scores, expl.edge_ptr.cpu())
 
 
+def edge_tie_keys(ctx: MetricContext) -> Tensor:
+    """[M] tie-break keys of the explanation's edges (CPU): the cell's seed, the instance's
+    dataset id and the edge's global endpoints (``suite.metrics.ties``)."""
+    expl = ctx.explanation
+    src, dst = ctx.dataset.data.edge_index.cpu()[:, expl.edge_ids.cpu()]
+    instance = expl.instance_ids.cpu()[expl.edge_instance.cpu()]
+    return tie_break_keys(src, dst, instance, ctx.seed, ordered=True)
+
+
 def _option(ctx: MetricContext, name: str, default: float) -> float:
     value = ctx.options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -296,7 +320,7 @@ def fidelity_scorer(ctx: MetricContext) -> dict[str, float]:
     scores = attribution_scores(expl).to(device)
     ptr = expl.edge_ptr.to(device)
     log_full = masked_log_probs(ctx.model, ctx.batch, None)
-    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device)).to(scores.dtype)
+    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device), edge_tie_keys(ctx)).to(scores.dtype)
     out = _fidelities(ctx, log_full, hard, record=True)
     out["characterization"] = characterization(out["fid_plus_acc"], out["fid_minus_acc"])
     soft = _fidelities(ctx, log_full, soft_mask(scores, ptr))
@@ -326,9 +350,10 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
     scores = attribution_scores(expl).to(device)
     ptr = expl.edge_ptr.to(device)
     labels = ctx.dataset.y.to(device)[expl.instance_ids.to(device)]
+    keys = edge_tie_keys(ctx)
     curve = []
     for share in DROP_GRID:
-        mask = None if share == 0 else drop_mask(scores, ptr, share)
+        mask = None if share == 0 else drop_mask(scores, ptr, share, keys)
         pred = masked_log_probs(ctx.model, ctx.batch, mask).argmax(-1)
         curve.append(float((pred == labels).double().mean()) if labels.numel() else float("nan"))
     out = {"edges_dropped_5pct": dropped_within_tolerance(curve),
@@ -341,18 +366,18 @@ def edges_dropped(ctx: MetricContext) -> dict[str, float]:
     name="removal-curves",
     description="deletion and insertion curves with real edge removal (both directions of "
                 "an undirected edge together); faithfulness beside ground-truth plausibility; "
-                "opt-in: metric option removal_curves: true",
+                "metric option removal_curves: false skips them",
     columns=_declared("removal-curves"),
     citation="Petsiuk et al., BMVC 2018 (RISE deletion/insertion); GraphFramEx, "
              "Amara et al., LoG 2022 (arXiv 2206.09677)"))
 def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
-    enabled = ctx.options.get("removal_curves", False)
+    enabled = ctx.options.get("removal_curves", True)
     if not isinstance(enabled, bool):
         raise ValueError(f"metrics.removal_curves: expected true or false (got {enabled!r})")
     if not enabled:
-        return {}  # opt-in until its cost on hub-heavy views (a second per cell) is cut
+        return {}
     _check_alignment(ctx)
-    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation))
+    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation), ctx.seed)
     ctx.per_instance["deletion_area"] = curves.deletion_area
     ctx.per_instance["insertion_area"] = curves.insertion_area
     return {"deletion_area": float(curves.deletion_area.mean()),
@@ -375,7 +400,7 @@ def explanation_accuracy_scorer(ctx: MetricContext) -> dict[str, float]:
     ptr = expl.edge_ptr.cpu()
     gt_counts = torch.zeros(ptr.numel() - 1, dtype=torch.long).index_add_(
         0, expl.edge_instance.cpu(), labels.long())
-    top = topk_mask(scores, ptr, gt_counts)
+    top = topk_mask(scores, ptr, gt_counts, edge_tie_keys(ctx))
     gea = float("nan")
     gt_nodes = ctx.dataset.gt_node_mask
     if gt_nodes is not None:
@@ -439,7 +464,8 @@ def representation_fidelity_scorer(ctx: MetricContext) -> dict[str, float]:
     ptr = expl.edge_ptr.to(device)
     draws = _int_option(ctx, "repr_draws", REPR_DRAWS, 1)
     gen = seeded_generator(_int_option(ctx, "repr_seed", 0, 0), _REPR_STREAM)
-    masks = representation_masks(scores, ptr, draws=draws, k=_hard_sizes(ctx), generator=gen)
+    masks = representation_masks(scores, ptr, draws=draws, k=_hard_sizes(ctx), generator=gen,
+                                 keys=edge_tie_keys(ctx))
     every = torch.ones(1, scores.numel(), device=device)
     z = _masked_embeddings(ctx, torch.cat([every, masks.kept.unsqueeze(0).float()]))
     z_rand = _masked_embeddings(ctx, masks.random.float())
@@ -466,10 +492,29 @@ def unfaithfulness_scorer(ctx: MetricContext) -> dict[str, float]:
     device = ctx.batch.x.device
     scores = attribution_scores(expl).to(device)
     ptr = expl.edge_ptr.to(device)
-    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device)).to(scores.dtype)
+    hard = topk_mask(scores, ptr, _hard_sizes(ctx).to(device), edge_tie_keys(ctx)).to(scores.dtype)
     p_full = masked_log_probs(ctx.model, ctx.batch, None).exp()
     p_expl = masked_log_probs(ctx.model, ctx.batch, hard).exp()
     return {"unfaithfulness": _mean(unfaithfulness(p_full, p_expl).cpu())}
+
+
+@register_metric(MetricInfo(
+    name="degenerate",
+    description="explanations that rank nothing: constant scores over an instance, or hard "
+                "gates with one decision for every edge of a scored layer",
+    columns=_declared("degenerate")))
+def degenerate_scorer(ctx: MetricContext) -> dict[str, float]:
+    expl = ctx.explanation
+    constant = constant_instances(attribution_scores(expl).cpu(), expl.edge_ptr.cpu())
+    ctx.per_instance["constant"] = constant.double()
+    out = {"constant_share": float(constant.double().mean()) if constant.numel() else math.nan,
+           "gates_open_layers": math.nan, "gates_closed_layers": math.nan}
+    hard = expl.meta.get("hard_gates")
+    if isinstance(hard, Tensor):  # layer-wise explainers only
+        layers = uniform_layers(hard.cpu(), expl.meta.get("gated_layers"))
+        out["gates_open_layers"] = float(len(layers.all_open))
+        out["gates_closed_layers"] = float(len(layers.all_closed))
+    return out
 
 
 @register_metric(MetricInfo(

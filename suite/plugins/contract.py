@@ -43,7 +43,7 @@ UNBOUNDED: frozenset[str] = frozenset({"saliency", "pyg-saliency"})
 #: Small settings so the contract runs in seconds (applied to the fields a config has).
 FAST: dict[str, int] = {"epochs": 3, "steps": 3, "fit_epochs": 2, "epochs_per_layer": 2}
 #: Known values of ``ExplainerInfo.source``.
-SOURCES: tuple[str, ...] = ("suite", "pyg", "baseline", "plugin")
+SOURCES: tuple[str, ...] = ("suite", "pyg", "baseline", "reference", "plugin")
 #: The checks, in the order they run.
 CHECKS: tuple[str, ...] = ("metadata", "shapes", "finite", "ranges", "determinism",
                            "model unchanged", "no leftover hooks", "raising model")

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from suite.board.format import plausibility_faithfulness_tau
 from suite.board.markdown import to_markdown
-from suite.board.table import build_leaderboard
+from suite.board.table import build_leaderboard, shared_instance_correlation
 from suite.core.records import InstanceRecords
 from suite.protocol import PROTOCOL_VERSION, GroupEntry, rank_group
 
@@ -158,3 +159,92 @@ def test_a_submission_with_its_records_is_ranked_beside_the_store(tmp_path, fmt)
     assert table.loc["mine (submitted)", "rank_text"] == table.loc["mine", "rank_text"]
     damaged = submitted.assign(instance_records="not base64!")
     assert submission_records(damaged) == {}
+
+
+def test_a_degenerate_explainer_is_shown_with_the_reason_and_not_ranked():
+    """An inverted-looking score from collapsed gates is not ranked as an inversion."""
+    frame, records = _frame([{"explainer": "strong", "quality": 2.0},
+                             {"explainer": "collapsed", "quality": -1.0},
+                             {"explainer": "random", "quality": 0.0}])
+    collapsed = frame["explainer"] == "collapsed"
+    frame["constant_share"] = 0.0
+    frame.loc[collapsed & (frame["seed"] == 1), "gates_closed_layers"] = 2.0
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert table.loc["collapsed", "section"] == "unranked"
+    assert np.isnan(table.loc["collapsed", "rank"])
+    assert table.loc["collapsed", "note"] == ("degenerate: seed 1: gates drop every edge in 2 "
+                                              "scored layer(s)")
+    assert table.loc["strong", "rank_text"] == "1" and table.loc["random", "rank_text"] == "2"
+    frame.loc[collapsed, "gates_closed_layers"] = 0.0
+    frame.loc[collapsed & (frame["seed"] == 0), "constant_share"] = 0.4  # below the share
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert table.loc["collapsed", "section"] == "ranked"
+
+
+def test_a_dataset_without_ground_truth_ranks_on_the_deletion_area_lower_first():
+    def records(deletion: float):
+        def make(seed: int) -> InstanceRecords:
+            rng = np.random.default_rng(seed)
+            values = np.clip(deletion + 0.05 * rng.standard_normal(IDS.size), 0, 1)
+            return InstanceRecords(IDS, np.arange(IDS.size + 1) * 8, rng.random(IDS.size * 8),
+                                   None, {"deletion_area": values,
+                                          "fid_plus_acc": rng.integers(0, 2, IDS.size) * 1.0})
+        return make
+
+    frame, recs = _frame([{"explainer": "faithful", "quality": 0, "records": records(0.2)},
+                          {"explainer": "random", "quality": 0, "records": records(0.6)}])
+    frame["edge_auc"] = np.nan
+    frame["deletion_area"] = frame["explainer"].map({"faithful": 0.2, "random": 0.6})
+    board = build_leaderboard(frame, recs)
+    assert board.rank_metric == {"ba-shapes": "deletion_area"}
+    table = board.table.set_index("explainer")
+    assert table.loc["faithful", "rank_text"] == "1" and table.loc["random", "rank_text"] == "2"
+    assert table.loc["faithful", "lead"] == pytest.approx(0.4, abs=0.05)  # oriented: positive
+
+
+def test_the_faithful_reference_is_shown_apart_and_every_row_gets_its_correlation():
+    reference = {s: _records(1.0, s) for s in (0, 1, 2)}
+    agreeing = {s: InstanceRecords(r.instance_ids, r.edge_ptr, 2.0 * r.edge_scores + 1.0,
+                                   r.edge_labels, r.values) for s, r in reference.items()}
+    reversed_ = {s: InstanceRecords(r.instance_ids, r.edge_ptr, -r.edge_scores, r.edge_labels,
+                                    r.values) for s, r in reference.items()}
+    frame, records = _frame([{"explainer": "occlusion", "quality": 1.0, "records": reference.get},
+                             {"explainer": "agrees", "quality": 1.0, "records": agreeing.get},
+                             {"explainer": "reverses", "quality": 1.0, "records": reversed_.get},
+                             {"explainer": "random", "quality": 0.0,
+                              "records": lambda s: _records(0.0, s + 10)}])
+    frame.loc[frame["explainer"] == "occlusion", "explainer_source"] = "reference"
+    board = build_leaderboard(frame, records)
+    table = board.table.set_index("explainer")
+    assert table.loc["occlusion", "section"] == "reference"
+    assert np.isnan(table.loc["occlusion", "rank"]) and np.isfinite(table.loc["occlusion", "rank_low"])
+    assert table.loc["agrees", "reference_corr_mean"] == pytest.approx(1.0)
+    assert table.loc["reverses", "reference_corr_mean"] == pytest.approx(-1.0)
+    assert abs(table.loc["random", "reference_corr_mean"]) < 0.2
+    assert np.isnan(table.loc["occlusion", "reference_corr_mean"])
+    assert table.loc["agrees", "rank_text"] in ("1", "1-2")  # ranking ignores the reference
+    markdown = to_markdown(board)
+    assert "ba-shapes: Faithful reference (shown, not ranked)" in markdown
+    assert "Corr. w/ occlusion" in markdown
+
+
+def test_the_dataset_line_gives_the_plausibility_faithfulness_tau():
+    frame, records = _frame([{"explainer": name, "quality": q}
+                             for name, q in (("a", 2.0), ("b", 1.0), ("c", 0.5), ("random", 0.0))])
+    auc = {"a": 0.9, "b": 0.8, "c": 0.7, "random": 0.5}
+    frame["edge_auc"] = frame["explainer"].map(auc)
+    frame["deletion_area"] = frame["explainer"].map({"a": 0.6, "b": 0.5, "c": 0.4, "random": 0.3})
+    board = build_leaderboard(frame, records)
+    assert plausibility_faithfulness_tau(board.section("ba-shapes")) == {
+        "gin (standard)": pytest.approx(-1.0)}  # the most plausible is the least faithful
+    assert "Kendall's tau between edge AUC and minus the deletion area" in to_markdown(board)
+
+
+def test_a_capped_row_is_correlated_with_the_reference_on_the_instances_it_shares():
+    reference = _records(1.0, 0)
+    capped = InstanceRecords(IDS[:10][::-1], np.arange(11) * 8,
+                             np.concatenate([reference.edge_scores[b * 8:(b + 1) * 8]
+                                             for b in range(9, -1, -1)]), None, {})
+    assert shared_instance_correlation(capped, reference) == pytest.approx(1.0)
+    other = InstanceRecords(np.array([999]), np.array([0, 8]), np.arange(8.0), None, {})
+    assert np.isnan(shared_instance_correlation(other, reference))

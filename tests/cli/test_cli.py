@@ -250,3 +250,10 @@ def test_leaderboard_on_a_file_that_is_not_a_store_exits_2(tmp_path, capsys):
 def test_tune_unknown_explainer_is_one_line(capsys):
     assert main(["tune", "--explainer", "gnnexplaner", "--task", "node"]) == 2
     assert "gnnexplainer" in _error_line(capsys)
+
+
+def test_tune_refuses_a_ground_truth_criterion_in_one_line(capsys):
+    assert main(["tune", "--explainer", "gnnexplainer", "--task", "node",
+                 "--criterion", "edge_auc"]) == 2
+    line = _error_line(capsys)
+    assert "reads the ground truth" in line and "removal" in line

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from suite.core.stats import (
@@ -19,6 +20,7 @@ from suite.core.stats import (
     percentile_interval,
     rank_ranges,
     resample_counts,
+    segment_spearman,
     weighted_mean,
     weighted_pooled_auc,
 )
@@ -139,3 +141,16 @@ def test_paired_t_pvalue_matches_scipy():
     assert p == pytest.approx(ttest_rel(treated, baseline).pvalue, rel=1e-9)
     assert math.isnan(paired_t_pvalue(paired_difference([1.0], [0.0])))
     assert paired_t_pvalue(paired_difference([1.0, 2.0], [0.5, 1.5])) == 0.0  # every pair +0.5
+
+
+def test_segment_spearman_equals_scipy_per_segment_and_is_nan_when_undefined():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 30).astype(float)  # ties
+    b = a + rng.standard_normal(30)
+    ptr = np.array([0, 10, 22, 23, 30])
+    a[23:30] = 1.0  # constant segment
+    out = segment_spearman(a, b, ptr)
+    for i in (0, 1):
+        s, e = ptr[i], ptr[i + 1]
+        assert out[i] == pytest.approx(spearmanr(a[s:e], b[s:e]).statistic)
+    assert np.isnan(out[2]) and np.isnan(out[3])  # one value; constant side

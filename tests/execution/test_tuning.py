@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from importlib.resources import files
 
 import pytest
 import torch
+import yaml
 
 from suite.core.config import ConfigError
 from suite.core.paths import Paths
-from suite.execution.tuning import TuningResult, load_grid, tune, validation_auc
+from suite.execution.tuning import (
+    CRITERIA,
+    TRIALS,
+    TuningResult,
+    check_criterion,
+    load_grid,
+    tune,
+    validation_score,
+)
+from suite.explainers.base import build_explainer
+from suite.explainers.gnnexplainer import GNNExplainer
 from suite.matrix import parse_matrix
 
 TINY = {
@@ -44,8 +57,6 @@ def test_nan_setting_never_wins():
 
 
 def test_tune_uses_only_validation_instances(tmp_path, monkeypatch):
-    from suite.explainers.gnnexplainer import GNNExplainer
-
     seen: list[tuple[str, torch.Tensor, object]] = []
     original = GNNExplainer.explain
 
@@ -55,11 +66,11 @@ def test_tune_uses_only_validation_instances(tmp_path, monkeypatch):
 
     monkeypatch.setattr(GNNExplainer, "explain", spy)
     config = parse_matrix(TINY)
-    result = tune("GNNExplainer", "node", GRID, config, Paths.from_env(tmp_path))
+    result = tune("GNNExplainer", "node", GRID, config, Paths.from_env(tmp_path), trials=len(GRID))
     assert result.datasets == ["ba-shapes"]  # only the node-level dataset
     assert len(result.scores) == len(GRID)
     assert set(result.scores[0]) == {"ba-shapes"}
-    assert all(0.0 <= s["ba-shapes"] <= 1.0 for s in result.scores)
+    assert all(-1.0 <= s["ba-shapes"] <= 1.0 for s in result.scores)
     assert result.best_setting in GRID
     assert len(seen) == len(GRID)
     for _name, ids, dataset in seen:
@@ -71,22 +82,49 @@ def test_tune_uses_only_validation_instances(tmp_path, monkeypatch):
 
 
 def test_tune_graph_task(tmp_path):
-    result = tune("gnnexplainer", "graph", GRID[:1], parse_matrix(TINY), Paths.from_env(tmp_path))
+    result = tune("gnnexplainer", "graph", GRID[:1], parse_matrix(TINY), Paths.from_env(tmp_path),
+                  criterion="insertion", trials=1)
     assert result.datasets == ["ba-2motifs"] and len(result.scores) == 1
 
 
-def test_validation_auc_on_fixture(tiny_node_dataset, tiny_gcn):
-    from suite.explainers.base import build_explainer
-
-    auc, n, seconds = validation_auc(build_explainer("gnnexplainer", epochs=3), tiny_gcn,
-                                     tiny_node_dataset, seed=0, max_instances=100)
+def test_validation_score_reads_no_ground_truth(tiny_node_dataset, tiny_gcn):
+    """The criterion is the removal curves' (insertion minus deletion area); hiding the
+    ground truth changes nothing."""
+    explainer = build_explainer("gnnexplainer", epochs=3)
+    score, n, seconds = validation_score(explainer, tiny_gcn, tiny_node_dataset, seed=0,
+                                         max_instances=100)
     assert n == tiny_node_dataset.explain_ids["val"].numel()
-    assert 0.0 <= auc <= 1.0 and seconds >= 0.0
+    assert -1.0 <= score <= 1.0 and seconds >= 0.0
+    hidden = dataclasses.replace(tiny_node_dataset, gt_edge_mask=None, gt_node_mask=None)
+    again, _, _ = validation_score(explainer, tiny_gcn, hidden, seed=0, max_instances=100)
+    assert again == pytest.approx(score)
+    deletion, _, _ = validation_score(explainer, tiny_gcn, tiny_node_dataset, seed=0,
+                                      max_instances=100, criterion="deletion")
+    assert -1.0 <= deletion <= 0.0
+
+
+def test_a_ground_truth_criterion_is_refused_with_the_known_ones(tmp_path):
+    for name in ("edge_auc", "ground-truth-auc", "gea", "auc"):
+        with pytest.raises(ConfigError, match="reads the ground truth.*removal, insertion"):
+            check_criterion(name)
+        with pytest.raises(ConfigError, match="criterion"):
+            tune("gnnexplainer", "node", GRID, parse_matrix(TINY), Paths.from_env(tmp_path),
+                 criterion=name, trials=len(GRID))
+    with pytest.raises(ConfigError, match="criterion: expected one of removal"):
+        check_criterion("fidelity-ish")
+    assert set(CRITERIA) == {"removal", "insertion", "deletion"}
+
+
+def test_every_explainer_gets_the_same_budget(tmp_path):
+    with pytest.raises(ConfigError, match="2 settings, but every explainer gets the same budget of 8"):
+        tune("gnnexplainer", "node", GRID, parse_matrix(TINY), Paths.from_env(tmp_path))
+    grids = yaml.safe_load(files("suite").joinpath("presets", "tuning.yaml").read_text())
+    for explainer, by_task in grids.items():
+        for task, grid in by_task.items():
+            assert len(grid) == TRIALS, (explainer, task)
 
 
 def test_bundled_grids_are_valid():
-    from suite.explainers.base import build_explainer
-
     for task in ("node", "graph"):
         grid = load_grid("gnnexplainer", task)
         assert grid, task
@@ -103,6 +141,8 @@ def test_bad_grid_and_task(tmp_path):
     with pytest.raises(ConfigError, match="no grid for explainer"):
         load_grid("random", "node", path)
     with pytest.raises(ConfigError, match="task"):
-        tune("gnnexplainer", "edge", GRID, parse_matrix(TINY), Paths.from_env(tmp_path))
+        tune("gnnexplainer", "edge", GRID, parse_matrix(TINY), Paths.from_env(tmp_path),
+             trials=len(GRID))
     with pytest.raises(ConfigError, match="grid\\[0\\]"):
-        tune("gnnexplainer", "node", [{"epochs": -1}], parse_matrix(TINY), Paths.from_env(tmp_path))
+        tune("gnnexplainer", "node", [{"epochs": -1}], parse_matrix(TINY), Paths.from_env(tmp_path),
+             trials=1)
