@@ -646,6 +646,23 @@ def _floor_reason(cells: pd.DataFrame) -> str:
     return text
 
 
+#: The row note of cells whose deletion/insertion curves scaled messages instead of
+#: removing edges (metric option ``removal_semantics: scale``).
+SCALED_NOTE = "deletion/insertion by message scaling (removal_semantics: scale), not removal"
+
+
+def _scaled_removal(cells: pd.DataFrame) -> bool:
+    """Whether any of ``cells`` scored its removal curves by message scaling."""
+    for text in cells.get("config", pd.Series(dtype=object)).dropna():
+        try:
+            options = json.loads(text).get("metric_options") or {}
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if options.get("removal_semantics") == "scale":
+            return True
+    return False
+
+
 def _degenerate_reason(cells: pd.DataFrame) -> str:
     """Why an explainer's cells are degenerate, per seed (``suite.metrics.degenerate``)."""
     parts = []
@@ -682,6 +699,8 @@ def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataF
         if standing.bimodal and standing.seed_values:
             notes.append("bimodal over seeds: " + " / ".join(
                 format_number(v, "score") for _, v in sorted(standing.seed_values.items())))
+        if _scaled_removal(cells[cells["explainer"] == row["explainer"]]):
+            notes.append(SCALED_NOTE)
         table.loc[index, "section"] = standing.section
         table.loc[index, "note"] = "; ".join(notes)
         table.loc[index, "rank_low"] = standing.interval.low

@@ -36,7 +36,14 @@ from suite.core.seeding import seed_everything
 from suite.datasets import load_dataset
 from suite.explainers.base import build_explainer
 from suite.graph.subgraphs import instance_batch
-from suite.matrix import MatrixConfig, expand, load_matrix, plugins
+from suite.matrix import (
+    BY_DATASET_KEY,
+    ONLY_DATASETS_KEY,
+    MatrixConfig,
+    expand,
+    load_matrix,
+    plugins,
+)
 from suite.metrics.auc import attribution_scores
 from suite.metrics.base import METRICS, metric_info
 from suite.metrics.removal import RemovalCurves, removal_curves
@@ -210,6 +217,26 @@ def validation_score(explainer: Any, model: Any, dataset: Any, seed: int, max_in
     return float(per_instance(curves).mean()), int(ids.numel()), seconds
 
 
+def _within(params: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, Any]:
+    """A matrix entry restricted to ``datasets``: its ``by_dataset`` overrides and
+    ``only_datasets`` list keep only those datasets (the others are not in the scope)."""
+    out = dict(params)
+    names = plugins().datasets
+    if isinstance(out.get(BY_DATASET_KEY), Mapping):
+        kept = {k: v for k, v in out[BY_DATASET_KEY].items() if names.resolve(k) in datasets}
+        if kept:
+            out[BY_DATASET_KEY] = kept
+        else:
+            del out[BY_DATASET_KEY]
+    if isinstance(out.get(ONLY_DATASETS_KEY), list):
+        only = [d for d in out[ONLY_DATASETS_KEY] if names.resolve(d) in datasets]
+        if not only:
+            raise ConfigError(f"{ONLY_DATASETS_KEY}: {', '.join(out[ONLY_DATASETS_KEY])}: none of "
+                              f"them is among the datasets tuned on ({', '.join(datasets)})")
+        out[ONLY_DATASETS_KEY] = only
+    return out
+
+
 def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
          matrix: MatrixConfig | str = "default", paths: Paths | None = None,
          datasets: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
@@ -278,8 +305,9 @@ def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
     # incompatibility skips) as ``suite run``; the explainer's settings come from the grid.
     scoped = dataclasses.replace(
         config, seeds=seeds, datasets={d: config.datasets[d] for d in chosen},
-        models={m: config.models[m] for m in models},
-        explainers={name: config.explainers.get(name, {})})
+        models={m: _within(config.models[m], chosen) for m in models},
+        trainings={t: _within(p, chosen) for t, p in config.trainings.items()},
+        explainers={name: _within(config.explainers.get(name, {}), chosen)})
     cells, _skipped = expand(scoped)
 
     sums = [{d: 0.0 for d in chosen} for _ in settings]

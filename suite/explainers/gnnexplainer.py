@@ -70,9 +70,10 @@ class GNNExplainerConfig(BatchedConfig):
     Defaults are PyG's except ``epochs=300``, ``init_mean=1.0`` (both the paper's
     code), ``edge_ent=0.0`` and ``symmetric=True``, chosen by ``suite tune
     --explainer gnnexplainer --task node`` on validation instances of the default
-    matrix's node datasets (table: results/reference/tuning-gnnexplainer-node.md;
-    grid: suite/presets/tuning.yaml). The default preset sets the graph level back to
-    PyG's values (``by_task``; results/reference/tuning-gnnexplainer-graph.md).
+    matrix's node datasets by faithfulness, without the ground truth (table:
+    results/reference/tuning-gnnexplainer-node-removal.md; grid:
+    suite/presets/tuning.yaml, the same 8 trials as every explainer). The default preset
+    sets the graph level to PyG's values (``by_task``).
 
     Attributes:
         epochs: Adam steps.
@@ -102,16 +103,16 @@ class GNNExplainerConfig(BatchedConfig):
             Left out of the cell key at its default.
     """
 
-    epochs: int = 300  # chosen by `suite tune` (node level); PyG: 100
+    epochs: int = 300  # `suite tune` (node level, faithfulness); PyG: 100
     lr: float = 0.01
     edge_size: float = 0.005
-    edge_ent: float = 0.0  # chosen by `suite tune` (node level); PyG and the paper: 1.0
+    edge_ent: float = 0.0  # `suite tune` (node level, faithfulness); PyG and the paper: 1.0
     node_feat_mask: bool = False
     node_feat_size: float = 1.0
     node_feat_ent: float = 0.1
     init_nodes: str = "subgraph"
-    init_mean: float = 1.0  # chosen by `suite tune` (node level); PyG: 0.0
-    symmetric: bool = True  # chosen by `suite tune` (node level); the paper's code ties them too
+    init_mean: float = 1.0  # `suite tune` (node level, faithfulness); PyG: 0.0
+    symmetric: bool = True  # `suite tune` (node level, faithfulness); the paper's code too
     mask_mode: str = field(default="message", metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:

@@ -30,10 +30,22 @@ from torch import Tensor, nn
 from suite.graph.pruning import plan_with_edges, pruned
 from suite.graph.subgraphs import InstanceBatch
 from suite.metrics.drop_curve import DROP_GRID
+from suite.metrics.perturb import masked_log_probs
 from suite.metrics.ties import rank_within_instances, tie_break_keys
 
 #: Shares of each instance's explainable pairs removed (deletion) or kept (insertion).
 REMOVAL_GRID: tuple[float, ...] = DROP_GRID
+
+#: How a removed edge leaves the graph: ``remove`` (deleted, degrees recomputed; the
+#: default) or ``scale`` (its messages multiplied by 0 after normalisation, PyG's mask).
+SEMANTICS: tuple[str, ...] = ("remove", "scale")
+
+
+def removal_grid(steps: int) -> tuple[float, ...]:
+    """The shares ``0, 1/steps, ..., 1`` (``steps`` >= 2 equal steps)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps: expected an integer >= 2 (got {steps!r})")
+    return tuple(round(i / steps, 6) for i in range(steps + 1))
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,14 @@ def probabilities_without(model: nn.Module, batch: InstanceBatch, keep: Tensor) 
 
 
 def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed: int = 0,
-                   grid: tuple[float, ...] = REMOVAL_GRID) -> RemovalCurves:
+                   grid: tuple[float, ...] = REMOVAL_GRID,
+                   semantics: str = "remove") -> RemovalCurves:
     """Deletion and insertion curves of ``scores`` [M_v] (the batch's explainable edges, in
-    order) for ``model`` in eval mode (restored after); see the module docstring."""
+    order) for ``model`` in eval mode (restored after); see the module docstring.
+    ``semantics`` (:data:`SEMANTICS`): ``scale`` multiplies the removed edges' messages by 0
+    instead of deleting them (degrees kept)."""
+    if semantics not in SEMANTICS:
+        raise ValueError(f"semantics: expected one of {', '.join(SEMANTICS)} (got {semantics!r})")
     device = batch.x.device
     scores = scores.detach().to(device=device, dtype=torch.float64).reshape(-1)
     if scores.numel() != batch.num_explainable:
@@ -105,9 +122,12 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
             count = torch.floor(share * per_instance.double() + 1e-9).long()
             top = (rank < count[inst])[pair]  # [M_v]: the edge's pair is among the first
             for name, removed in (("deletion", top), ("insertion", ~top)):
-                keep = full.clone()
-                keep[positions[removed]] = False
-                probs = probabilities_without(model, batch, keep)
+                if semantics == "scale":
+                    probs = masked_log_probs(model, batch, (~removed).to(batch.x.dtype)).exp()
+                else:
+                    keep = full.clone()
+                    keep[positions[removed]] = False
+                    probs = probabilities_without(model, batch, keep)
                 curves[name].append(probs.gather(1, predicted).squeeze(1).double())
     finally:
         model.train(was_training)

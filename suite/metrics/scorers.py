@@ -68,7 +68,8 @@ from suite.metrics.ground_truth_free import (
     unfaithfulness,
 )
 from suite.metrics.perturb import masked_log_probs
-from suite.metrics.removal import removal_curves
+from suite.metrics.removal import REMOVAL_GRID, removal_curves, removal_grid
+from suite.metrics.removal import SEMANTICS as REMOVAL_SEMANTICS
 from suite.metrics.sparsity import mean_sparsity, soft_mask
 from suite.metrics.ties import tie_break_keys
 
@@ -376,8 +377,17 @@ def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
         raise ValueError(f"metrics.removal_curves: expected true or false (got {enabled!r})")
     if not enabled:
         return {}
+    semantics = ctx.options.get("removal_semantics", "remove")
+    if semantics not in REMOVAL_SEMANTICS:
+        raise ValueError(f"metrics.removal_semantics: expected one of "
+                         f"{', '.join(REMOVAL_SEMANTICS)} (got {semantics!r})")
+    try:
+        grid = removal_grid(ctx.options.get("removal_steps", len(REMOVAL_GRID) - 1))
+    except ValueError as exc:
+        raise ValueError(f"metrics.removal_{exc}") from None
     _check_alignment(ctx)
-    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation), ctx.seed)
+    curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation), ctx.seed,
+                            grid, semantics)
     ctx.per_instance["deletion_area"] = curves.deletion_area
     ctx.per_instance["insertion_area"] = curves.insertion_area
     return {"deletion_area": float(curves.deletion_area.mean()),

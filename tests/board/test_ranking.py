@@ -248,3 +248,11 @@ def test_a_capped_row_is_correlated_with_the_reference_on_the_instances_it_share
     assert shared_instance_correlation(capped, reference) == pytest.approx(1.0)
     other = InstanceRecords(np.array([999]), np.array([0, 8]), np.arange(8.0), None, {})
     assert np.isnan(shared_instance_correlation(other, reference))
+
+
+def test_rows_scored_by_message_scaling_say_so():
+    frame, records = _frame([{"explainer": "a", "quality": 1.0}, {"explainer": "random", "quality": 0.0}])
+    frame.loc[frame["explainer"] == "a", "config"] = '{"metric_options": {"removal_semantics": "scale"}}'
+    table = build_leaderboard(frame, records).table.set_index("explainer")
+    assert "message scaling" in table.loc["a", "note"]
+    assert "message scaling" not in table.loc["random", "note"]

@@ -29,8 +29,10 @@ TINY = {
     "name": "tiny-tune", "seeds": [0], "max_instances": 8,
     "datasets": {"ba-shapes": {"num_base": 40, "base_m": 2, "num_motifs": 12},
                  "ba-2motifs": {"num_graphs": 40, "num_base": 8}},
-    "models": {"gcn": {"hidden": 8, "num_layers": 2, "jk": "last"}},
-    "trainings": {"standard": {"epochs": 5, "patience": 0}},
+    "models": {"gcn": {"hidden": 8, "num_layers": 2, "jk": "last",
+                       "by_dataset": {"ba-2motifs": {"hidden": 4}}}},  # scoped away for node
+    "trainings": {"standard": {"epochs": 5, "patience": 0,
+                               "by_dataset": {"ba-2motifs": {"epochs": 3}}}},
     "explainers": {"gnnexplainer": {}},
 }
 GRID = [{"epochs": 2}, {"epochs": 3, "init_nodes": "graph"}]

@@ -17,31 +17,44 @@ from torch import nn
 
 from suite.core.config import ConfigError
 from suite.explainers import build_explainer
-from suite.explainers.toolkit import forward, full_graph_view, predict, target_log_prob
+from suite.explainers.gradients import OUTPUTS
+from suite.explainers.toolkit import forward, full_graph_view, predict
 
 captum = pytest.importorskip("captum")
 
 
-class _LogSoftmax(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
+#: Our ``output`` -> (the transform Captum's model applies to the logits, PyG's return_type).
+CAPTUM_OUTPUTS = {
+    "logit": (lambda z: z, "raw"),
+    "probability": (lambda z: torch.softmax(z, dim=-1), "probs"),
+    "log-probability": (lambda z: torch.log_softmax(z, dim=-1), "log_probs"),
+}
+
+
+class _Output(nn.Module):
+    def __init__(self, model: nn.Module, transform) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.transform = model, transform
 
     def forward(self, *args, **kwargs):
-        return torch.log_softmax(self.model(*args, **kwargs), dim=-1)
+        return self.transform(self.model(*args, **kwargs))
 
 
-def _captum(model, dataset, instance: int, attribution: str, nodes: bool = False, **kwargs):
-    """PyG CaptumExplainer on the full graph (node task) or the single graph: edge or node mask."""
+def _captum(model, dataset, instance: int, attribution: str, nodes: bool = False,
+            output: str = "logit", **kwargs):
+    """PyG CaptumExplainer on the full graph (node task) or the single graph: edge or node mask,
+    attributing ``output`` of the predicted class."""
     from torch_geometric.explain import Explainer
     from torch_geometric.explain.algorithm import CaptumExplainer
 
     view = full_graph_view(dataset, instance, model.num_layers)
+    transform, return_type = CAPTUM_OUTPUTS[output]
     runner = Explainer(
-        _LogSoftmax(copy.deepcopy(model)), CaptumExplainer(attribution, **kwargs), explanation_type="model",
-        edge_mask_type=None if nodes else "object", node_mask_type="attributes" if nodes else None,
+        _Output(copy.deepcopy(model), transform), CaptumExplainer(attribution, **kwargs),
+        explanation_type="model", edge_mask_type=None if nodes else "object",
+        node_mask_type="attributes" if nodes else None,
         model_config=dict(mode="multiclass_classification", task_level=view.task.value,
-                          return_type="log_probs"))
+                          return_type=return_type))
     index = instance if view.task.value == "node" else None
     extra = view.model_kwargs()
     with warnings.catch_warnings():
@@ -52,15 +65,19 @@ def _captum(model, dataset, instance: int, attribution: str, nodes: bool = False
     return out.edge_mask.detach()[view.explainable]
 
 
-CASES = [  # (ours, hparams, captum method, captum kwargs, node reduction)
+CASES = [  # (ours, hparams, captum method, captum kwargs, node reduction): defaults = logit
     ("saliency", {}, "Saliency", {}, lambda a: a.norm(dim=-1)),
     ("grad-x-input", {}, "InputXGradient", {}, lambda a: a.sum(dim=-1)),
-    ("integrated-gradients", {"steps": 8}, "IntegratedGradients",
-     {"method": "riemann_middle", "n_steps": 8}, lambda a: a.sum(dim=-1)),
+    ("integrated-gradients", {"steps": 8}, "IntegratedGradients",  # default: the probability
+     {"method": "riemann_middle", "n_steps": 8, "output": "probability"}, lambda a: a.sum(dim=-1)),
+    ("integrated-gradients", {"steps": 8, "output": "log-probability"}, "IntegratedGradients",
+     {"method": "riemann_middle", "n_steps": 8, "output": "log-probability"},
+     lambda a: a.sum(dim=-1)),
 ]
 
 
-@pytest.mark.parametrize("ours,hparams,method,kwargs,reduce", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("ours,hparams,method,kwargs,reduce", CASES,
+                         ids=[c[0] + ("-" + c[1]["output"] if "output" in c[1] else "") for c in CASES])
 @pytest.mark.parametrize("level", ["node", "graph"])
 def test_matches_captum_one_target_full_graph(level, ours, hparams, method, kwargs, reduce, request):
     model = request.getfixturevalue("tiny_gcn" if level == "node" else "tiny_gin_graph")
@@ -86,13 +103,14 @@ def test_trapezoid_is_captum_rescaled(tiny_gcn, tiny_node_dataset):
     exp = build_explainer("integrated-gradients", steps=n, rule="trapezoid", node_scores=False).explain(
         tiny_gcn, tiny_node_dataset, torch.tensor([target]), seed=0)
     reference = _captum(tiny_gcn, tiny_node_dataset, target, "IntegratedGradients",
-                        method="riemann_trapezoid", n_steps=n)
+                        method="riemann_trapezoid", n_steps=n, output="probability")
     torch.testing.assert_close(exp.edge_scores, reference * n / (n - 1), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("rule", ["midpoint", "trapezoid"])
 def test_integrated_gradients_completeness(tiny_gcn, tiny_node_dataset, rule):
-    """sum_e IG_e = log p(m = 1) - log p(m = 0) per instance (explainable edges only)."""
+    """sum_e IG_e = p(m = 1) - p(m = 0) per instance (explainable edges only; the default
+    output, the class probability)."""
     ids = tiny_node_dataset.explain_ids["val"]
     exp = build_explainer("integrated-gradients", steps=200, rule=rule, node_scores=False).explain(
         tiny_gcn, tiny_node_dataset, ids, seed=0)
@@ -101,8 +119,8 @@ def test_integrated_gradients_completeness(tiny_gcn, tiny_node_dataset, rule):
         target = predict(tiny_gcn, view)
         m = view.num_explainable
         with torch.no_grad():
-            full = target_log_prob(forward(tiny_gcn, view, torch.ones(m)), target)
-            empty = target_log_prob(forward(tiny_gcn, view, torch.zeros(m)), target)
+            full = OUTPUTS["probability"](forward(tiny_gcn, view, torch.ones(m)), target)
+            empty = OUTPUTS["probability"](forward(tiny_gcn, view, torch.zeros(m)), target)
         # the mask path crosses ReLU kinks, so the quadrature converges slowly: ~1e-2
         assert float(exp.instance(b)[1].sum()) == pytest.approx(float(full - empty), rel=2e-2, abs=2e-2)
 
@@ -137,3 +155,5 @@ def test_bad_config_names_the_field():
         build_explainer("integrated-gradients", rule="simpson")
     with pytest.raises(ConfigError, match="node_scores"):
         build_explainer("saliency", node_scores="yes")
+    with pytest.raises(ConfigError, match="output: expected one of logit, probability"):
+        build_explainer("saliency", output="softmax")

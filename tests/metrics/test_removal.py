@@ -122,3 +122,25 @@ def test_random_areas_match_their_closed_form_on_a_model_linear_in_the_kept_edge
     ordered = removal_curves(model, batch, heavy, seed=0)
     gap = float(expected_deletion - ordered.deletion_area.mean())
     assert gap > 0.02
+
+
+def test_message_scaling_and_the_grid_are_options_and_bad_values_name_the_field(
+        tiny_gcn, tiny_node_dataset):
+    dataset, ids = tiny_node_dataset, tiny_node_dataset.explain_ids["test"][:3]
+    explanation = build_explainer("random").explain(tiny_gcn, dataset, ids, 0)
+    batch = instance_batch(dataset, ids, tiny_gcn.num_layers)
+    ctx = MetricContext(model=tiny_gcn, dataset=dataset, explanation=explanation, batch=batch,
+                        device=torch.device("cpu"))
+    removed = METRICS.get("removal-curves")(ctx)
+    ctx.options.update(removal_semantics="scale", removal_steps=10)
+    scaled = METRICS.get("removal-curves")(ctx)
+    assert scaled != removed  # a GCN's normalisation sees the difference
+    scores = explanation.edge_scores
+    by_hand = removal_curves(tiny_gcn, batch, scores, grid=tuple(i / 10 for i in range(11)),
+                             semantics="scale")
+    assert scaled["deletion_area"] == pytest.approx(float(by_hand.deletion_area.mean()))
+    for option, value, message in (("removal_semantics", "drop", "remove, scale"),
+                                   ("removal_steps", 1, "integer >= 2")):
+        ctx.options = {option: value}
+        with pytest.raises(ValueError, match=f"metrics.{option}: expected .*{message}"):
+            METRICS.get("removal-curves")(ctx)

@@ -7,7 +7,9 @@ check trains a model with plain PyG, the way a user would, and explains it with 
 - data: PyG's BA-Shapes generator, ``ExplainerDataset(BAGraph(300, 5), "house", 80)``,
   constant features (10 ones per node), numpy and torch seeded with the seed;
 - model: ``torch_geometric.nn.GCN(10, 20, num_layers=3, out_channels=4)``, Adam lr 0.01,
-  full-batch cross-entropy on a seeded 80% of the nodes, 1,000 epochs;
+  full-batch cross-entropy on a seeded 80% of the nodes, 3,000 epochs (a budget set on
+  task accuracy alone: at 1,000 the seed-0 model reached 0.85 test accuracy, below the
+  suite's 0.95 BA-Shapes floor; its test accuracy is reported per seed);
 - explained: the motif nodes of the other 20% (the test split); amortised explainers fit
   on the motif nodes of the training split;
 - scorer: the pooled edge ROC-AUC over each target's explained edges (its 3-hop
@@ -68,7 +70,7 @@ class CarryOverConfig:
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 1000
+    epochs: int = 3000
     pairs: tuple[tuple[str, str], ...] = PAIRS
     max_targets: int | None = None
 
