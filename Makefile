@@ -58,7 +58,7 @@ check: venv
 	$(SUITE) check --reference results/reference/check-smoke.json --device $(DEVICE)
 
 check-reference: venv
-	$(SUITE) check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
+	$(SUITE) check --write-reference results/reference/check-smoke.json --overwrite --matrix smoke --seeds 0 1 2
 
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR) \

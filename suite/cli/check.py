@@ -13,13 +13,14 @@ from suite.cli.common import (
     matrix_from_arg,
     set_threads,
 )
+from suite.core.files import TargetError
 from suite.core.paths import Paths
 from suite.execution import check as gate
 
 CHECK_EXAMPLES = """\
 examples:
   suite check --reference results/reference/check-smoke.json
-  suite check --write-reference results/reference/check-smoke.json --matrix smoke --seeds 0 1 2
+  suite check --write-reference results/reference/check-smoke.json --overwrite --matrix smoke --seeds 0 1 2
 
 Exit status 0 when every gated score is within its tolerance, 1 when one is not
 (each failing cell and metric is printed), 2 on bad input."""
@@ -39,7 +40,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         try:
             reference = gate.write_reference(config, args.seeds, paths, args.write_reference,
                                              device=args.device, sigmas=args.sigmas,
-                                             min_tolerance=args.min_tolerance, progress=progress)
+                                             min_tolerance=args.min_tolerance, progress=progress,
+                                             overwrite=args.overwrite)
+        except TargetError as exc:
+            raise CliError(str(exc)) from None
         except ValueError as exc:
             raise CliError(f"--seeds: {exc}") from None
         count = sum(len(m) for m in reference.scores.values())
@@ -72,6 +76,9 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--reference", metavar="FILE", help="reference JSON to check against")
     p.add_argument("--write-reference", metavar="FILE",
                    help="write a reference (JSON) from a run of --matrix on --seeds")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --write-reference: replace an existing reference file (a results "
+                        "store is never overwritten)")
     p.add_argument("--matrix", metavar="NAME_OR_FILE",
                    help="matrix to run (check: default the reference's own; write: default smoke)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED",

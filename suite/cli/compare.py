@@ -12,6 +12,7 @@ from suite.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     PROG,
+    CliError,
     add_executor_arguments,
     check_device,
     executor_options,
@@ -20,6 +21,7 @@ from suite.cli.common import (
     open_store,
     set_threads,
 )
+from suite.core.files import TargetError, atomic_write, check_target
 from suite.core.paths import Paths
 from suite.execution.runner import run_matrix
 
@@ -38,6 +40,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     config = compare_matrix(matrix_from_arg(args.matrix), args.explainer)
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
+    out = Path(args.out) if args.out else paths.results / "compare" / (
+        "-".join(config.explainers) + ".md")
+    try:  # before the run: never lose it to a bad output path
+        check_target(out, reads=[store_path])
+    except TargetError as exc:
+        raise CliError(str(exc)) from None
     store = open_store(store_path, must_exist=False)
     try:
         summary = run_matrix(config, store, paths, device=args.device,
@@ -53,10 +61,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     result = build_comparison(frame, tuple(config.explainers), matrix=args.matrix,
                               instances=instances)
     text = result.markdown()
-    out = Path(args.out) if args.out else paths.results / "compare" / (
-        "-".join(config.explainers) + ".md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    atomic_write(out, text)
     if not args.quiet:
         print(text)
     print(f"comparison written to {out}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from suite.cli.common import (
     EXIT_OK,
+    CliError,
     open_store,
     write_board,
 )
@@ -24,10 +25,12 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     paths = Paths.from_env(args.root)
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.leaderboard_dir
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out}: is a file; give a directory for the board's files")
     store = open_store(store_path, must_exist=True)
     try:
         write_board(store, out, include=getattr(args, "include", None),
-                     readme=getattr(args, "readme", None))
+                    readme=getattr(args, "readme", None))
     finally:
         store.close()
     return EXIT_OK

@@ -13,6 +13,7 @@ from suite.cli.common import (
     CliError,
     open_store,
 )
+from suite.core.files import check_target
 from suite.core.paths import Paths
 from suite.store.database import StoreVersionError
 from suite.store.diff import diff_stores
@@ -55,6 +56,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         store.close()
     out = Path(args.out) if args.out else paths.results / f"export.{args.format}"
     try:
+        check_target(out, reads=[store_path])
         written = export_frame(frame, out, args.format, explainers=args.explainer,
                                plugin=args.plugin_ref, instances=instances)
     except (ValueError, RuntimeError) as exc:

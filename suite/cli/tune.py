@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from suite.cli.common import (
@@ -12,6 +11,7 @@ from suite.cli.common import (
     matrix_from_arg,
     set_threads,
 )
+from suite.core.files import TargetError, atomic_write, check_target
 from suite.core.paths import Paths
 from suite.execution.tuning import CRITERIA, TRIALS, load_grid, tune
 
@@ -33,15 +33,19 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"--grid {args.grid}: {exc}") from None
     report = None if args.quiet else (lambda line: print(line, flush=True))
+    out = None
+    if args.out:
+        try:  # before the tuning: never lose a long run to a bad output path
+            out = check_target(args.out)
+        except TargetError as exc:
+            raise CliError(str(exc)) from None
     result = tune(args.explainer, args.task, grid, config, Paths.from_env(args.root),
                   datasets=args.datasets, seeds=args.seeds, max_instances=args.max_instances,
                   criterion=args.criterion, trials=args.trials, progress=report)
     table = result.markdown()
     print(table)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+    if out is not None:
+        atomic_write(out, table)
         print(f"table written to {out}")
     return EXIT_OK
 

@@ -23,12 +23,13 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from suite.core.files import atomic_write, check_target
 from suite.core.paths import Paths
 from suite.core.version import __version__
 from suite.execution.runner import run_matrix
@@ -117,11 +118,11 @@ class Reference:
                    min_tolerance=float(raw["min_tolerance"]), scores=scores,
                    suite_version=raw.get("suite_version", ""), format=raw["format"])
 
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json())
-        return path
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the reference to ``path`` (atomically); an existing file needs ``overwrite``
+        and a results store is never overwritten (``suite.core.files.check_target``)."""
+        path = check_target(path, option="--write-reference", overwrite=overwrite)
+        return atomic_write(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Reference":
@@ -210,19 +211,20 @@ def reference_from_frame(frame: pd.DataFrame, matrix: dict[str, Any],
 
 def write_reference(config: MatrixConfig, seeds: Sequence[int], paths: Paths,
                     out: str | os.PathLike, device: str | None = None, sigmas: float = 3.0,
-                    min_tolerance: float = 0.02, progress: bool = False) -> Reference:
+                    min_tolerance: float = 0.02, progress: bool = False,
+                    overwrite: bool = False) -> Reference:
     """Run ``config`` on ``seeds`` and write the reference (the matrix keeps its own seeds
-    for the check, so a check reruns what CI can afford)."""
+    for the check, so a check reruns what CI can afford). ``out`` is checked before the
+    run: an existing file needs ``overwrite``, a results store is refused."""
     if len(seeds) < 2:
         raise ValueError(f"seeds: the tolerance comes from seed variance, give at least 2 "
                          f"(got {list(seeds)})")
-    import dataclasses
-
-    frame = run_scores(dataclasses.replace(config, seeds=tuple(seeds)), paths, device=device,
+    check_target(out, option="--write-reference", overwrite=overwrite)
+    frame = run_scores(replace(config, seeds=tuple(seeds)), paths, device=device,
                        progress=progress)
     reference = reference_from_frame(frame, config.to_dict(), sigmas=sigmas,
                                      min_tolerance=min_tolerance)
-    reference.save(out)
+    reference.save(out, overwrite=overwrite)
     return reference
 
 

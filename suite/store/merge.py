@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from suite.core.files import atomic_path, check_target
 from suite.core.records import InstanceRecords, records_to_text
 from suite.store.database import ResultsStore, StoreVersionError, read_schema_version
 
@@ -170,6 +171,9 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
                  instances: Mapping[str, InstanceRecords] | None = None) -> Path:
     """Write ``frame`` (a store's ``cells_frame``) as CSV or Parquet; returns the path.
 
+    The file is written beside ``path`` and renamed into place; an existing results store
+    at ``path`` is refused (``suite.core.files.check_target``).
+
     ``fmt`` defaults to the file's suffix; ``explainers`` keeps only those rows;
     ``plugin`` (how to get the explainer: ``"pkg==1.0 module:Class"``) adds the
     ``plugin`` column of a submission; ``instances`` (cell key -> per-instance records)
@@ -192,9 +196,10 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
     if instances:
         frame = frame.assign(**{RECORDS_COLUMN: [
             records_to_text(instances[k]) if k in instances else None for k in frame["cell_key"]]})
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)
     if fmt == "csv":
-        frame.to_csv(path, index=False)
+        with atomic_path(path) as temporary:
+            frame.to_csv(temporary, index=False)
         return path
     try:
         import pyarrow  # noqa: F401
@@ -204,5 +209,6 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
     text = frame.columns[frame.dtypes == object]  # mixed object columns: strings for Arrow
     frame = frame.assign(**{c: frame[c].map(lambda v: None if v is None or (
         isinstance(v, float) and math.isnan(v)) else str(v)) for c in text})
-    frame.to_parquet(path, index=False)
+    with atomic_path(path) as temporary:
+        frame.to_parquet(temporary, index=False)
     return path

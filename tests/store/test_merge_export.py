@@ -173,3 +173,14 @@ def test_a_file_without_the_submission_columns_is_refused(two_stores, tmp_path, 
     assert main(["leaderboard", "--store", str(a), "--include", str(plain),
                  "--out", str(tmp_path / "b")]) == 2
     assert "missing column(s) plugin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["csv", pytest.param("parquet", marks=needs_pyarrow)])
+def test_export_never_overwrites_the_store_it_reads_or_another_store(two_stores, fmt, capsys):
+    a, b = two_stores
+    before = a.read_bytes(), b.read_bytes()
+    assert main(["export", "--store", str(a), "--format", fmt, "--out", str(a)]) == 2
+    assert "is the file this command reads" in capsys.readouterr().err
+    assert main(["export", "--store", str(a), "--format", fmt, "--out", str(b)]) == 2
+    assert "is a results store; refusing to overwrite it" in capsys.readouterr().err
+    assert (a.read_bytes(), b.read_bytes()) == before
