@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from suite.core.config import stable_hash
 from suite.core.paths import atomic_write
 from suite.core.registry import Registry
 from suite.core.types import BenchmarkDataset, DatasetInfo
+from suite.datasets import cache
+from suite.datasets.cache import CacheError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ DatasetBuilder = Callable[..., BenchmarkDataset]
 DATASETS: Registry[DatasetBuilder] = Registry("dataset", entry_point_group="suite.datasets")
 
 #: Bump when generated data changes, so caches built by older code are not reused.
-DATASET_FORMAT_VERSION = 1
+#: 2: the checksummed plain-data cache format (``suite.datasets.cache``).
+DATASET_FORMAT_VERSION = 2
 
 
 class DatasetUnavailable(RuntimeError):
@@ -46,13 +47,14 @@ def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
     path = None if cache_dir is None else Path(cache_dir) / f"{entry.name}-{key}.pt"
     if path is not None and path.exists():
         try:
-            return torch.load(path, weights_only=False)
-        except Exception as exc:  # a torn or stale cache file is rebuilt, never fatal
+            return cache.read(path)
+        except (CacheError, OSError) as exc:  # tampered, torn or stale: rebuilt, never run
             log.warning("rebuilding unreadable dataset cache %s (%s)", path, exc)
     dataset = entry.factory(seed=seed, **params)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # atomic, through a unique temporary file: an interrupted write never leaves a torn
         # cache, and two processes building the same dataset never write one file together
-        atomic_write(path, lambda handle: torch.save(dataset, handle))
+        blob = cache.encode(dataset)
+        atomic_write(path, lambda handle: handle.write(blob))
     return dataset

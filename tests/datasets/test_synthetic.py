@@ -16,7 +16,7 @@ import suite.datasets as datasets
 from suite.core.config import ConfigError
 from suite.core.registry import UnknownNameError
 from suite.core.types import BenchmarkDataset, TaskLevel
-from suite.datasets import DATASETS, dataset_info, load_dataset
+from suite.datasets import DATASETS, cache, dataset_info, load_dataset
 
 NODE_DATASETS = ["ba-shapes", "ba-community", "tree-cycles", "tree-grid"]
 ALL_DATASETS = NODE_DATASETS + ["ba-2motifs"]
@@ -272,7 +272,7 @@ def test_cache_round_trip(tmp_path):
     first = load_dataset("ba-shapes", seed=2, cache_dir=tmp_path, **params)
     files = list(tmp_path.glob("ba-shapes-*.pt"))
     assert len(files) == 1
-    on_disk = torch.load(files[0], weights_only=False)
+    on_disk = cache.read(files[0])
     second = load_dataset("ba-shapes", seed=2, cache_dir=tmp_path, **params)
     for ds in (on_disk, second):
         assert _digest(ds) == _digest(first) and ds.params == first.params and ds.info == first.info

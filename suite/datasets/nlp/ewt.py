@@ -16,13 +16,13 @@ docs/data.md.
 from __future__ import annotations
 
 import hashlib
+import json
 import lzma
-import pickle
 
 from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
 from suite.datasets.fetch import download_dir, fetch_url, first_line, write_atomic
-from suite.datasets.nlp.parse import Sentence, parse_conllu
+from suite.datasets.nlp.parse import Sentence, Token, parse_conllu
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MIRROR_DIR = "ud-english-ewt"
@@ -99,20 +99,40 @@ def load_split(split: str) -> list[Sentence]:
     """:func:`read_split`, with the parsed sentences kept in the dataset cache.
 
     Parsing the train file takes ~20 s; the parse is stored as
-    ``<dataset cache>/parsed/ud-english-ewt-<split>-<sha prefix>.pkl`` (our own
-    pickle of :class:`Sentence` tuples, written atomically) and read back in well
-    under a second. The key is the verified digest, so a changed source reparses.
+    ``<dataset cache>/parsed/ud-english-ewt-<split>-<sha prefix>.json`` (plain JSON of
+    the sentences, never a pickle, so a planted file cannot run code; written
+    atomically) and read back in about a second. The key is the verified digest, so a
+    changed source reparses; an unreadable or malformed file is reparsed.
     """
-    path = Paths.from_env().dataset_cache / "parsed" / f"{MIRROR_DIR}-{split}-{SHA256[split][:12]}.pkl"
+    path = Paths.from_env().dataset_cache / "parsed" / f"{MIRROR_DIR}-{split}-{SHA256[split][:12]}.json"
     if path.is_file():
         try:
-            with path.open("rb") as handle:
-                return pickle.load(handle)  # noqa: S301 (a file this module wrote)
-        except Exception:  # a torn cache is rebuilt, never fatal
+            return sentences_from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, TypeError, KeyError, OSError):  # torn or foreign: reparsed
             pass
     sentences, _note = read_split(split)
-    write_atomic(path, pickle.dumps(sentences, protocol=pickle.HIGHEST_PROTOCOL))
+    write_atomic(path, sentences_to_json(sentences).encode("utf-8"))
     return sentences
+
+
+def sentences_to_json(sentences: list[Sentence]) -> str:
+    """The sentences as JSON text (lists and strings only)."""
+    return json.dumps([[s.sent_id, s.text, [[t.form, t.lemma, t.upos, list(t.feats), t.head,
+                                             t.deprel] for t in s.tokens],
+                        [list(a) for a in s.arguments]] for s in sentences])
+
+
+def sentences_from_json(text: str) -> list[Sentence]:
+    """The inverse of :func:`sentences_to_json`; ``ValueError`` or ``TypeError`` on
+    anything else."""
+    out = []
+    for sent_id, sentence_text, tokens, arguments in json.loads(text):
+        out.append(Sentence(
+            sent_id=str(sent_id), text=str(sentence_text),
+            tokens=tuple(Token(str(f), str(lemma), str(upos), tuple(map(str, feats)), int(head),
+                               str(deprel)) for f, lemma, upos, feats, head, deprel in tokens),
+            arguments=tuple((int(p), int(a), str(r)) for p, a, r in arguments)))
+    return out
 
 
 def genre(sent_id: str) -> str:
