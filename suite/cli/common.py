@@ -20,6 +20,7 @@ from suite.store.submissions import SubmissionError, submission_records, with_su
 PROG = "suite"
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 EXIT_CHECK_FAILED = 1  # `suite check`: a score fell below its reference tolerance
+EXIT_CELLS_FAILED = 1  # `suite run`: some cell failed (a cell skipped with its reason is not)
 EXIT_DIFFERENT = 1  # `suite diff`: the stores differ
 
 

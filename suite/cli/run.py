@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.cli.common import (
+    EXIT_CELLS_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     PROG,
@@ -62,12 +63,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print("failed cells are listed with their errors at the end of the leaderboard")
         if not args.no_leaderboard:
             write_board(store, out)
+        failed = int(getattr(summary, "failed", 0) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; every finished cell is kept in {store_path}; "
               "rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         store.close()
+    if failed:
+        print(f"{PROG}: {failed} cell(s) failed; finished cells are kept, and the failures are "
+              "listed at the end of the leaderboard", file=sys.stderr)
+        return EXIT_CELLS_FAILED
     return EXIT_OK
 
 

@@ -194,9 +194,10 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
 
     monkeypatch.setattr(cli_run, "run_matrix", fake_run_matrix)
     monkeypatch.setattr(cli_common, "load_matrix", lambda name: types.SimpleNamespace(name=name))
-    assert main(["run", "--matrix", "fake", "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "17 done, 1 failed, 3 skipped" in out
+    assert main(["run", "--matrix", "fake", "--no-progress"]) == 1  # a cell failed
+    captured = capsys.readouterr()
+    assert "17 done, 1 failed, 3 skipped" in captured.out
+    assert "1 cell(s) failed" in captured.err
     assert calls[0]["device"] is None and calls[0]["progress"] is False
     assert calls[0]["executor"] == "local" and calls[0]["executor_options"] == {}
     assert calls[0]["paths"].root == suite_home.resolve()
@@ -206,8 +207,11 @@ def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
 
     store = suite_home / "other.sqlite"
     assert main(["run", "--matrix", "fake", "--store", str(store), "--no-leaderboard",
-                 "--out", str(suite_home / "unused")]) == 0
+                 "--out", str(suite_home / "unused")]) == 1
     assert store.is_file() and not (suite_home / "unused").exists()
+    clean = types.SimpleNamespace(done=17, failed=0, skipped=3)  # skipped cells are not failures
+    monkeypatch.setattr(cli_run, "run_matrix", lambda *a, **k: clean)
+    assert main(["run", "--matrix", "fake", "--store", str(store), "--no-leaderboard"]) == 0
 
 
 # ----------------------------------------------------------------------------- suite leaderboard
