@@ -393,18 +393,16 @@ def _with_reference_correlation(done: pd.DataFrame,
         return done
     values = pd.Series(np.nan, index=done.index, dtype=float)
     is_reference = done["explainer_source"].astype(str) == REFERENCE_SOURCE
-    group = [*KEY[:3], "seed"]
-    for _, ref in done[is_reference].iterrows():
-        ref_records = instances.get(str(ref["cell_key"]))
-        if ref_records is None:
-            continue
-        same = ~is_reference
-        for col in group:
-            same &= done[col].astype(str) == str(ref[col])
-        for index, row in done[same].iterrows():
-            records = instances.get(str(row["cell_key"]))
-            if records is not None:
-                values[index] = shared_instance_correlation(records, ref_records)
+    for _, cells in done.groupby([*KEY[:3], "seed"], sort=False):
+        mine = is_reference[cells.index]
+        for ref_key in cells.loc[mine, "cell_key"]:
+            ref_records = instances.get(str(ref_key))
+            if ref_records is None:
+                continue
+            for index, key in cells.loc[~mine, "cell_key"].items():
+                records = instances.get(str(key))
+                if records is not None:
+                    values[index] = shared_instance_correlation(records, ref_records)
     return done.assign(**{REFERENCE_CORR: values})
 
 
@@ -680,8 +678,10 @@ def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataF
     in_group = (done["dataset"] == key[0]) & (done["model"] == key[1]) & (done["training"] == key[2])
     cells = done[in_group]
     entries = []
+    scaled: dict[str, bool] = {}
     for index, row in part.iterrows():
         mine = cells[cells["explainer"] == row["explainer"]]
+        scaled[str(row["explainer"])] = _scaled_removal(mine)
         group_n = ({int(s): int(v) for s, v in zip(mine["seed"], mine["group_n"]) if finite(v)}
                    if "group_n" in mine else {})
         entries.append(GroupEntry(
@@ -699,7 +699,7 @@ def _rank_protocol_group(table: pd.DataFrame, part: pd.DataFrame, done: pd.DataF
         if standing.bimodal and standing.seed_values:
             notes.append("bimodal over seeds: " + " / ".join(
                 format_number(v, "score") for _, v in sorted(standing.seed_values.items())))
-        if _scaled_removal(cells[cells["explainer"] == row["explainer"]]):
+        if scaled[str(row["explainer"])]:
             notes.append(SCALED_NOTE)
         table.loc[index, "section"] = standing.section
         table.loc[index, "note"] = "; ".join(notes)

@@ -63,12 +63,6 @@ class InstanceRecords:
         """[M] the instance position of each edge."""
         return np.repeat(np.arange(self.num_instances), np.diff(self.edge_ptr))
 
-    def same_layout(self, other: "InstanceRecords") -> bool:
-        """True when both records explain the same instances with the same edge counts
-        (so their edges correspond one to one)."""
-        return (np.array_equal(self.instance_ids, other.instance_ids)
-                and np.array_equal(self.edge_ptr, other.edge_ptr))
-
     def same_edges(self, other: "InstanceRecords") -> bool:
         """True when both records explain the same instances with identical edge scores."""
         return (np.array_equal(self.instance_ids, other.instance_ids)

@@ -29,12 +29,8 @@ from torch import Tensor, nn
 
 from suite.graph.pruning import plan_with_edges, pruned
 from suite.graph.subgraphs import InstanceBatch
-from suite.metrics.drop_curve import DROP_GRID
 from suite.metrics.perturb import masked_log_probs
 from suite.metrics.ties import rank_within_instances, tie_break_keys
-
-#: Shares of each instance's explainable pairs removed (deletion) or kept (insertion).
-REMOVAL_GRID: tuple[float, ...] = DROP_GRID
 
 #: How a removed edge leaves the graph: ``remove`` (deleted, degrees recomputed; the
 #: default) or ``scale`` (its messages multiplied by 0 after normalisation, PyG's mask).
@@ -46,6 +42,12 @@ def removal_grid(steps: int) -> tuple[float, ...]:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps: expected an integer >= 2 (got {steps!r})")
     return tuple(round(i / steps, 6) for i in range(steps + 1))
+
+
+#: Equal steps of the default grid, and the grid: the shares of each instance's explainable
+#: pairs removed (deletion) or kept (insertion), 0, 0.05, ..., 1 (the drop curve's grid).
+REMOVAL_STEPS = 20
+REMOVAL_GRID: tuple[float, ...] = removal_grid(REMOVAL_STEPS)
 
 
 @dataclass(frozen=True)
@@ -170,10 +172,11 @@ def leave_one_pair_out(model: nn.Module, batch: InstanceBatch) -> Tensor:
                 ids = torch.nonzero(active).reshape(-1)
             keep = torch.ones_like(view.explainable)
             keep[view_edges[view_position == j]] = False
-            kept = probabilities_without(model, view, keep).gather(
-                1, predicted[ids].view(-1, 1)).squeeze(1)
+            kept = base.clone()  # [B]; the active instances' entries are replaced
+            kept[ids] = probabilities_without(model, view, keep).gather(
+                1, predicted[ids].view(-1, 1)).squeeze(1).double()
             at = position == j
-            drop[at] = (base - torch.zeros_like(base).index_put_((ids,), kept.double()))[inst[at]]
+            drop[at] = (base - kept)[inst[at]]
     finally:
         model.train(was_training)
     return drop[pair]

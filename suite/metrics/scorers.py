@@ -68,7 +68,7 @@ from suite.metrics.ground_truth_free import (
     unfaithfulness,
 )
 from suite.metrics.perturb import masked_log_probs
-from suite.metrics.removal import REMOVAL_GRID, removal_curves, removal_grid
+from suite.metrics.removal import REMOVAL_STEPS, removal_curves, removal_grid
 from suite.metrics.removal import SEMANTICS as REMOVAL_SEMANTICS
 from suite.metrics.sparsity import mean_sparsity, soft_mask
 from suite.metrics.ties import tie_break_keys
@@ -382,7 +382,7 @@ def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
         raise ValueError(f"metrics.removal_semantics: expected one of "
                          f"{', '.join(REMOVAL_SEMANTICS)} (got {semantics!r})")
     try:
-        grid = removal_grid(ctx.options.get("removal_steps", len(REMOVAL_GRID) - 1))
+        grid = removal_grid(ctx.options.get("removal_steps", REMOVAL_STEPS))
     except ValueError as exc:
         raise ValueError(f"metrics.removal_{exc}") from None
     _check_alignment(ctx)
