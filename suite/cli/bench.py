@@ -9,6 +9,8 @@ from typing import Any
 from suite.cli.common import (
     EXIT_OK,
     CliError,
+    add_root_argument,
+    add_threads_argument,
     check_device,
     set_threads,
 )
@@ -87,8 +89,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="explain runs of ours per row; the overhead uses the fastest (default 3)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: ROOT/results/bench)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_root_argument(p, "caches")
+    add_threads_argument(p)
     p.add_argument("--quiet", action="store_true", help="print only the table")
     p.set_defaults(handler=_cmd_bench)

@@ -9,6 +9,8 @@ from suite.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     CliError,
+    add_root_argument,
+    add_threads_argument,
     check_device,
     matrix_from_arg,
     set_threads,
@@ -91,9 +93,8 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="keep the check's results store here (must not exist; default: a "
                         "temporary file)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default: the matrix's)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_root_argument(p, "caches")
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--verbose", action="store_true", help="print every compared score")
     p.set_defaults(handler=_cmd_check)

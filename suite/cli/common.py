@@ -154,6 +154,19 @@ def plugin_path(spec: str) -> str:
     return f"{target}:{attribute}" if attribute else target
 
 
+def add_root_argument(p: argparse.ArgumentParser, holds: str = "caches and results") -> None:
+    """``--root``: the directory ``Paths.from_env`` puts ``holds`` under."""
+    p.add_argument("--root", metavar="DIR",
+                   help=f"root directory for {holds} (default: $SUITE_HOME or the current "
+                        "directory)")
+
+
+def add_threads_argument(p: argparse.ArgumentParser, help: str = "torch CPU threads (default 1)"
+                         ) -> None:
+    """``--threads`` (default 1; applied with :func:`set_threads`)."""
+    p.add_argument("--threads", type=int, default=1, metavar="N", help=help)
+
+
 def add_plugin_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin", action="append", metavar="SPEC",
                    help="load a plug-in first: module, module:Class, file.py or file.py:Class "

@@ -14,6 +14,8 @@ from suite.cli.common import (
     PROG,
     CliError,
     add_executor_arguments,
+    add_root_argument,
+    add_threads_argument,
     check_device,
     executor_options,
     load_plugin_specs,
@@ -88,9 +90,8 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--out", metavar="FILE.md",
                    help="output (default: ROOT/results/compare/NAMES.md)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default: the matrix's)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches and results (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_root_argument(p)
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--quiet", action="store_true", help="do not print the comparison")
     add_executor_arguments(p)

@@ -9,6 +9,7 @@ from typing import Any
 from suite.cli.common import (
     EXIT_OK,
     CliError,
+    add_root_argument,
     open_store,
     write_board,
 )
@@ -47,8 +48,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="results store to read (default: ROOT/results/store.sqlite)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: ROOT/results/leaderboard)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory (default: $SUITE_HOME or the current directory)")
+    add_root_argument(p)
     p.add_argument("--include", action="append", metavar="SUBMISSION",
                    help="add the rows of a submission file (suite export --format parquet "
                         "--plugin REF), marked as submitted; repeatable")

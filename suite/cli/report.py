@@ -8,6 +8,8 @@ from typing import Any
 
 from suite.cli.common import (
     EXIT_OK,
+    add_root_argument,
+    add_threads_argument,
     check_device,
     set_threads,
 )
@@ -53,8 +55,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="a small configuration (about a minute) instead of the full study")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_root_argument(p, "caches")
+    add_threads_argument(p)
     p.add_argument("--quiet", action="store_true", help="print only the written files")
     p.set_defaults(handler=_cmd_report)

@@ -13,6 +13,8 @@ from suite.cli.common import (
     EXIT_OK,
     PROG,
     add_executor_arguments,
+    add_root_argument,
+    add_threads_argument,
     check_device,
     executor_options,
     load_plugin_specs,
@@ -90,14 +92,13 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="results store (SQLite; default: ROOT/results/store.sqlite)")
     p.add_argument("--device", choices=("cpu", "cuda"),
                    help="device to train and explain on (default: the matrix's device)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches and results (default: $SUITE_HOME or .)")
+    add_root_argument(p)
     p.add_argument("--out", metavar="DIR",
                    help="leaderboard directory (default: ROOT/results/leaderboard)")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="torch CPU threads (default 1: the benchmark's graphs are small, so "
-                        "threads mostly add synchronisation, and one thread keeps throughput "
-                        "comparable across machines; recorded with the results)")
+    add_threads_argument(p, help="torch CPU threads (default 1: the benchmark's graphs are "
+                                 "small, so threads mostly add synchronisation, and one thread "
+                                 "keeps throughput comparable across machines; recorded with "
+                                 "the results)")
     p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.add_argument("--model-cache", metavar="DIR",
                    help="trained-model cache (default: ROOT/results/cache/models; the committed "

@@ -9,6 +9,8 @@ from typing import Any
 from suite.cli.common import (
     EXIT_OK,
     CliError,
+    add_root_argument,
+    add_threads_argument,
     set_threads,
 )
 from suite.core.paths import Paths
@@ -49,7 +51,6 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("spec", metavar="SPEC", help="a selection spec (YAML)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: ROOT/results/model-selection)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches and results (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads")
+    add_root_argument(p)
+    add_threads_argument(p)
     p.set_defaults(handler=_cmd_select_models)

@@ -11,6 +11,7 @@ from suite.cli.common import (
     EXIT_DIFFERENT,
     EXIT_OK,
     CliError,
+    add_root_argument,
     open_store,
 )
 from suite.core.files import check_target
@@ -105,8 +106,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--plugin-ref", metavar="REF",
                    help="how to get the explainer, e.g. \"my-pkg==1.0 my_pkg:MyExplainer\" "
                         "(adds the plugin column of a submission)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory (default: $SUITE_HOME or the current directory)")
+    add_root_argument(p)
     p.set_defaults(handler=_cmd_export)
 
     p = commands.add_parser(

@@ -8,6 +8,8 @@ from typing import Any
 from suite.cli.common import (
     EXIT_OK,
     CliError,
+    add_root_argument,
+    add_threads_argument,
     matrix_from_arg,
     set_threads,
 )
@@ -80,8 +82,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="override the matrix's seeds")
     p.add_argument("--max-instances", type=int, metavar="N",
                    help="validation instances per cell (default: the matrix's max_instances)")
-    p.add_argument("--root", metavar="DIR",
-                   help="root directory for caches (default: $SUITE_HOME or .)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_root_argument(p, "caches")
+    add_threads_argument(p)
     p.add_argument("--quiet", action="store_true", help="print only the table")
     p.set_defaults(handler=_cmd_tune)

@@ -8,6 +8,7 @@ from typing import Any
 from suite.cli.common import (
     EXIT_OK,
     CliError,
+    add_threads_argument,
     load_plugin_specs,
     set_threads,
 )
@@ -60,5 +61,5 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--levels", nargs="+", default=["node", "graph"], choices=("node", "graph"),
                    help="task levels to check (default: both)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cases (default 0)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_threads_argument(p)
     p.set_defaults(handler=_cmd_validate_plugin)
