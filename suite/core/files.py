@@ -3,18 +3,18 @@
 Every command that writes a file (exports, references, tables) goes through
 :func:`check_target`, which refuses to write over a file the command reads, over any
 existing results store (an SQLite database), or, unless asked, over any existing file;
-and through :func:`atomic_write` / :func:`atomic_path`, which write a temporary file in
-the target's folder and rename it into place, so an interrupted write leaves the old
-file whole.
+and through ``suite.core.paths.atomic_write`` (:func:`atomic_write` for text), which
+writes a temporary file in the target's folder and renames it into place, so an
+interrupted write leaves the old file whole.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
+
+from suite.core.paths import atomic_write as write_atomically
 
 #: The first 16 bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -62,29 +62,13 @@ def check_target(path: str | os.PathLike, *, option: str = "--out",
     return path
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically,
-    on error it is removed and ``path`` is left as it was."""
+def atomic_write(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through ``suite.core.paths.atomic_write`` (a
+    temporary file renamed into place), creating the folder; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    return path
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_path`; returns ``path``."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-__all__ = ["SQLITE_HEADER", "TargetError", "atomic_path", "atomic_write", "check_target",
-           "is_sqlite"]
+__all__ = ["SQLITE_HEADER", "TargetError", "atomic_write", "check_target", "is_sqlite"]

@@ -26,7 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from suite.core.files import atomic_path, check_target
+from suite.core.files import check_target
+from suite.core.paths import atomic_write
 from suite.core.records import InstanceRecords, records_to_text
 from suite.store.database import ResultsStore, StoreVersionError, read_schema_version
 
@@ -198,8 +199,8 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
             records_to_text(instances[k]) if k in instances else None for k in frame["cell_key"]]})
     check_target(path)
     if fmt == "csv":
-        with atomic_path(path) as temporary:
-            frame.to_csv(temporary, index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda handle: frame.to_csv(handle, index=False))
         return path
     try:
         import pyarrow  # noqa: F401
@@ -209,6 +210,6 @@ def export_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None =
     text = frame.columns[frame.dtypes == object]  # mixed object columns: strings for Arrow
     frame = frame.assign(**{c: frame[c].map(lambda v: None if v is None or (
         isinstance(v, float) and math.isnan(v)) else str(v)) for c in text})
-    with atomic_path(path) as temporary:
-        frame.to_parquet(temporary, index=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda handle: frame.to_parquet(handle, index=False))
     return path

@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from suite.cli import main
-from suite.core.files import TargetError, atomic_path, atomic_write, check_target, is_sqlite
+from suite.core.files import TargetError, atomic_write, check_target, is_sqlite
+from suite.core.paths import atomic_write as write_atomically
 
 
 def _store(path):
@@ -35,9 +36,12 @@ def test_targets_that_would_destroy_data_are_refused(tmp_path):
 def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path):
     path = tmp_path / "out.json"
     atomic_write(path, "old")
-    with pytest.raises(RuntimeError), atomic_path(path) as temporary:
-        temporary.write_text("half")
+    def interrupted(handle) -> None:
+        handle.write(b"half")
         raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(path, interrupted)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind
 
