@@ -333,3 +333,69 @@ def paired_t_pvalue(difference: PairedDifference) -> float:
         return 1.0 if difference.mean == 0 else 0.0
     statistic = difference.mean / (difference.sd / math.sqrt(difference.n))
     return float(2 * student_t.sf(abs(statistic), difference.n - 1))
+
+
+# --------------------------------------------------------------------------- intervals over seeds
+
+
+@dataclass(frozen=True)
+class SeedInterval:
+    """The mean of per-seed values with its ``CONFIDENCE`` interval.
+
+    Attributes:
+        estimate: mean of the finite per-seed values (NaN when there are none).
+        low, high: the interval (NaN with fewer than two finite values).
+        method: ``"t"`` (Student's t over seeds), ``"bootstrap"`` (percentile bootstrap of
+            the seed mean: the t interval left ``bounds`` or the values are bimodal) or
+            ``"none"``.
+        values: the per-seed values, in seed order (NaN kept).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    method: str
+    values: tuple[float, ...]
+
+    @property
+    def bimodal(self) -> bool:
+        return is_bimodal(self.values)
+
+    def text(self, digits: int = 3, signed: bool = False) -> str:
+        """``0.952 [0.910, 0.994]``; the per-seed values follow when they are bimodal."""
+        fmt = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+        if math.isnan(self.estimate):
+            return "-"
+        out = fmt.format(self.estimate)
+        if not math.isnan(self.low):
+            out += f" [{fmt.format(self.low)}, {fmt.format(self.high)}]"
+        if self.bimodal:
+            out += " (seeds: " + " / ".join(fmt.format(v) for v in self.values) + ")"
+        return out
+
+
+def seed_interval(values: Sequence[float], bounds: tuple[float, float] = (-math.inf, math.inf),
+                  level: float = CONFIDENCE, resamples: int = RESAMPLES) -> SeedInterval:
+    """Mean of per-seed ``values`` [S] with an interval that respects the measure's ``bounds``.
+
+    Student's t (``mean -+ t_{S-1} sd / sqrt(S)``) where its assumptions are plausible:
+    the values are not bimodal (:func:`is_bimodal`) and the interval stays inside
+    ``bounds`` (e.g. (0, 1) for an F1, (-1, 1) for a difference of two). Otherwise the
+    percentile bootstrap of the seed mean (``resamples`` resamples of the seeds, stream
+    ``BOOTSTRAP_SEED``), which cannot leave the range of the values. NaN values are left out.
+    """
+    kept = tuple(float(v) for v in values)
+    finite = np.array([v for v in kept if math.isfinite(v)], dtype=np.float64)
+    if finite.size == 0:
+        return SeedInterval(math.nan, math.nan, math.nan, "none", kept)
+    mean = float(finite.mean())
+    if finite.size < 2:
+        return SeedInterval(mean, math.nan, math.nan, "none", kept)
+    half = t_critical(finite.size - 1, level) * float(finite.std(ddof=1)) / math.sqrt(finite.size)
+    low, high = mean - half, mean + half
+    if bounds[0] <= low and high <= bounds[1] and not is_bimodal(finite.tolist()):
+        return SeedInterval(mean, low, high, "t", kept)
+    means = weighted_mean(finite, resample_counts(finite.size, resamples)) if resamples else finite
+    tail = (1 - level) / 2 * 100
+    low, high = (float(q) for q in np.percentile(means, [tail, 100 - tail]))
+    return SeedInterval(mean, low, high, "bootstrap", kept)

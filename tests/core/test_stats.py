@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -20,6 +21,7 @@ from suite.core.stats import (
     percentile_interval,
     rank_ranges,
     resample_counts,
+    seed_interval,
     segment_spearman,
     weighted_mean,
     weighted_pooled_auc,
@@ -154,3 +156,27 @@ def test_segment_spearman_equals_scipy_per_segment_and_is_nan_when_undefined():
         s, e = ptr[i], ptr[i + 1]
         assert out[i] == pytest.approx(spearmanr(a[s:e], b[s:e]).statistic)
     assert np.isnan(out[2]) and np.isnan(out[3])  # one value; constant side
+
+
+def test_seed_interval_is_t_inside_the_range_and_bootstrap_outside_it():
+    values = [0.95, 0.97, 0.96, 0.99, 0.94]
+    t = seed_interval(values, bounds=(0.0, 1.0))
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(values), scale=scipy_stats.sem(values))
+    assert t.method == "t" and t.low == pytest.approx(low) and t.high == pytest.approx(high)
+    # near the ceiling the t interval would pass 1.0: the bootstrap stays inside the values' range
+    ceiling = seed_interval([1.0, 1.0, 1.0, 0.98, 0.80], bounds=(0.0, 1.0))
+    assert ceiling.method == "bootstrap" and 0.80 <= ceiling.low <= ceiling.high <= 1.0
+    bimodal = seed_interval([1.0, 0.2, 1.0, 0.3, 1.0], bounds=(0.0, 1.0))
+    assert bimodal.method == "bootstrap" and "(seeds: 1.000 / 0.200" in bimodal.text()
+    assert seed_interval([math.nan, 0.5]).method == "none"
+    assert math.isnan(seed_interval([]).estimate)
+
+
+def test_seed_t_interval_covers_the_true_mean_in_92_to_98_percent_of_500_samples():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(500):
+        sample = rng.normal(0.3, 0.1, size=5)
+        interval = seed_interval(sample.tolist())
+        covered += interval.low <= 0.3 <= interval.high
+    assert 0.92 <= covered / 500 <= 0.98

@@ -415,6 +415,32 @@ def test_instance_baseline_option_is_checked_and_left_out_of_the_key_at_its_defa
         gm.GraphMask(baseline="zero")  # the amortised variant keeps the paper's learned baseline
 
 
+def test_instance_shared_baseline_is_fitted_once_and_fixed_when_explaining(tiny_gcn, tiny_node_dataset):
+    """``baseline="shared"``: fit learns one baseline per layer for every instance; explain keeps
+    it fixed, so a batch equals its parts and the dropped messages get that same baseline."""
+    ids = _ids(tiny_node_dataset)
+    settings = dict(baseline="shared", epochs_per_layer=10, penalty_scaling=5.0)
+    explainer = gm.GraphMaskInstance(**settings)
+    with pytest.raises(ValueError, match="fit"):
+        explainer.explain(tiny_gcn, tiny_node_dataset, ids[:2], 0)
+    explainer.fit(tiny_gcn, tiny_node_dataset, ids, 0)
+    shared = [b.clone() for b in explainer._shared]
+    assert all(b.size(0) == 1 for b in shared)  # one baseline per layer, not per instance
+    whole = explainer.explain(tiny_gcn, tiny_node_dataset, ids[:6], 3)
+    parts = [explainer.explain(tiny_gcn, tiny_node_dataset, ids[i:i + 2], 3) for i in range(0, 6, 2)]
+    torch.testing.assert_close(whole.edge_scores, torch.cat([p.edge_scores for p in parts]),
+                               atol=1e-5, rtol=0)
+    for before, after in zip(shared, explainer._shared):
+        assert torch.equal(before, after)  # explaining never moves the fitted baseline
+    refit = gm.GraphMaskInstance(**settings)
+    refit.fit(tiny_gcn, tiny_node_dataset, ids, 0)
+    assert all(torch.equal(a, b) for a, b in zip(shared, refit._shared))  # seeded
+    assert gm.GraphMaskInstance(baseline="shared").hparams()["baseline"] == "shared"
+    assert "fit_instances" not in gm.GraphMaskInstance().hparams()
+    with pytest.raises(ConfigError, match="fit_instances"):
+        gm.GraphMaskInstance(fit_instances=0)
+
+
 def test_instance_graph_batch_equals_one_graph_at_a_time(tiny_gin_graph, tiny_graph_dataset):
     # few steps: the model's own batched-vs-single float noise (~5e-7) is amplified by Adam
     ids = _ids(tiny_graph_dataset)

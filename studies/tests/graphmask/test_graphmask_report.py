@@ -15,12 +15,19 @@ from suite_studies.graphmask.report import (
     kept_edges,
     precision_recall_f1,
     run_report,
+    sufficient_threshold,
     write_report,
 )
 
 from suite.cli import main
 from suite.core.paths import Paths
 from suite.core.types import Explanation, TaskLevel
+from suite.datasets import load_dataset
+from suite.explainers.base import build_explainer
+from suite.graph.subgraphs import graph_batch
+from suite.metrics import attribution_scores
+from suite.metrics.perturb import masked_log_probs
+from suite.training import ModelCache, train_or_load
 
 
 def test_precision_recall_f1_match_sklearn():
@@ -67,6 +74,7 @@ def test_tiny_report_end_to_end(tmp_path):
     assert not erasure.error and erasure.agreement == 1.0  # drops only what keeps the prediction
     assert 0.0 < erasure.retained < 1.0
     assert rows["gnnexplainer"].threshold is not None and 0 <= rows["gnnexplainer"].f1 <= 1
+    assert 0 <= rows["gnnexplainer"].auc <= 1 and 0 <= erasure.auc <= 1
     files = write_report(report, tmp_path / "out")
     text = files[0].read_text()
     assert "| erasure-search |" in text and "failed: UnknownNameError" in text
@@ -92,3 +100,34 @@ def test_findings_name_what_each_method_drops():
     assert "falls from 1.000 to 0.700" in findings[1] and "hindsight" in findings[1]
     assert "sufficient subset" in findings[2]
     assert "Reading (generated" in report.markdown()
+
+
+def test_sufficient_threshold_keeps_the_fewest_edges_that_preserve_accuracy(tmp_path):
+    """No ground truth read: the chosen threshold keeps the kept-only accuracy within the
+    tolerance, and the next higher candidate (fewer edges) would not."""
+    paths = Paths(tmp_path)
+    dataset = load_dataset("graphmask-star", seed=0, cache_dir=paths.dataset_cache,
+                           num_train=300, num_val=30, num_test=30)
+    model, _result, _cached = train_or_load(
+        "rgcn", {"hidden": 32, "num_layers": 1, "norm": "none"}, "standard",
+        {"lr": 0.01, "batch_size": 64, "epochs": 30, "patience": 0}, dataset,
+        dataset_params=dataset.params, seed=0, device="cpu", cache=ModelCache(paths.model_cache))
+    model.eval()
+    ids = dataset.explain_ids["val"][:30]
+    explanation = build_explainer("saliency").explain(model, dataset, ids, 0)
+    tolerance = 0.05
+    t = sufficient_threshold(model, dataset, explanation, tolerance, torch.device("cpu"))
+    scores = attribution_scores(explanation).double()
+    batch = graph_batch(dataset, ids)
+    labels = dataset.y[ids]
+
+    def accuracy(kept):
+        mask = None if kept is None else kept.float()
+        return float((masked_log_probs(model, batch, mask).argmax(-1) == labels).float().mean())
+
+    needed = (1 - tolerance) * accuracy(None)
+    assert accuracy(scores >= t) >= needed
+    candidates = torch.unique(torch.quantile(scores, torch.linspace(0, 1, 101, dtype=torch.float64)))
+    higher = candidates[candidates > t]
+    assert higher.numel() == 0 or accuracy(scores >= higher.min()) < needed
+    assert bool((scores >= t).any()) and not bool((scores >= t).all())  # it did select

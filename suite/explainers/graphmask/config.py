@@ -23,7 +23,7 @@ AMORTISED_REDUCE = LAYER_REDUCE + (MAX_VARYING,)
 CONSTANT_SPAN = 1e-6
 NODE_VIEWS = ("graph", "subgraph")
 #: ``baseline`` values of ``graphmask-instance`` (:class:`GraphMaskInstanceConfig`).
-INSTANCE_BASELINES = ("learned", "zero")
+INSTANCE_BASELINES = ("learned", "zero", "shared")
 
 
 # ------------------------------------------------------------------------ config
@@ -105,7 +105,8 @@ class GraphMaskConfig(GraphMaskObjectiveConfig):
         dev_tolerance: largest relative change of dev accuracy a kept state may cause.
         dev_set: ``"explain"`` (validation instances chosen like explained ones,
             ``dataset.explain_ids["val"]``, falling back to the split) or ``"split"``
-            (``dataset.splits["val"]``).
+            (``dataset.splits["val"]``); a dataset without validation instances (a
+            user's data through ``suite.explain``) uses the fit instances.
         node_view: node tasks: ``"graph"`` (fit, dev and explain on the whole graph) or
             ``"subgraph"`` (on the union of the instances' ``2L``-hop neighbourhoods; see
             the module doc). Left out of the cell key at its default.
@@ -146,15 +147,23 @@ class GraphMaskInstanceConfig(BatchedConfig, GraphMaskObjectiveConfig):
         baseline: ``"learned"`` (the paper's: a baseline message per layer and instance,
             optimised with the gates) or ``"zero"`` (dropped messages are zeroed and
             nothing but the gates is optimised: erasure, not the paper's method; a
-            diagnostic of the learned baseline's hindsight bias). Left out of the cell
-            key at its default.
+            diagnostic of the learned baseline's hindsight bias) or ``"shared"`` (one
+            learned baseline per layer for every instance, as the amortised method's:
+            ``fit`` learns it with per-instance gates on the fit instances, ``explain``
+            keeps it fixed and optimises the gates only). Left out of the cell key at its
+            default.
+        fit_instances: ``baseline="shared"``: at most this many fit instances (a seeded
+            subset) learn the shared baseline. Left out of the cell key at its default.
     """
 
     lr: float = 0.1
     baseline: str = field(default="learned", metadata={OMIT_DEFAULT: True})
+    fit_instances: int = field(default=256, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.fit_instances < 1:
+            raise ConfigError(f"fit_instances: must be >= 1 (got {self.fit_instances})")
         if self.baseline not in INSTANCE_BASELINES:
             raise ConfigError(f"baseline: expected one of {', '.join(INSTANCE_BASELINES)} "
                               f"(got {self.baseline!r})")

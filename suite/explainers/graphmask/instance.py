@@ -25,11 +25,15 @@ from suite.explainers.toolkit import (
     ViewExplainer,
     ViewResult,
     explained_edge_instance,
+    model_device,
+    model_num_hops,
+    prepare_fit,
 )
 from suite.graph.compact import compact_for
 from suite.graph.layer_cache import lower_layer_outputs, record_layer_outputs, reuse_layer_outputs
 from suite.graph.masking import message_layers
-from suite.graph.subgraphs import InstanceBatch
+from suite.graph.subgraphs import InstanceBatch, instance_batch
+from suite.protocol import select_instances
 
 #: Steps of hard-concrete noise each instance draws at once (a constant, so an instance's
 #: noise does not depend on the batch it is in).
@@ -82,6 +86,10 @@ def _segment_mean(values: Tensor, segment: Tensor, counts: Tensor) -> Tensor:
     return values.new_zeros(counts.numel()).index_add(0, segment, values) / counts
 
 
+#: The generator stream of the shared baselines' initial draw (instances use their ids).
+SHARED_BASELINE_STREAM = -1
+
+
 @register_explainer(ExplainerInfo(
     name="graphmask-instance",
     citation="Schlichtkrull, De Cao & Titov, ICLR 2021 (arXiv 2010.00577): the per-instance "
@@ -105,7 +113,11 @@ class GraphMaskInstance(ViewExplainer):
     ``baseline="zero"`` (not the paper's) zeroes the dropped messages and optimises the
     gates only: a per-instance baseline can stand in for the very messages it replaces
     (the hindsight bias the paper argues against per-instance optimisation), and the zero
-    baseline measures how much of a low score that explains.
+    baseline measures how much of a low score that explains. ``baseline="shared"``: one
+    learned baseline per layer for every instance, as the amortised method has; ``fit``
+    learns it jointly with per-instance gates on the fit instances, and ``explain`` keeps it
+    fixed (so a batch still equals its parts), so that the comparison with ``graphmask``
+    isolates the amortisation.
 
     ``Explanation.meta``: ``hard_gates`` [L, M], ``retained_share`` [B, L] (eval-mode
     hard gates), ``lambda`` [B], ``divergence`` [B] (KL with the hard eval gates),
@@ -113,6 +125,8 @@ class GraphMaskInstance(ViewExplainer):
     """
 
     Config = GraphMaskInstanceConfig
+    #: ``baseline="shared"``: the fitted baselines [1, *message shape] per layer (None: not fitted).
+    _shared: list[Tensor] | None = None
     #: Reuse the ungated lower layers' outputs (recorded once) instead of recomputing them
     #: every step (:mod:`suite.graph.layer_cache`; the same numbers). False: the plain path.
     reuse_frozen_layers: bool = True
@@ -132,8 +146,34 @@ class GraphMaskInstance(ViewExplainer):
             explanation.meta["report_mean_divergence"] = float(explanation.meta["divergence"].mean())
         return explanation
 
+    def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
+            seed: int) -> None:
+        """``baseline="shared"``: learn one baseline message per layer, shared by every
+        instance, jointly with per-instance gates on at most ``fit_instances`` of ``ids``
+        (a seeded subset), and keep it for ``explain``; the other baselines fit nothing."""
+        self._shared = None
+        cfg: GraphMaskInstanceConfig = self.config
+        if cfg.baseline != "shared":
+            return
+        ids = select_instances(prepare_fit(self, model, dataset, ids), cfg.fit_instances, seed)
+        view = instance_batch(dataset, ids, model_num_hops(model)).to(model_device(model))
+        _result, baselines = self._optimise(model, view, seed, None)
+        self._shared = [b.detach() for b in baselines]
+
     def explain_view(self, model: nn.Module, view: InstanceBatch, seed: int,
                      dataset: BenchmarkDataset) -> ViewResult:
+        shared = self._shared
+        if self.config.baseline == "shared" and shared is None:
+            raise ValueError("graphmask-instance with baseline 'shared': call fit(model, "
+                             "dataset, ids, seed) before explain()")
+        return self._optimise(model, view, seed, shared)[0]
+
+    def _optimise(self, model: nn.Module, view: InstanceBatch, seed: int,
+                  shared: list[Tensor] | None) -> tuple[ViewResult, list[Tensor]]:
+        """Optimise the view's gates; also the baselines [b or 1, *message shape] per layer.
+
+        ``shared``: fitted shared baselines (frozen); None with ``baseline="shared"``: one
+        learned baseline per layer for the whole view (the fit)."""
         cfg: GraphMaskInstanceConfig = self.config
         hcfg = cfg.hard_concrete
         device = view.x.device
@@ -149,15 +189,23 @@ class GraphMaskInstance(ViewExplainer):
         shapes = [rec.inputs[k].msg_shape for k in range(num_layers)]
         gens = [generator(seed, int(i)) for i in view.instance_ids.tolist()]
 
-        drawn = []  # per instance: one baseline per layer, U(-1/sqrt(d), 1/sqrt(d))
-        for gen in gens:
-            drawn.append([(torch.rand(s, generator=gen) * 2 - 1) / math.sqrt(max(math.prod(s), 1))
-                          for s in shapes])
-        learned = cfg.baseline == "learned"
-        baselines = [torch.stack([d[k] for d in drawn]).to(device).requires_grad_(True)
-                     if b and learned else
-                     torch.zeros((b, *shapes[k]), device=device, requires_grad=learned)
-                     for k in range(num_layers)]
+        one_baseline = cfg.baseline == "shared"  # one baseline per layer, index 0 for every edge
+        learned = cfg.baseline == "learned" or (one_baseline and shared is None)
+        if shared is not None:
+            baselines = [t.to(device) for t in shared]
+        elif one_baseline:
+            first = generator(seed, SHARED_BASELINE_STREAM)
+            baselines = [((torch.rand(s, generator=first) * 2 - 1) / math.sqrt(max(math.prod(s), 1)))
+                         .unsqueeze(0).to(device).requires_grad_(True) for s in shapes]
+        else:
+            drawn = []  # per instance: one baseline per layer, U(-1/sqrt(d), 1/sqrt(d))
+            for gen in gens:
+                drawn.append([(torch.rand(s, generator=gen) * 2 - 1) / math.sqrt(max(math.prod(s), 1))
+                              for s in shapes])
+            baselines = [torch.stack([d[k] for d in drawn]).to(device).requires_grad_(True)
+                         if b and learned else
+                         torch.zeros((b, *shapes[k]), device=device, requires_grad=learned)
+                         for k in range(num_layers)]
         logits = [torch.zeros(m, device=device, requires_grad=True) for _ in range(num_layers)]
         # torch.optim.Adam's update, bitwise, without its per-step wrapper (suite.explainers.lean_adam)
         optimizer = LeanAdam(logits + baselines if learned else logits, lr=cfg.lr)
@@ -170,7 +218,8 @@ class GraphMaskInstance(ViewExplainer):
             """``values`` [M, ...] over the explainable edges -> layer ``k``'s gated edges."""
             return values if edges is None else values.index_select(0, edges[k])
 
-        base_index = [pick(k, edge_instance) for k in range(num_layers)]
+        base_index = [pick(k, torch.zeros_like(edge_instance) if one_baseline else edge_instance)
+                      for k in range(num_layers)]
         # the frozen model's ungated lower layers give the same outputs on every step:
         # recorded once (same graph, same context), then reused instead of recomputed
         unmasked: dict[int, Tensor] = {}
@@ -229,9 +278,10 @@ class GraphMaskInstance(ViewExplainer):
                                   {k: baselines[k].detach()[base_index[k]] for k in all_layers})
             share = torch.stack([_segment_mean(hard[k].float(), edge_instance, counts)
                                  for k in all_layers], dim=1)
-        return ViewResult(
+        result = ViewResult(
             edge_scores=reduce_layers(layer_scores, cfg.layer_reduce),
             target=rec.logits.argmax(-1),
             extras={"_layer_scores": layer_scores.t(), "_hard_gates": hard.t(), "retained_share": share,
                     "lambda": lagrangian.multiplier.view(-1), "divergence": divergence(rec.logits, masked)},
         )
+        return result, [t.detach() for t in baselines]
