@@ -22,7 +22,7 @@ from suite.core.types import BenchmarkDataset, DatasetInfo, Explanation, TaskLev
 from suite.explainers import build_explainer
 from suite.explainers.toolkit import model_num_hops
 
-__all__ = ["explain", "user_dataset", "UserModel"]
+__all__ = ["explain", "infer_task", "user_dataset", "UserModel"]
 
 GraphData = Data | Batch | Sequence[Data]
 
@@ -139,6 +139,12 @@ def user_dataset(data: GraphData, task: str | TaskLevel = "node") -> BenchmarkDa
     )
 
 
+def infer_task(data: GraphData) -> TaskLevel:
+    """The task ``data`` implies: several graphs (a ``Batch`` or a list) are a graph task,
+    one ``Data`` a node task (pass ``task="graph"`` to explain one graph as a graph task)."""
+    return TaskLevel.NODE if isinstance(data, Data) and not isinstance(data, Batch) else TaskLevel.GRAPH
+
+
 def _ids(index: int | Sequence[int] | Tensor | None, dataset: BenchmarkDataset) -> Tensor:
     count = int(dataset.data.num_nodes) if dataset.task == TaskLevel.NODE else dataset.num_graphs
     ids = torch.arange(count) if index is None else torch.as_tensor(index, dtype=torch.long).view(-1)
@@ -150,7 +156,7 @@ def _ids(index: int | Sequence[int] | Tensor | None, dataset: BenchmarkDataset) 
 
 
 def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
-            index: int | Sequence[int] | Tensor | None = None, task: str | TaskLevel = "node",
+            index: int | Sequence[int] | Tensor | None = None, task: str | TaskLevel | None = None,
             seed: int = 0, num_hops: int | None = None, fit_index: Any = None,
             **hparams: Any) -> Explanation:
     """Explain a user's trained PyG model with any registered explainer.
@@ -162,7 +168,8 @@ def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
         data: node task: one ``Data``; graph task: a ``Data``, a list of ``Data`` or a ``Batch``.
         explainer: a registered explainer name (``suite list explainers``).
         index: node ids (node task) or graph positions (graph task); None = all.
-        task: ``"node"`` or ``"graph"``.
+        task: ``"node"`` or ``"graph"``; None infers it from ``data``: a ``Batch`` or a list
+            of ``Data`` is a graph task, one ``Data`` a node task.
         seed: seeds every random draw of the explainer.
         num_hops: message-passing depth; default ``model.num_layers`` or the number of
             ``MessagePassing`` layers in the model.
@@ -171,9 +178,10 @@ def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
 
     Returns:
         One ``Explanation`` for the instances, in ``index`` order; ``edge_ids`` index
-        ``data.edge_index`` (the concatenated edges for several graphs).
+        ``data.edge_index`` (the concatenated edges for several graphs). Its
+        ``to_pyg(data, b)`` gives PyG's ``torch_geometric.explain.Explanation`` of instance ``b``.
     """
-    dataset = user_dataset(data, task)
+    dataset = user_dataset(data, infer_task(data) if task is None else task)
     ids = _ids(index, dataset)
     hops = num_hops if num_hops is not None else model_num_hops(model)
     wrapped = UserModel(model, dataset.task, hops)

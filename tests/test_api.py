@@ -120,6 +120,6 @@ def test_helpful_errors(user_node_model, tiny_node_dataset):
     with pytest.raises(IndexError, match="index"):
         explain(user_node_model, data, explainer="saliency", index=1000)
     with pytest.raises(TypeError, match="data"):
-        explain(user_node_model, [data], explainer="saliency", index=1)
+        explain(user_node_model, [data], explainer="saliency", index=1, task="node")
     with pytest.raises(ValueError, match="task"):
         explain(user_node_model, data, explainer="saliency", task="edge")

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from suite.core.pyg_explanation import to_pyg, to_pyg_list
+
 
 class TaskLevel(str, enum.Enum):
     """What a dataset asks the model to classify."""
@@ -184,6 +186,16 @@ class Explanation:
         """(edge_ids, edge_scores) of the ``b``-th instance."""
         lo, hi = int(self.edge_ptr[b]), int(self.edge_ptr[b + 1])
         return self.edge_ids[lo:hi], self.edge_scores[lo:hi]
+
+    def to_pyg(self, data: Any, instance: int = 0, signed: bool = False) -> Any:
+        """Instance ``instance`` as ``torch_geometric.explain.Explanation`` over its whole
+        graph (``edge_mask`` [E]); ``data`` is what was explained
+        (:func:`suite.core.pyg_explanation.to_pyg`)."""
+        return to_pyg(self, data, instance, signed)
+
+    def to_pyg_list(self, data: Any, signed: bool = False) -> list[Any]:
+        """Every instance as ``torch_geometric.explain.Explanation``, in ``instance_ids`` order."""
+        return to_pyg_list(self, data, signed)
 
     def validate(self) -> None:
         """Raise ``ValueError`` on shape mismatches or non-finite scores."""

@@ -194,6 +194,8 @@ class GraphMask(Explainer):
         device = model_device(model)
         num_layers = len(message_layers(model))
         dev_ids = dev_instances(dataset, self.config.dev_set)
+        if not dev_ids.numel():  # no validation instances (a user's data): the fit instances
+            dev_ids = ids
         with frozen(model):
             fitted = self._train(model, dataset, ids, dev_ids, seed, device, num_layers)
         rule = self.config.layer_reduce
