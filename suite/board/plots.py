@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from suite.core.paths import atomic_write
 from suite.metrics.drop_curve import DROP_GRID, curve_column
 
 if TYPE_CHECKING:
@@ -34,9 +35,8 @@ def _figure(width: float, height: float) -> Any:
 def _save(fig: Any, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", metadata=_PNG_METADATA, bbox_inches="tight")
-    tmp.replace(path)
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", metadata=_PNG_METADATA,
+                                                  bbox_inches="tight"))
     return path
 
 

@@ -12,6 +12,7 @@ from suite.board.html import render_html
 from suite.board.markdown import headline_markdown, to_markdown, with_headline
 from suite.board.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped
 from suite.board.table import build_leaderboard, row_details
+from suite.core.paths import atomic_write
 from suite.core.records import InstanceRecords
 
 MARKDOWN_FILE = "leaderboard.md"
@@ -48,7 +49,7 @@ def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
 
 
 def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # atomic: a reader never sees half a board
+    """Write ``text`` (UTF-8) atomically: a reader never sees half a board."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))
     return path

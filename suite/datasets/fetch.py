@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from suite.core.paths import Paths
+from suite.core.paths import Paths, atomic_write
 
 #: Seconds a download may wait for the server (per socket operation).
 DOWNLOAD_TIMEOUT = 30.0
@@ -36,6 +36,4 @@ def download_dir() -> Path:
 def write_atomic(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` through a temporary file (never a torn file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(path)
+    atomic_write(path, lambda handle: handle.write(payload))

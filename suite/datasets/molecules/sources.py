@@ -24,7 +24,7 @@ import torch
 
 from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
-from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url
+from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url, write_atomic
 from suite.datasets.fetch import first_line as _first_line
 
 GRAPHXAI_RAW = ("https://raw.githubusercontent.com/mims-harvard/GraphXAI/main/"
@@ -117,10 +117,8 @@ def read_molecule_table(key: str) -> tuple[list[tuple[str, str, int]], str]:
     if digest != table.sha256:
         raise DatasetUnavailable(f"{key}: {table.url} fails its SHA-256 check (got {digest[:12]}..., "
                                  f"expected {table.sha256[:12]}...)")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text("mol_id,smiles,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows), encoding="utf-8")
-    tmp.replace(cached)
+    text = "mol_id,smiles,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
+    write_atomic(cached, text.encode("utf-8"))
     return rows, f"downloaded {table.url}"
 
 
