@@ -51,7 +51,7 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     add_root_argument(p)
     p.add_argument("--include", action="append", metavar="SUBMISSION",
                    help="add the rows of a submission file (suite export --format parquet "
-                        "--plugin REF), marked as submitted; repeatable")
+                        "--plugin-ref REF), marked as submitted; repeatable")
     p.add_argument("--readme", metavar="FILE",
                    help="also fill the headline-board block of this Markdown file (the README)")
     p.set_defaults(handler=_cmd_leaderboard)

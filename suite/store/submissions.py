@@ -1,6 +1,6 @@
 """Leaderboard submissions: external results added to a board, marked as such.
 
-A submission is a file written by ``suite export --format parquet --plugin REF``
+A submission is a file written by ``suite export --format parquet --plugin-ref REF``
 (CSV works too): the cells frame of a results store (one row per cell: names,
 seed, status, the cell's config JSON, versions, one column per score) plus the
 ``plugin`` column, the reference a reader needs to rerun the explainer
@@ -52,7 +52,7 @@ def read_submission(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise SubmissionError(f"--include {path}: not a submission, missing column(s) "
                               f"{', '.join(missing)} (write one with `suite export --format "
-                              "parquet --plugin REF`)")
+                              "parquet --plugin-ref REF`)")
     if frame.empty:
         raise SubmissionError(f"--include {path}: no rows")
     plugin = frame["plugin"].astype(str)

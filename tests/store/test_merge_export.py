@@ -172,7 +172,12 @@ def test_a_file_without_the_submission_columns_is_refused(two_stores, tmp_path, 
         read_submission(plain)
     assert main(["leaderboard", "--store", str(a), "--include", str(plain),
                  "--out", str(tmp_path / "b")]) == 2
-    assert "missing column(s) plugin" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing column(s) plugin" in err
+    # the hint names the export flag that exists
+    flag = re.search(r"suite export --format parquet (--[a-z-]+)", err).group(1)
+    assert main(["export", "--help"]) == 0
+    assert flag in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fmt", ["csv", pytest.param("parquet", marks=needs_pyarrow)])
