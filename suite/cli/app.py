@@ -46,6 +46,7 @@ from suite.cli.common import (
     PROG,
     CliError,
     Parser,
+    rooted,
 )
 from suite.core.config import ConfigError
 from suite.core.registry import UnknownNameError
@@ -87,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``suite`` command line; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        return args.handler(args)
+        with rooted(getattr(args, "root", None)):
+            return args.handler(args)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except (CliError, UnknownNameError, ConfigError) as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from suite.board.write import write_leaderboard
 from suite.core.config import ConfigError
@@ -159,6 +161,35 @@ def add_root_argument(p: argparse.ArgumentParser, holds: str = "caches and resul
     p.add_argument("--root", metavar="DIR",
                    help=f"root directory for {holds} (default: $SUITE_HOME or the current "
                         "directory)")
+
+
+#: Environment variables ``--root`` sets for the duration of a command (``SUITE_HOME`` is read
+#: by every ``Paths.from_env``, worker processes included; matplotlib keeps its font cache
+#: under ``MPLCONFIGDIR``, else under ``$HOME``).
+ROOT_ENVIRONMENT = ("SUITE_HOME", "MPLCONFIGDIR")
+
+
+@contextlib.contextmanager
+def rooted(root: str | os.PathLike | None) -> Iterator[None]:
+    """While the body runs, every file the suite writes goes under ``root`` (when given):
+    ``SUITE_HOME=root`` and, unless the user set it, ``MPLCONFIGDIR=root/.cache/matplotlib``.
+    The environment is restored afterwards (a command run in-process leaves nothing behind)."""
+    if root is None:
+        yield
+        return
+    resolved = Path(root).expanduser().resolve()
+    saved = {name: os.environ.get(name) for name in ROOT_ENVIRONMENT}
+    os.environ["SUITE_HOME"] = str(resolved)
+    if saved["MPLCONFIGDIR"] is None:
+        os.environ["MPLCONFIGDIR"] = str(resolved / ".cache" / "matplotlib")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def add_threads_argument(p: argparse.ArgumentParser, help: str = "torch CPU threads (default 1)"
