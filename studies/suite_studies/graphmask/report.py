@@ -417,10 +417,12 @@ REPORT_FILE = "graphmask.md"
 PLOT_FILE = "graphmask.png"
 
 
-def write_report(report: GraphMaskReport, out_dir: str | Path) -> list[Path]:
-    """Write ``graphmask.md`` and ``graphmask.png`` into ``out_dir``."""
+def write_report(report: GraphMaskReport, out_dir: str | Path, markdown: str | None = None
+                 ) -> list[Path]:
+    """Write ``graphmask.md`` (``markdown``, by default the report's own) and the report's
+    ``graphmask.png`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md = out / REPORT_FILE
-    md.write_text(report.markdown(), encoding="utf-8")
+    md.write_text(report.markdown() if markdown is None else markdown, encoding="utf-8")
     return [md, plot_report(report, out / PLOT_FILE)]

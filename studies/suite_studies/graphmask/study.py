@@ -27,8 +27,8 @@ from suite_studies.claims import Claim, claims_markdown
 from suite_studies.graphmask.report import (
     GraphMaskReport,
     ReportConfig,
-    plot_report,
     run_report,
+    write_report,
 )
 from suite_studies.versioning import StudyVersion, record_configuration
 
@@ -217,17 +217,9 @@ def run_study(config: StudyConfig, paths: Paths, device: str = "cpu",
     return GraphMaskStudy(config, reports, version)
 
 
-STUDY_FILE = "graphmask.md"
-PLOT_FILE = "graphmask.png"
-
-
 def write_study(study: GraphMaskStudy, out_dir: str | Path) -> list[Path]:
     """``graphmask.md`` (the aggregate and the claims) and the first seed's bar plot."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    md = out / STUDY_FILE
-    md.write_text(study.markdown(), encoding="utf-8")
-    return [md, plot_report(study.reports[0], out / PLOT_FILE)]
+    return write_report(study.reports[0], out_dir, study.markdown())
 
 
 @REPORTS.register("graphmask", description="GraphMask's synthetic experiment over five seeds "
