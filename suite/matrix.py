@@ -44,6 +44,7 @@ Every error names the field path and the value: ``seeds[1]: expected an integer
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import inspect
@@ -53,7 +54,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
@@ -730,20 +731,74 @@ def _looks_like_path(value: str | os.PathLike) -> bool:
     return value.endswith((".yaml", ".yml")) or os.sep in value or "/" in value
 
 
-def load_matrix(name_or_path: str | os.PathLike) -> MatrixConfig:
-    """A bundled preset by name (``"smoke"``, ``"default"``) or a YAML file by path.
-
-    An unknown preset name lists the known presets and suggests the closest.
-    """
+def matrix_document(name_or_path: str | os.PathLike) -> tuple[str, str, Any]:
+    """(name, source, parsed YAML) of a bundled preset by name or a YAML file by path,
+    unvalidated. An unknown preset name lists the known presets and suggests the closest."""
     if _looks_like_path(name_or_path) or Path(name_or_path).is_file():
         path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(f"matrix file {str(path)!r} does not exist "
                                     f"(presets: {', '.join(preset_names())})")
-        return parse_matrix(_read_yaml(path.read_text(), str(path)), source=str(path),
-                            default_name=path.stem)
+        return path.stem, str(path), _read_yaml(path.read_text(), str(path))
     name, raw = preset_document(str(name_or_path))
-    return parse_matrix(raw, source=f"preset:{name}", default_name=name)
+    return name, f"preset:{name}", raw
+
+
+def load_matrix(name_or_path: str | os.PathLike) -> MatrixConfig:
+    """A bundled preset by name (``"smoke"``, ``"default"``) or a YAML file by path.
+
+    An unknown preset name lists the known presets and suggests the closest.
+    """
+    name, source, raw = matrix_document(name_or_path)
+    return parse_matrix(raw, source=source, default_name=name)
+
+
+#: The sections :func:`restrict_document` can cut, as ``suite run`` names them.
+RESTRICTABLE = ("datasets", "models", "trainings", "explainers")
+
+
+def restrict_document(raw: Mapping[str, Any], seeds: Sequence[int] | None = None,
+                      **keep: Sequence[str] | None) -> dict[str, Any]:
+    """A matrix document cut to the named entries of its sections (``keep``: section in
+    :data:`RESTRICTABLE` -> names; None keeps the section whole) and, with ``seeds``, those
+    seeds. ``by_dataset`` overrides and ``only_datasets`` lists follow the kept datasets;
+    an entry left with no dataset to run on goes. A name the section does not hold raises
+    ``ConfigError`` listing the names it does hold."""
+    out = copy.deepcopy(dict(raw))
+    for section, names in keep.items():
+        if section not in RESTRICTABLE:
+            raise ConfigError(f"{section}: cannot restrict; sections: {', '.join(RESTRICTABLE)}")
+        if names is None:
+            continue
+        entries = out.get(section) or {}
+        held = list(entries) if isinstance(entries, Mapping) else list(entries)
+        missing = [n for n in names if n not in held]
+        if missing:
+            raise ConfigError(f"{section}: {missing[0]!r} is not in this matrix; it has "
+                              f"{', '.join(map(str, held))}")
+        out[section] = ({n: entries[n] for n in names} if isinstance(entries, Mapping)
+                        else [n for n in held if n in names])
+    datasets = out.get("datasets") or {}
+    kept = set(datasets) if isinstance(datasets, (Mapping, list)) else set()
+    for section in ("models", "trainings", "explainers"):
+        entries = out.get(section)
+        if not isinstance(entries, Mapping):
+            continue
+        for name in list(entries):
+            params = entries[name]
+            if not isinstance(params, dict):
+                continue
+            if isinstance(params.get(BY_DATASET_KEY), Mapping):
+                params[BY_DATASET_KEY] = {d: v for d, v in params[BY_DATASET_KEY].items() if d in kept}
+                if not params[BY_DATASET_KEY]:
+                    del params[BY_DATASET_KEY]
+            if isinstance(params.get(ONLY_DATASETS_KEY), list):
+                params[ONLY_DATASETS_KEY] = [d for d in params[ONLY_DATASETS_KEY] if d in kept]
+                if not params[ONLY_DATASETS_KEY]:
+                    del entries[name]
+    if seeds is not None:
+        out["seeds"] = list(seeds)
+    return out
 
 
 def preset_document(name: str) -> tuple[str, Any]:

@@ -22,9 +22,11 @@ from suite.matrix import (
     MatrixConfig,
     expand,
     load_matrix,
+    matrix_document,
     parse_matrix,
     preset_names,
     resolved_parameters,
+    restrict_document,
 )
 from suite.models.base import MODELS, ModelInfo
 
@@ -407,3 +409,20 @@ def test_explainers_take_no_by_dataset_but_may_be_restricted():
         "models.gin.only_datasets restricts it to tree-cycles")
     assert reasons[("tree-cycles", "gcn", "test-any")] == (
         "explainers.test-any.only_datasets restricts it to ba-shapes")
+
+
+def test_a_restricted_preset_runs_the_same_cells_as_the_whole_one():
+    """`suite run --datasets ... --models ... --explainers ... --seeds ...`: the default preset
+    cut down gives a subset of the whole preset's cells, with the same keys (so a later full
+    run reuses them), and a name the preset lacks lists the names it has."""
+    name, _source, raw = matrix_document("default")
+    whole = {c.key for c in expand(parse_matrix(raw, default_name=name))[0]}
+    cut = restrict_document(raw, seeds=[1], datasets=["tree-grid", "ba-2motifs"],
+                            models=["gin"], explainers=["random", "pgexplainer"])
+    cells = expand(parse_matrix(cut, default_name=name))[0]
+    assert {(c.dataset, c.model, c.explainer, c.seed) for c in cells} == {
+        (d, "gin", e, 1) for d in ("tree-grid", "ba-2motifs") for e in ("random", "pgexplainer")}
+    assert {c.key for c in cells} <= whole
+    assert "tree-cycles" not in str(cut["models"])  # overrides of cut datasets go with them
+    with pytest.raises(ConfigError, match="'gcm' is not in this matrix; it has gcn-sum, gin"):
+        restrict_document(raw, models=["gcm"])

@@ -14,7 +14,7 @@ from suite.core.config import ConfigError
 from suite.core.registry import UnknownNameError
 from suite.execution.process_executor import default_workers
 from suite.execution.ray_executor import RayUnavailableError, require_ray
-from suite.matrix import load_matrix
+from suite.matrix import load_matrix, matrix_document, parse_matrix, restrict_document
 from suite.plugins.loading import PluginError, load_plugins, split_spec
 from suite.store.database import ResultsStore, StoreVersionError
 from suite.store.submissions import SubmissionError, submission_records, with_submissions
@@ -62,9 +62,16 @@ def store_errors() -> tuple[type[BaseException], ...]:
     return (StoreVersionError, sqlite3.DatabaseError, OSError)
 
 
-def matrix_from_arg(name_or_path: str) -> Any:
+def matrix_from_arg(name_or_path: str, seeds: Sequence[int] | None = None,
+                    **keep: Sequence[str] | None) -> Any:
+    """The matrix ``--matrix`` names, cut to the ``--datasets``/``--models``/``--trainings``/
+    ``--explainers`` given (``keep``, None: all) and to ``--seeds`` (:func:`restrict_document`)."""
     try:
-        return load_matrix(name_or_path)
+        if seeds is None and all(v is None for v in keep.values()):
+            return load_matrix(name_or_path)
+        name, source, raw = matrix_document(name_or_path)
+        cut = restrict_document(raw, seeds=seeds, **keep)
+        return parse_matrix(cut, source=f"{source} (restricted)", default_name=name)
     except (UnknownNameError, ConfigError, OSError) as exc:
         message = str(exc)
         prefix = "" if str(name_or_path) in message else f"--matrix {name_or_path}: "

@@ -12,6 +12,7 @@ from suite.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     PROG,
+    CliError,
     add_executor_arguments,
     add_root_argument,
     add_threads_argument,
@@ -35,6 +36,8 @@ examples:
   suite run --matrix default --executor ray                  a local Ray cluster, all CPUs
   suite run --matrix default --executor ray --address auto   the cluster of `ray start --head`
   suite run --matrix smoke --plugin my_pkg.explainers:MyExplainer
+  suite run --datasets ba-shapes --models gcn-sum --explainers random saliency --seeds 0
+                                                the default preset cut down, no YAML file
 
 A rerun of the same matrix resumes: finished cells are kept and skipped."""
 
@@ -44,7 +47,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     load_plugin_specs(args.plugin)
     options = executor_options(args)
-    config = matrix_from_arg(args.matrix)
+    cut = {"datasets": args.datasets, "models": args.models, "trainings": args.trainings,
+           "explainers": args.explainers}
+    if args.matrix is None and args.seeds is None and all(v is None for v in cut.values()):
+        raise CliError("--matrix NAME_OR_FILE is required (or cut the default preset down with "
+                       "--datasets/--models/--trainings/--explainers/--seeds)")
+    config = matrix_from_arg(args.matrix or "default", seeds=args.seeds, datasets=args.datasets,
+                             models=args.models, trainings=args.trainings,
+                             explainers=args.explainers)
     paths = Paths.from_env(args.root, args.model_cache)
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.leaderboard_dir
@@ -86,8 +96,14 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="Run every cell of a matrix (datasets x models x trainings x explainers x "
                     "seeds), record each finished cell in the results store and write the "
                     "leaderboard.", epilog=RUN_EXAMPLES, formatter_class=fmt)
-    p.add_argument("--matrix", required=True, metavar="NAME_OR_FILE",
-                   help="a preset name (smoke, default, ...) or the path of a YAML matrix file")
+    p.add_argument("--matrix", metavar="NAME_OR_FILE",
+                   help="a preset name (smoke, default, ...) or the path of a YAML matrix file "
+                        "(with --datasets/--models/--trainings/--explainers/--seeds: default)")
+    for section in ("datasets", "models", "trainings", "explainers"):
+        p.add_argument(f"--{section}", nargs="+", metavar="NAME",
+                       help=f"only these {section} of the matrix, with its settings")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                   help="these seeds instead of the matrix's")
     p.add_argument("--store", metavar="PATH",
                    help="results store (SQLite; default: ROOT/results/store.sqlite)")
     p.add_argument("--device", choices=("cpu", "cuda"),

@@ -112,6 +112,9 @@ def test_usage_errors_are_one_line(capsys):
     _error_line(capsys)
     assert main(["run", "--matrix", "smoke", "--device", "tpu"]) == 2
     assert "tpu" in _error_line(capsys)
+    # the ad-hoc form cuts the default preset down; a name it lacks lists what it has
+    assert main(["run", "--datasets", "ba-shape", "--seeds", "0"]) == 2
+    assert "'ba-shape' is not in this matrix; it has ba-shapes" in _error_line(capsys)
 
 
 # ----------------------------------------------------------------------------- suite run

@@ -12,28 +12,16 @@ import pytest
 from suite.board.table import build_leaderboard
 from suite.core.paths import Paths
 from suite.execution.runner import run_matrix
-from suite.matrix import parse_matrix, preset_document
+from suite.matrix import matrix_document, parse_matrix, restrict_document
 from suite.store.database import ResultsStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.synthetic]
 
 
 def default_restricted(**sections) -> dict:
-    """The default preset cut to the named entries per section; ``by_dataset`` overrides of
-    datasets cut away are dropped with them (the matrix refuses overrides of absent datasets)."""
-    _, raw = preset_document("default")
-    for name, keep in sections.items():
-        raw[name] = {key: raw[name][key] for key in keep}
-    for section in ("models", "trainings"):
-        for params in raw[section].values():
-            overrides = params.get("by_dataset")
-            if overrides is not None:
-                kept = {d: v for d, v in overrides.items() if d in raw["datasets"]}
-                if kept:
-                    params["by_dataset"] = kept
-                else:
-                    del params["by_dataset"]
-    return raw
+    """The default preset cut to the named entries per section (as `suite run --datasets ...`)."""
+    _, _, raw = matrix_document("default")
+    return restrict_document(raw, **sections)
 
 
 def _board(root, raw):
