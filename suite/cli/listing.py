@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from suite.cli.common import (
     EXIT_OK,
+    CliError,
     format_table,
 )
 from suite.core.registry import Entry, Registry
@@ -17,7 +19,12 @@ LIST_EXAMPLES = """\
 examples:
   suite list datasets      name, task level, ground truth yes/no, family, citation
   suite list explainers    name, task levels, source (suite/pyg/baseline), citation
-  suite list metrics       name, whether it needs ground truth, the columns it writes"""
+  suite list metrics       name, whether it needs ground truth, the columns it writes
+  suite list explainers --params          every hyper-parameter with its default
+  suite list explainers --format json     the same, machine-readable"""
+
+#: Output formats of ``suite list``.
+FORMATS = ("table", "json")
 
 
 def _yes(value: Any) -> str:
@@ -109,15 +116,41 @@ def _resolve_kind(kind: str) -> str:
     return LISTINGS.resolve(kind)
 
 
+def explainer_parameters(entry: Entry) -> dict[str, Any]:
+    """An explainer's hyper-parameters with their defaults (its config, built with none given)."""
+    return dict(entry.factory().hparams())
+
+
+def _key(header: str) -> str:
+    return header.replace(" ", "_")
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     kind = _resolve_kind(args.kind)
+    if args.params and kind != "explainers":
+        raise CliError(f"--params: only `suite list explainers` lists hyper-parameters (got {kind})")
     listing = LISTINGS.get(kind)
     registry = listing.load()
-    rows = [(entry.name, *listing.row(entry)) for entry in registry.entries()]
-    if not rows:
+    entries = list(registry.entries())
+    params = {e.name: explainer_parameters(e) for e in entries} if args.params else {}
+    if args.format == "json":
+        records = []
+        for entry in entries:
+            record = {"name": entry.name, **{_key(h): v for h, v in
+                                             zip(listing.headers, listing.row(entry))}}
+            if args.params:
+                record["parameters"] = params[entry.name]
+            records.append(record)
+        print(json.dumps({"kind": kind, "items": records}, indent=1, default=str))
+        return EXIT_OK
+    if not entries:
         print(f"no {kind} registered")
         return EXIT_OK
-    print(format_table(("name", *listing.headers), rows))
+    headers = ("name", *listing.headers, *(("parameters",) if args.params else ()))
+    rows = [(e.name, *listing.row(e),
+             *((", ".join(f"{k}={v}" for k, v in params[e.name].items()) or "-",)
+               if args.params else ())) for e in entries]
+    print(format_table(headers, rows))
     return EXIT_OK
 
 
@@ -128,4 +161,8 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="Print a registry with each entry's metadata.", epilog=LIST_EXAMPLES,
         formatter_class=fmt)
     p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(LISTINGS.names())}")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (default) or json (machine-readable)")
+    p.add_argument("--params", action="store_true",
+                   help="explainers: every hyper-parameter with its default")
     p.set_defaults(handler=_cmd_list)

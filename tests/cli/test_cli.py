@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import types
 from pathlib import Path
@@ -13,6 +14,7 @@ from suite.cli import common as cli_common
 from suite.cli import main
 from suite.cli import run as cli_run
 from suite.cli.listing import LISTINGS
+from suite.explainers.gnnexplainer import GNNExplainer
 from tests.board import EXPLAINERS, make_cells_frame
 
 BOARD_FILES = ["auc_per_explainer.png", "auc_vs_throughput.png", "edges_dropped.png",
@@ -264,3 +266,16 @@ def test_tune_refuses_a_ground_truth_criterion_in_one_line(capsys):
                  "--criterion", "edge_auc"]) == 2
     line = _error_line(capsys)
     assert "reads the ground truth" in line and "removal" in line
+
+
+def test_list_has_a_json_form_and_explainer_parameters(capsys):
+    assert main(["list", "explainers", "--format", "json", "--params"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    items = {item["name"]: item for item in listing["items"]}
+    assert listing["kind"] == "explainers" and "gnnexplainer" in items
+    assert items["gnnexplainer"]["parameters"]["epochs"] == GNNExplainer().config.epochs
+    assert set(items["saliency"]) >= {"name", "task_levels", "source", "citation"}
+    assert main(["list", "explainers", "--params"]) == 0
+    assert "epochs=" in capsys.readouterr().out
+    assert main(["list", "datasets", "--params"]) == 2
+    assert "--params" in _error_line(capsys)
