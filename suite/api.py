@@ -12,7 +12,7 @@ with the metric functions of ``suite.metrics``.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,20 +34,36 @@ class UserModel(nn.Module):
     the user's model gets ``model(x, edge_index)`` plus ``batch=...`` for graph tasks
     and ``edge_attr``/``edge_type`` only when its ``forward`` accepts them.
 
+    A model whose ``forward`` takes something else (e.g. one ``Data``) is called through
+    ``forward_fn(model, x, edge_index, **kwargs)`` instead, with the same keywords; its
+    output must be logits [N, C] (node task) or [G, C] (graph task), else a ``ValueError``
+    names the expected shape.
+
     Attributes:
         model: the wrapped model (a submodule, so hooks and copies reach its layers).
         task: node or graph.
         num_layers: message-passing depth (hops of the computation subgraph).
+        forward_fn: how to call ``model`` (None: ``model(x, edge_index, **kwargs)``).
     """
 
-    def __init__(self, model: nn.Module, task: TaskLevel, num_layers: int) -> None:
+    def __init__(self, model: nn.Module, task: TaskLevel, num_layers: int,
+                 forward_fn: Callable[..., Tensor] | None = None) -> None:
         super().__init__()
         self.model = model
         self.task = task
         self.num_layers = num_layers
+        self.forward_fn = forward_fn
         params = inspect.signature(model.forward).parameters
+        positional = [p for p in params.values() if p.kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        var_args = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
+        if forward_fn is None and len(positional) < 2 and not var_args:
+            raise TypeError(
+                f"model: forward takes {[p.name for p in positional]}, not (x, edge_index); pass "
+                "forward_fn=lambda m, x, edge_index, **kw: m(Data(x=x, edge_index=edge_index, **kw))")
         var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        self._accepts = {name for name in ("edge_attr", "edge_type") if var_kw or name in params}
+        self._accepts = ({"edge_attr", "edge_type"} if forward_fn is not None else
+                         {name for name in ("edge_attr", "edge_type") if var_kw or name in params})
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
                 edge_attr: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor:
@@ -57,7 +73,17 @@ class UserModel(nn.Module):
         for name, value in (("edge_attr", edge_attr), ("edge_type", edge_type)):
             if value is not None and name in self._accepts:
                 kwargs[name] = value
-        return self.model(x, edge_index, **kwargs)
+        if self.forward_fn is None:
+            return self.model(x, edge_index, **kwargs)
+        out = self.forward_fn(self.model, x, edge_index, **kwargs)
+        rows = (int(kwargs["batch"].max()) + 1 if kwargs["batch"].numel() else 0) \
+            if self.task == TaskLevel.GRAPH else x.size(0)
+        if not isinstance(out, Tensor) or out.dim() != 2 or out.size(0) != rows:
+            what = "[G, C] logits, one row per graph" if self.task == TaskLevel.GRAPH \
+                else "[N, C] logits, one row per node"
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(f"forward_fn: expected {what} ({rows} rows); got {got}")
+        return out
 
 
 def _graph_list(data: GraphData) -> list[Data]:
@@ -158,7 +184,7 @@ def _ids(index: int | Sequence[int] | Tensor | None, dataset: BenchmarkDataset) 
 def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
             index: int | Sequence[int] | Tensor | None = None, task: str | TaskLevel | None = None,
             seed: int = 0, num_hops: int | None = None, fit_index: Any = None,
-            **hparams: Any) -> Explanation:
+            forward_fn: Callable[..., Tensor] | None = None, **hparams: Any) -> Explanation:
     """Explain a user's trained PyG model with any registered explainer.
 
     Args:
@@ -174,6 +200,9 @@ def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
         num_hops: message-passing depth; default ``model.num_layers`` or the number of
             ``MessagePassing`` layers in the model.
         fit_index: instances to fit amortised explainers on (default: ``index``).
+        forward_fn: for a model not called as ``model(x, edge_index, ...)``: a function
+            ``forward_fn(model, x, edge_index, batch=..., edge_attr=..., edge_type=...)`` that
+            returns its logits, e.g. ``lambda m, x, ei, **kw: m(Data(x=x, edge_index=ei, **kw))``.
         **hparams: the explainer's hyper-parameters (validated; a bad one names the field).
 
     Returns:
@@ -184,7 +213,7 @@ def explain(model: nn.Module, data: GraphData, explainer: str = "gnnexplainer",
     dataset = user_dataset(data, infer_task(data) if task is None else task)
     ids = _ids(index, dataset)
     hops = num_hops if num_hops is not None else model_num_hops(model)
-    wrapped = UserModel(model, dataset.task, hops)
+    wrapped = UserModel(model, dataset.task, hops, forward_fn)
     method = build_explainer(explainer, **hparams)
     reason = method.supports(wrapped, dataset)  # type: ignore[arg-type]
     if reason is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 from torch_geometric.explain import Explanation as PygExplanation
 from torch_geometric.explain.metric import groundtruth_metrics
 from torch_geometric.nn.models import GCN
@@ -102,3 +102,30 @@ def test_every_registered_explainer_runs_through_the_api_at_each_level_it_declar
     print(f"{level}: ran {ran}; declined {declined}")
     assert {"graphmask", "graphmask-instance", "pgexplainer", "gnnexplainer", "saliency",
             "integrated-gradients", "occlusion", "random"} <= set(ran), (ran, declined)
+
+
+class DataModel(torch.nn.Module):
+    """A model whose forward takes one Data (as some user code does)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, data):
+        return self.inner(data.x, data.edge_index)
+
+
+def test_a_model_that_takes_a_data_runs_through_forward_fn_and_gets_a_hint_without(
+        node_model, tiny_node_dataset):
+    data = tiny_node_dataset.data
+    model = DataModel(node_model)
+    with pytest.raises(TypeError, match="forward_fn="):
+        explain(model, data, explainer="saliency", index=[60])
+    forward_fn = lambda m, x, edge_index, **kw: m(Data(x=x, edge_index=edge_index, **kw))  # noqa: E731
+    got = explain(model, data, explainer="saliency", index=[60, 64], forward_fn=forward_fn)
+    direct = explain(node_model, data, explainer="saliency", index=[60, 64])
+    assert torch.equal(got.edge_ids, direct.edge_ids)
+    torch.testing.assert_close(got.edge_scores, direct.edge_scores)
+    wrong = lambda m, x, edge_index, **kw: m(Data(x=x, edge_index=edge_index))[:1]  # noqa: E731
+    with pytest.raises(ValueError, match=r"forward_fn: expected \[N, C\] logits"):
+        explain(model, data, explainer="saliency", index=[60], forward_fn=wrong)
