@@ -150,6 +150,10 @@ def executor_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(str(exc)) from None
     if args.gpus_per_cell <= 0:
         raise CliError(f"--gpus-per-cell: expected a positive number (got {args.gpus_per_cell})")
+    if args.num_cpus is not None and args.num_cpus < 1:  # 0 CPUs: Ray would queue every cell forever
+        raise CliError(f"--num-cpus: expected a positive number (got {args.num_cpus})")
+    if args.num_cpus is not None and args.address:
+        raise CliError("--num-cpus: only for a local cluster (an --address cluster has its own CPUs)")
     return {"address": args.address, "num_cpus": args.num_cpus, "threads": args.threads,
             "gpus_per_cell": args.gpus_per_cell, "plugins": plugins}
 

@@ -149,6 +149,18 @@ def test_executor_options_are_checked_before_anything_runs(suite_home, capsys, a
     assert not (suite_home / "results").exists()
 
 
+@pytest.mark.parametrize("argv, field", [
+    (["--num-cpus", "0"], "--num-cpus: expected a positive number"),
+    (["--address", "auto", "--num-cpus", "2"], "--num-cpus: only for a local cluster"),
+])
+def test_ray_options_are_checked_before_a_cluster_starts(suite_home, capsys, argv, field):
+    pytest.importorskip("ray")
+    assert main(["run", "--matrix", "smoke", "--root", str(suite_home), "--executor", "ray",
+                 *argv]) == 2
+    assert field in _error_line(capsys)
+    assert not (suite_home / "results").exists()
+
+
 def test_device_cuda_without_cuda_is_a_clear_error(monkeypatch, capsys):
     import torch
 
