@@ -12,6 +12,7 @@ pending: the run is marked interrupted and a rerun finishes them.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -130,8 +131,7 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     summary = RunSummary(run_id=run_id, matrix=config.name, total=len(cells) + len(skipped))
     done = store.done_keys() if only_missing else set()
     clock = time.perf_counter()
-    bar = tqdm(total=len(cells) + len(skipped), desc=config.name, unit="cell",
-               disable=not progress, dynamic_ncols=True)
+    bar = None
     try:
         for cell, reason in skipped:
             if cell.key in done:
@@ -140,10 +140,16 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
                 outcome = _skipped_outcome(cell, reason)
                 store.record_cell(run_id, outcome)
                 summary.add(outcome)
-            bar.update()
         todo = [cell for cell in cells if cell.key not in done]
         summary.already_done += len(cells) - len(todo)
-        bar.update(len(cells) - len(todo))
+        # the bar counts (and times) only the cells that run: skipped cells and cells already
+        # in the store are one line before it, so its share and ETA mean the work left
+        bar = tqdm(total=len(todo), desc=config.name, unit="cell", disable=not progress,
+                   dynamic_ncols=True)
+        if progress and (summary.skipped or summary.already_done):
+            bar.write(f"{config.name}: {len(todo)} cells to run; {summary.skipped} skipped with "
+                      f"their reason, {summary.already_done} already in the store",
+                      file=sys.stderr)
 
         def on_start(cell: Cell) -> None:
             bar.set_postfix_str(f"{cell.dataset}/{cell.model}/{cell.explainer}", refresh=False)
@@ -160,7 +166,8 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
         store.finish_run(run_id, RunStatus.INTERRUPTED)
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     summary.seconds = time.perf_counter() - clock
     store.finish_run(run_id, RunStatus.INTERRUPTED if summary.pending else RunStatus.FINISHED)
     return summary

@@ -260,6 +260,21 @@ def test_progress_bar_names_the_current_cell(tmp_path, capsys):
     assert "tiny" in err and "test-houses/gcn/test-rand-a" in err and "1/1" in err
 
 
+def test_progress_bar_counts_only_the_cells_that_run(tmp_path, capsys):
+    """A resumed run's bar counts the cells left to run (so its share and ETA mean the work
+    left); skipped cells and cells already in the store are one line before it."""
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        run_matrix(_matrix(["test-rand-a", "test-graph-only"]), store, Paths(tmp_path),
+                   progress=False)
+        capsys.readouterr()
+        run_matrix(_matrix(["test-rand-a", "test-rand-b", "test-graph-only"]), store,
+                   Paths(tmp_path), progress=True)
+    err = capsys.readouterr().err
+    # the first run recorded test-graph-only's skip (a node dataset) with test-rand-a
+    assert "tiny: 1 cells to run; 0 skipped with their reason, 2 already in the store" in err
+    assert "1/1" in err and "/3" not in err
+
+
 def test_unknown_executor_fails_before_a_run_starts(tmp_path):
     assert "local" in EXECUTORS
     with ResultsStore(tmp_path / "s.sqlite") as store:
