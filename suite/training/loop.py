@@ -514,6 +514,13 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
             stopped_early = True
             break
     best.restore(model)
+    diverged = [name for name, value in model.state_dict().items()
+                if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if diverged:  # the cell fails with this reason instead of explaining a broken model
+        raise FloatingPointError(
+            f"training diverged: the kept state has non-finite values in {diverged[0]}"
+            + (f" and {len(diverged) - 1} more tensors" if len(diverged) > 1 else "")
+            + f" (lr {config.lr}; try a smaller one)")
     model.eval()
     scores = evaluate(model, data, {k: v for k, v in dataset.splits.items()
                                     if k in ("train", "val", "test")})

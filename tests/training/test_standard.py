@@ -117,6 +117,19 @@ def test_selection_keeps_best_validation_epoch(tiny_node_dataset):
     assert [r.epoch for r in records if r.selected][-1] == chosen.epoch
 
 
+def test_a_diverged_training_fails_with_its_reason(tiny_node_dataset):
+    """Non-finite parameters in the kept state fail the training (and so the cell) with one
+    line, instead of a model whose NaN logits would be explained."""
+    model = _fresh("gcn", tiny_node_dataset, hidden=8)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(math.nan)
+    with pytest.raises(FloatingPointError, match="training diverged: the kept state has non-finite"):
+        StandardTraining(epochs=3, patience=0).train(model, tiny_node_dataset, seed=0)
+    healthy = _fresh("gcn", tiny_node_dataset, hidden=8)
+    StandardTraining(epochs=3, patience=0).train(healthy, tiny_node_dataset, seed=0)  # no error
+
+
 def test_best_state_order_and_copy():
     model = torch.nn.Linear(2, 1)
     best = BestState()
