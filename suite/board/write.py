@@ -12,7 +12,7 @@ from suite.board.html import render_html
 from suite.board.markdown import headline_markdown, to_markdown, with_headline
 from suite.board.plots import plot_auc_per_explainer, plot_auc_vs_throughput, plot_edges_dropped
 from suite.board.table import build_leaderboard, row_details
-from suite.core.paths import atomic_write
+from suite.core.files import atomic_write
 from suite.core.records import InstanceRecords
 
 MARKDOWN_FILE = "leaderboard.md"
@@ -33,23 +33,16 @@ def write_leaderboard(frame: pd.DataFrame, out_dir: str | os.PathLike,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     board = build_leaderboard(frame, instances)
-    md = _write_text(out / MARKDOWN_FILE, to_markdown(board))
+    md = atomic_write(out / MARKDOWN_FILE, to_markdown(board))
     plots = [plot_auc_per_explainer(board, out / AUC_PLOT_FILE),
              plot_auc_vs_throughput(board, out / THROUGHPUT_PLOT_FILE),
              plot_edges_dropped(board, out / DROP_PLOT_FILE)]
-    html = _write_text(out / HTML_FILE,
-                       render_html(board, images={p.name: p.read_bytes() for p in plots},
-                                   details=row_details(frame)))
+    html = atomic_write(out / HTML_FILE,
+                        render_html(board, images={p.name: p.read_bytes() for p in plots},
+                                    details=row_details(frame)))
     written = [md, html, *plots]
     if readme is not None:
         path = Path(readme)
-        written.append(_write_text(path, with_headline(path.read_text(encoding="utf-8"),
-                                                       headline_markdown(board))))
+        written.append(atomic_write(path, with_headline(path.read_text(encoding="utf-8"),
+                                                        headline_markdown(board))))
     return written
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) atomically: a reader never sees half a board."""
-    data = text.encode("utf-8")
-    atomic_write(path, lambda handle: handle.write(data))
-    return path
