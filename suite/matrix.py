@@ -54,7 +54,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -753,6 +753,35 @@ def load_matrix(name_or_path: str | os.PathLike) -> MatrixConfig:
     return parse_matrix(raw, source=source, default_name=name)
 
 
+def _canonical_dataset(name: Any) -> Any:
+    """A dataset name as its registry spells it (an unknown name as given: parsing the
+    matrix reports it)."""
+    try:
+        return plugins().datasets.resolve(name)
+    except UnknownNameError:
+        return name
+
+
+def entry_within(params: Mapping[str, Any], datasets: Iterable[str]) -> dict[str, Any] | None:
+    """A model, training or explainer entry restricted to ``datasets``: its ``by_dataset``
+    overrides and ``only_datasets`` list keep only those datasets (names compared as the
+    registry spells them); None when ``only_datasets`` keeps none, so the entry runs nowhere."""
+    kept = {_canonical_dataset(d) for d in datasets}
+    out = dict(params)
+    if isinstance(out.get(BY_DATASET_KEY), Mapping):
+        overrides = {k: v for k, v in out[BY_DATASET_KEY].items() if _canonical_dataset(k) in kept}
+        if overrides:
+            out[BY_DATASET_KEY] = overrides
+        else:
+            del out[BY_DATASET_KEY]
+    if isinstance(out.get(ONLY_DATASETS_KEY), list):
+        only = [d for d in out[ONLY_DATASETS_KEY] if _canonical_dataset(d) in kept]
+        if not only:
+            return None
+        out[ONLY_DATASETS_KEY] = only
+    return out
+
+
 #: The sections :func:`restrict_document` can cut, as ``suite run`` names them.
 RESTRICTABLE = ("datasets", "models", "trainings", "explainers")
 
@@ -771,7 +800,7 @@ def restrict_document(raw: Mapping[str, Any], seeds: Sequence[int] | None = None
         if names is None:
             continue
         entries = out.get(section) or {}
-        held = list(entries) if isinstance(entries, Mapping) else list(entries)
+        held = list(entries)
         missing = [n for n in names if n not in held]
         if missing:
             raise ConfigError(f"{section}: {missing[0]!r} is not in this matrix; it has "
@@ -779,23 +808,19 @@ def restrict_document(raw: Mapping[str, Any], seeds: Sequence[int] | None = None
         out[section] = ({n: entries[n] for n in names} if isinstance(entries, Mapping)
                         else [n for n in held if n in names])
     datasets = out.get("datasets") or {}
-    kept = set(datasets) if isinstance(datasets, (Mapping, list)) else set()
+    kept = list(datasets) if isinstance(datasets, (Mapping, list)) else []
     for section in ("models", "trainings", "explainers"):
         entries = out.get(section)
         if not isinstance(entries, Mapping):
             continue
         for name in list(entries):
-            params = entries[name]
-            if not isinstance(params, dict):
+            if not isinstance(entries[name], Mapping):
                 continue
-            if isinstance(params.get(BY_DATASET_KEY), Mapping):
-                params[BY_DATASET_KEY] = {d: v for d, v in params[BY_DATASET_KEY].items() if d in kept}
-                if not params[BY_DATASET_KEY]:
-                    del params[BY_DATASET_KEY]
-            if isinstance(params.get(ONLY_DATASETS_KEY), list):
-                params[ONLY_DATASETS_KEY] = [d for d in params[ONLY_DATASETS_KEY] if d in kept]
-                if not params[ONLY_DATASETS_KEY]:
-                    del entries[name]
+            restricted = entry_within(entries[name], kept)
+            if restricted is None:
+                del entries[name]
+            else:
+                entries[name] = restricted
     if seeds is not None:
         out["seeds"] = list(seeds)
     return out

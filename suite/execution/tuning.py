@@ -37,9 +37,9 @@ from suite.datasets import load_dataset
 from suite.explainers.base import build_explainer
 from suite.graph.subgraphs import instance_batch
 from suite.matrix import (
-    BY_DATASET_KEY,
     ONLY_DATASETS_KEY,
     MatrixConfig,
+    entry_within,
     expand,
     load_matrix,
     plugins,
@@ -218,22 +218,12 @@ def validation_score(explainer: Any, model: Any, dataset: Any, seed: int, max_in
 
 
 def _within(params: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, Any]:
-    """A matrix entry restricted to ``datasets``: its ``by_dataset`` overrides and
-    ``only_datasets`` list keep only those datasets (the others are not in the scope)."""
-    out = dict(params)
-    names = plugins().datasets
-    if isinstance(out.get(BY_DATASET_KEY), Mapping):
-        kept = {k: v for k, v in out[BY_DATASET_KEY].items() if names.resolve(k) in datasets}
-        if kept:
-            out[BY_DATASET_KEY] = kept
-        else:
-            del out[BY_DATASET_KEY]
-    if isinstance(out.get(ONLY_DATASETS_KEY), list):
-        only = [d for d in out[ONLY_DATASETS_KEY] if names.resolve(d) in datasets]
-        if not only:
-            raise ConfigError(f"{ONLY_DATASETS_KEY}: {', '.join(out[ONLY_DATASETS_KEY])}: none of "
-                              f"them is among the datasets tuned on ({', '.join(datasets)})")
-        out[ONLY_DATASETS_KEY] = only
+    """A matrix entry restricted to ``datasets`` (:func:`suite.matrix.entry_within`); an
+    ``only_datasets`` list that keeps none of them is an error (nothing would be tuned)."""
+    out = entry_within(params, datasets)
+    if out is None:
+        raise ConfigError(f"{ONLY_DATASETS_KEY}: {', '.join(params[ONLY_DATASETS_KEY])}: none of "
+                          f"them is among the datasets tuned on ({', '.join(datasets)})")
     return out
 
 
