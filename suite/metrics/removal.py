@@ -37,6 +37,13 @@ from suite.metrics.ties import rank_within_instances, tie_break_keys
 SEMANTICS: tuple[str, ...] = ("remove", "scale")
 
 
+def check_semantics(semantics: str) -> str:
+    """``semantics`` when it is one of :data:`SEMANTICS`; ``ValueError`` naming the field otherwise."""
+    if semantics not in SEMANTICS:
+        raise ValueError(f"semantics: expected one of {', '.join(SEMANTICS)} (got {semantics!r})")
+    return semantics
+
+
 def removal_grid(steps: int) -> tuple[float, ...]:
     """The shares ``0, 1/steps, ..., 1`` (``steps`` >= 2 equal steps)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
@@ -100,8 +107,7 @@ def removal_curves(model: nn.Module, batch: InstanceBatch, scores: Tensor, seed:
     order) for ``model`` in eval mode (restored after); see the module docstring.
     ``semantics`` (:data:`SEMANTICS`): ``scale`` multiplies the removed edges' messages by 0
     instead of deleting them (degrees kept)."""
-    if semantics not in SEMANTICS:
-        raise ValueError(f"semantics: expected one of {', '.join(SEMANTICS)} (got {semantics!r})")
+    check_semantics(semantics)
     device = batch.x.device
     scores = scores.detach().to(device=device, dtype=torch.float64).reshape(-1)
     if scores.numel() != batch.num_explainable:

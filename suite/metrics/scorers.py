@@ -68,8 +68,7 @@ from suite.metrics.ground_truth_free import (
     unfaithfulness,
 )
 from suite.metrics.perturb import masked_log_probs
-from suite.metrics.removal import REMOVAL_STEPS, removal_curves, removal_grid
-from suite.metrics.removal import SEMANTICS as REMOVAL_SEMANTICS
+from suite.metrics.removal import REMOVAL_STEPS, check_semantics, removal_curves, removal_grid
 from suite.metrics.sparsity import mean_sparsity, soft_mask
 from suite.metrics.ties import tie_break_keys
 
@@ -377,13 +376,10 @@ def removal_curve_scores(ctx: MetricContext) -> dict[str, float]:
         raise ValueError(f"metrics.removal_curves: expected true or false (got {enabled!r})")
     if not enabled:
         return {}
-    semantics = ctx.options.get("removal_semantics", "remove")
-    if semantics not in REMOVAL_SEMANTICS:
-        raise ValueError(f"metrics.removal_semantics: expected one of "
-                         f"{', '.join(REMOVAL_SEMANTICS)} (got {semantics!r})")
     try:
+        semantics = check_semantics(ctx.options.get("removal_semantics", "remove"))
         grid = removal_grid(ctx.options.get("removal_steps", REMOVAL_STEPS))
-    except ValueError as exc:
+    except ValueError as exc:  # "semantics: ..." / "steps: ..." -> the option's name
         raise ValueError(f"metrics.removal_{exc}") from None
     _check_alignment(ctx)
     curves = removal_curves(ctx.model, ctx.batch, attribution_scores(ctx.explanation), ctx.seed,
