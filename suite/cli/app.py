@@ -49,6 +49,7 @@ from suite.cli.common import (
     rooted,
 )
 from suite.core.config import ConfigError
+from suite.core.files import TargetError
 from suite.core.registry import UnknownNameError
 from suite.core.version import __version__
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except (CliError, UnknownNameError, ConfigError) as exc:
+    except (CliError, UnknownNameError, ConfigError, TargetError) as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -12,7 +12,6 @@ from suite.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     PROG,
-    CliError,
     add_executor_arguments,
     add_root_argument,
     add_threads_argument,
@@ -23,7 +22,7 @@ from suite.cli.common import (
     open_store,
     set_threads,
 )
-from suite.core.files import TargetError, atomic_write, check_target
+from suite.core.files import atomic_write, check_target
 from suite.core.paths import Paths
 from suite.execution.runner import run_matrix
 
@@ -44,10 +43,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.results / "compare" / (
         "-".join(config.explainers) + ".md")
-    try:  # before the run: never lose it to a bad output path
-        check_target(out, reads=[store_path])
-    except TargetError as exc:
-        raise CliError(str(exc)) from None
+    check_target(out, reads=[store_path])  # before the run: never lose it to a bad output path
     store = open_store(store_path, must_exist=False)
     try:
         summary = run_matrix(config, store, paths, device=args.device,

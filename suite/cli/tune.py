@@ -13,7 +13,7 @@ from suite.cli.common import (
     matrix_from_arg,
     set_threads,
 )
-from suite.core.files import TargetError, atomic_write, check_target
+from suite.core.files import atomic_write, check_target
 from suite.core.paths import Paths
 from suite.execution.tuning import CRITERIA, TRIALS, load_grid, tune
 
@@ -35,12 +35,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"--grid {args.grid}: {exc}") from None
     report = None if args.quiet else (lambda line: print(line, flush=True))
-    out = None
-    if args.out:
-        try:  # before the tuning: never lose a long run to a bad output path
-            out = check_target(args.out)
-        except TargetError as exc:
-            raise CliError(str(exc)) from None
+    # before the tuning: never lose a long run to a bad output path (a refusal is one line)
+    out = check_target(args.out) if args.out else None
     result = tune(args.explainer, args.task, grid, config, Paths.from_env(args.root),
                   datasets=args.datasets, seeds=args.seeds, max_instances=args.max_instances,
                   criterion=args.criterion, trials=args.trials, progress=report)
