@@ -52,9 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.matrix is None and args.seeds is None and all(v is None for v in cut.values()):
         raise CliError("--matrix NAME_OR_FILE is required (or cut the default preset down with "
                        "--datasets/--models/--trainings/--explainers/--seeds)")
-    config = matrix_from_arg(args.matrix or "default", seeds=args.seeds, datasets=args.datasets,
-                             models=args.models, trainings=args.trainings,
-                             explainers=args.explainers)
+    config = matrix_from_arg(args.matrix or "default", seeds=args.seeds, **cut)
     paths = Paths.from_env(args.root, args.model_cache)
     store_path = Path(args.store) if args.store else paths.default_store
     out = Path(args.out) if args.out else paths.leaderboard_dir

@@ -31,6 +31,7 @@ from suite.explainers.toolkit import (
     predict,
     target_log_prob,
 )
+from suite.graph.subgraphs import InstanceBatch
 
 #: What a gradient method differentiates: name -> ``f(logits [B, C], target [B]) -> [B]``.
 OUTPUTS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
@@ -45,7 +46,6 @@ def check_output(value: str) -> None:
     """Raise ``ConfigError`` naming the field when ``value`` is not one of :data:`OUTPUTS`."""
     if value not in OUTPUTS:
         raise ConfigError(f"output: expected one of {', '.join(OUTPUTS)} (got {value!r})")
-from suite.graph.subgraphs import InstanceBatch
 
 
 @dataclass

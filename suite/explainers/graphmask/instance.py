@@ -157,8 +157,7 @@ class GraphMaskInstance(ViewExplainer):
             return
         ids = select_instances(prepare_fit(self, model, dataset, ids), cfg.fit_instances, seed)
         view = instance_batch(dataset, ids, model_num_hops(model)).to(model_device(model))
-        _result, baselines = self._optimise(model, view, seed, None)
-        self._shared = [b.detach() for b in baselines]
+        self._shared = self._optimise(model, view, seed, None)[1]  # detached
 
     def explain_view(self, model: nn.Module, view: InstanceBatch, seed: int,
                      dataset: BenchmarkDataset) -> ViewResult:
