@@ -62,12 +62,14 @@ def check_target(path: str | os.PathLike, *, option: str = "--out",
     return path
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through ``suite.core.paths.atomic_write`` (a
-    temporary file renamed into place), creating the folder; returns ``path``."""
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` through
+    ``suite.core.paths.atomic_write`` (a temporary file renamed into place), creating the
+    folder; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    write_atomically(path, lambda handle: handle.write(payload))
     return path
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from suite.core.paths import Paths, atomic_write
+from suite.core.paths import Paths
 
 #: Seconds a download may wait for the server (per socket operation).
 DOWNLOAD_TIMEOUT = 30.0
@@ -31,9 +31,3 @@ def first_line(exc: BaseException) -> str:
 def download_dir() -> Path:
     """Where downloaded source files are kept: ``<dataset cache>/downloads``."""
     return Paths.from_env().dataset_cache / "downloads"
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file (never a torn file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda handle: handle.write(payload))

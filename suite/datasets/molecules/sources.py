@@ -22,9 +22,10 @@ from typing import Iterator
 
 import torch
 
+from suite.core.files import atomic_write
 from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
-from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url, write_atomic
+from suite.datasets.fetch import DOWNLOAD_TIMEOUT, download_dir, fetch_url
 from suite.datasets.fetch import first_line as _first_line
 
 GRAPHXAI_RAW = ("https://raw.githubusercontent.com/mims-harvard/GraphXAI/main/"
@@ -118,7 +119,7 @@ def read_molecule_table(key: str) -> tuple[list[tuple[str, str, int]], str]:
         raise DatasetUnavailable(f"{key}: {table.url} fails its SHA-256 check (got {digest[:12]}..., "
                                  f"expected {table.sha256[:12]}...)")
     text = "mol_id,smiles,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
-    write_atomic(cached, text.encode("utf-8"))
+    atomic_write(cached, text)
     return rows, f"downloaded {table.url}"
 
 

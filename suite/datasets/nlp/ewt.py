@@ -19,9 +19,10 @@ import hashlib
 import json
 import lzma
 
+from suite.core.files import atomic_write
 from suite.core.paths import Paths, data_mirror
 from suite.datasets.base import DatasetUnavailable
-from suite.datasets.fetch import download_dir, fetch_url, first_line, write_atomic
+from suite.datasets.fetch import download_dir, fetch_url, first_line
 from suite.datasets.nlp.parse import Sentence, Token, parse_conllu
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
@@ -91,7 +92,7 @@ def read_split(split: str) -> tuple[list[Sentence], str]:
         raise DatasetUnavailable(f"ud-english-ewt: no data mirror (SUITE_DATA_MIRROR unset) and the "
                                  f"download of {url} failed ({first_line(exc)})") from None
     sentences = _verified(split, raw, "download")
-    write_atomic(cached, raw)
+    atomic_write(cached, raw)
     return sentences, f"downloaded {url}"
 
 
@@ -111,7 +112,7 @@ def load_split(split: str) -> list[Sentence]:
         except (ValueError, TypeError, KeyError, OSError):  # torn or foreign: reparsed
             pass
     sentences, _note = read_split(split)
-    write_atomic(path, sentences_to_json(sentences).encode("utf-8"))
+    atomic_write(path, sentences_to_json(sentences))
     return sentences
 
 
