@@ -324,15 +324,22 @@ def holm(pvalues: Sequence[float], alpha: float = FAMILY_ALPHA) -> np.ndarray:
     return reject
 
 
-def paired_t_pvalue(difference: PairedDifference) -> float:
-    """Two-sided p-value of the paired t test of ``difference`` (H0: mean difference 0);
-    NaN with fewer than two pairs, 0 or 1 when every pair differed by the same amount."""
+def paired_t_pvalue(difference: PairedDifference, direction: int = 0) -> float:
+    """p-value of the paired t test of ``difference`` (H0: mean difference 0): two-sided
+    when ``direction`` is 0, one-sided against ``H1: mean > 0`` (+1) or ``mean < 0`` (-1).
+    NaN with fewer than two pairs; 0 or 1 when every pair differed by the same amount."""
+    if direction not in (-1, 0, 1):
+        raise ValueError(f"direction: expected -1, 0 or +1 (got {direction!r})")
     if difference.n < 2 or math.isnan(difference.sd):
         return math.nan
     if is_flat(difference.sd):
-        return 1.0 if difference.mean == 0 else 0.0
+        if direction == 0:
+            return 1.0 if difference.mean == 0 else 0.0
+        return 0.0 if difference.mean * direction > 0 else 1.0
     statistic = difference.mean / (difference.sd / math.sqrt(difference.n))
-    return float(2 * student_t.sf(abs(statistic), difference.n - 1))
+    if direction == 0:
+        return float(2 * student_t.sf(abs(statistic), difference.n - 1))
+    return float(student_t.sf(direction * statistic, difference.n - 1))
 
 
 # --------------------------------------------------------------------------- intervals over seeds

@@ -143,6 +143,14 @@ def test_paired_t_pvalue_matches_scipy():
     assert p == pytest.approx(ttest_rel(treated, baseline).pvalue, rel=1e-9)
     assert math.isnan(paired_t_pvalue(paired_difference([1.0], [0.0])))
     assert paired_t_pvalue(paired_difference([1.0, 2.0], [0.5, 1.5])) == 0.0  # every pair +0.5
+    for direction, alternative in ((1, "greater"), (-1, "less")):
+        one = paired_t_pvalue(paired_difference(treated, baseline), direction)
+        assert one == pytest.approx(ttest_rel(treated, baseline, alternative=alternative).pvalue,
+                                    rel=1e-9)
+    flat = paired_difference([1.0, 2.0], [0.5, 1.5])
+    assert paired_t_pvalue(flat, 1) == 0.0 and paired_t_pvalue(flat, -1) == 1.0
+    with pytest.raises(ValueError, match="direction"):
+        paired_t_pvalue(flat, 2)
 
 
 def test_segment_spearman_equals_scipy_per_segment_and_is_nan_when_undefined():

@@ -126,6 +126,10 @@ def test_robust_accuracy_under_the_protected_attack(dataset_name, request):
         robust_accuracy(model, bare, "val", "pgd-structure", config, seed=2)
 
 
+#: The adversarial preset's settings when the robustness probes ran (the study's version 1).
+VERSION_1 = {"seeds": [0, 1, 2, 3, 4], "accuracy_floor": 0.8}
+
+
 def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed():
     """The grid's standard cells must be the preset's (same models), so its only changes are
     its name, dropping adv-features and setting adv-structure's ``protect``."""
@@ -144,6 +148,10 @@ def test_protected_grid_is_the_adversarial_preset_with_only_protection_changed()
     del preset["trainings"]["adv-features"]
     assert grid.pop("name") == "adversarial-protected"
     preset.pop("name")
+    # the probe ran under the study's version 1: five seeds, one 0.8 floor, correct instances
+    assert {key: grid.pop(key) for key in VERSION_1} == VERSION_1
+    for key in ("seeds", "instances"):
+        preset.pop(key)
     assert grid == preset
 
 
@@ -182,8 +190,9 @@ def test_node_probe_grids_are_the_presets_node_slice_with_only_the_named_changes
         if "budget_share" in adv_changes:
             wanted.pop("budget_share", None)
         assert grid["trainings"][name] == wanted
-    for key in ("seeds", "device", "max_instances", "accuracy_floor", "metrics"):
+    for key in ("device", "max_instances", "metrics"):
         assert grid[key] == preset[key]
+    assert {key: grid[key] for key in VERSION_1} == VERSION_1  # run under the study's version 1
     assert set(grid["datasets"]) == {"ba-shapes", "tree-cycles"}
     assert all(grid["datasets"][d] == preset["datasets"][d] for d in grid["datasets"])
     assert grid["models"]["gin"] == preset["models"]["gin"]

@@ -43,7 +43,14 @@ import pandas as pd
 
 from suite.board.plots import _colours, _empty, _figure, _save
 from suite.core.paths import Paths
-from suite.core.stats import CONFIDENCE, PairedDifference, is_flat, paired_difference, t_critical
+from suite.core.stats import (
+    CONFIDENCE,
+    is_flat,
+    paired_difference,
+    paired_t_pvalue,
+    seed_interval,
+    t_critical,
+)
 from suite.datasets import load_dataset
 from suite.execution.runner import run_matrix
 from suite.matrix import (
@@ -60,9 +67,25 @@ from suite.reports import REPORTS, ReportRequest
 from suite.store.database import ResultsStore
 from suite.training import ModelCache, build_training, train_or_load
 from suite.training.attacks import robust_accuracy
+from suite_studies.adversarial.design import (
+    BASELINE,
+    StudyDesign,
+    claims,
+    difference_bounds,
+    family_tests,
+    matched,
+    seed_differences,
+    usable,
+    usable_models,
+)
+from suite_studies.claims import Claim, claims_markdown
+from suite_studies.versioning import StudyVersion, record_configuration
 
-#: The training mode every adversarial mode is compared with.
-BASELINE = "standard"
+#: The study's name in its version record.
+STUDY = "adversarial"
+#: Version 2: ten seeds (five find effects, five confirm them), multiplicity control,
+#: default floors, every ground-truth instance a candidate, claims (README: what changed).
+STUDY_VERSION = 2
 
 #: Explanation scores compared (store columns; direction from ``suite.metrics.COLUMNS``).
 COMPARED: tuple[str, ...] = ("edge_auc", "repr_fidelity", "unfaithfulness", "fid_plus_acc")
@@ -95,45 +118,42 @@ def _higher_is_better(metric: str) -> bool:
     return True if info is None else info.higher_is_better
 
 
-def _seed_values(frame: pd.DataFrame, metric: str) -> dict[int, float]:
-    """seed -> value (the mean if a seed appears twice, e.g. resumed stores)."""
-    if metric not in frame or frame.empty:
-        return {}
-    values = pd.to_numeric(frame[metric], errors="coerce")
-    return {int(seed): float(v) for seed, v in values.groupby(frame["seed"]).mean().items()}
-
-
 def paired_table(frame: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str],
-                 baseline: str = BASELINE, level: float = LEVEL) -> pd.DataFrame:
+                 baseline: str = BASELINE, accuracy: str | None = None,
+                 seeds: Sequence[int] | None = None, band: float | None = None) -> pd.DataFrame:
     """Seed-matched ``mode - baseline`` differences of ``metrics`` within each ``keys`` group.
 
     ``frame`` has one row per (``keys``, ``training``, ``seed``) (done cells); every
-    training other than ``baseline`` is compared with it. Columns: ``*keys``,
-    ``training``, ``metric``, ``n``, ``baseline_mean``, ``mode_mean``, ``diff``, ``sd``,
-    ``lo``, ``hi``, ``t``, ``excludes_zero``, ``higher_is_better``.
+    training other than ``baseline`` is compared with it, over ``seeds`` (default: all) and,
+    with ``band``, only the pairs whose ``accuracy`` columns differ by at most ``band``.
+    Columns: ``*keys``, ``training``, ``metric``, ``n``, ``baseline_mean``, ``mode_mean``,
+    ``diff``, ``sd``, ``lo``, ``hi`` (95% interval of :func:`suite.core.stats.seed_interval`
+    within the difference's range), ``method`` (t or bootstrap), ``p`` (two-sided paired t,
+    unadjusted), ``excludes_zero``, ``acc_diff`` (mean ``accuracy`` difference of the same
+    pairs), ``higher_is_better``.
     """
-    rows: list[dict[str, Any]] = []
-    if frame.empty:
-        return pd.DataFrame(columns=[*keys, "training", "metric", "n", "baseline_mean",
-                                     "mode_mean", "diff", "sd", "lo", "hi", "t",
-                                     "excludes_zero", "higher_is_better"])
-    for group, part in frame.groupby(list(keys), sort=False, dropna=False):
-        group = group if isinstance(group, tuple) else (group,)
-        base = part[part["training"] == baseline]
-        for mode in [m for m in dict.fromkeys(part["training"]) if m != baseline]:
-            treated = part[part["training"] == mode]
-            for metric in metrics:
-                b, t = _seed_values(base, metric), _seed_values(treated, metric)
-                seeds = sorted(set(b) & set(t))
-                diff = paired_difference([t[s] for s in seeds], [b[s] for s in seeds], level)
-                rows.append({
-                    **dict(zip(keys, group)), "training": mode, "metric": metric, "n": diff.n,
-                    "baseline_mean": _nanmean(b[s] for s in seeds),
-                    "mode_mean": _nanmean(t[s] for s in seeds), "diff": diff.mean,
-                    "sd": diff.sd, "lo": diff.lo, "hi": diff.hi, "t": diff.t,
-                    "excludes_zero": diff.excludes_zero,
-                    "higher_is_better": _higher_is_better(metric)})
-    return pd.DataFrame(rows)
+    columns = [*keys, "training", "metric", "n", "baseline_mean", "mode_mean", "diff", "sd",
+               "lo", "hi", "method", "p", "excludes_zero", "acc_diff", "higher_is_better"]
+    diffs = seed_differences(frame, keys, metrics, accuracy, baseline)
+    if seeds is not None:
+        diffs = diffs[diffs["seed"].isin(list(seeds))]
+    if band is not None:
+        diffs = matched(diffs, band)
+    rows = []
+    for group, part in diffs.groupby([*keys, "training", "metric"], sort=False):
+        metric = group[-1]
+        paired = paired_difference(part["mode"].tolist(), part["baseline"].tolist())
+        interval = seed_interval(part["diff"].tolist(), difference_bounds(metric))
+        rows.append({
+            **dict(zip([*keys, "training", "metric"], group)), "n": paired.n,
+            "baseline_mean": float(part["baseline"].mean()),
+            "mode_mean": float(part["mode"].mean()), "diff": interval.estimate,
+            "sd": paired.sd, "lo": interval.low, "hi": interval.high,
+            "method": interval.method, "p": paired_t_pvalue(paired),
+            "excludes_zero": bool(interval.low > 0 or interval.high < 0),
+            "acc_diff": float(part["acc_diff"].mean()),
+            "higher_is_better": _higher_is_better(metric)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _nanmean(values: Iterable[float]) -> float:
@@ -154,52 +174,47 @@ def _direction(diff: float, higher_is_better: bool) -> str:
     return f"{word} ({'better' if better else 'worse'})"
 
 
-def explanation_findings(diffs: pd.DataFrame) -> list[str]:
-    """Plain sentences: per adversarial mode and metric, which (explainer, dataset/model)
-    changes exceed seed noise (95% CI excludes 0) and in which direction, and how many
-    stayed within it (null results named, with the largest of them)."""
-    out: list[str] = []
-    if diffs.empty:
-        return ["No paired comparison is available (no adversarial mode with matching "
-                "standard seeds finished)."]
-    for mode in dict.fromkeys(diffs["training"]):
-        for metric in dict.fromkeys(diffs["metric"]):
-            part = diffs[(diffs["training"] == mode) & (diffs["metric"] == metric)]
-            part = part[part["n"] > 0]
+def family_findings(family: pd.DataFrame, design: StudyDesign) -> list[str]:
+    """Plain sentences: per adversarial mode and metric, how many comparisons were tested,
+    which effects the discovery seeds found (Benjamini-Hochberg) and which the fresh seeds
+    confirmed (Holm), with their direction."""
+    if family.empty:
+        return ["No comparison had two usable pairs on the discovery seeds (models below "
+                "their floors or degenerate explanations): nothing was tested."]
+    out = []
+    seeds = (f"seeds {_seed_range(design.discovery)}", f"seeds {_seed_range(design.confirmation)}")
+    for mode in dict.fromkeys(family["training"]):
+        for metric in dict.fromkeys(family["metric"]):
+            part = family[(family["training"] == mode) & (family["metric"] == metric)]
             if part.empty:
                 continue
-            hib = bool(part["higher_is_better"].iloc[0])
+            hib = _higher_is_better(metric)
             goal = "higher is better" if hib else "lower is better"
-            estimable = part[part["n"] >= 2]
-            clear = estimable[estimable["excludes_zero"]]
-            null = estimable[~estimable["excludes_zero"]]
-            head = f"{metric} ({goal}), {mode} vs {BASELINE}:"
-            if clear.empty:
-                text = (f"{head} no change exceeds seed noise in any of the {len(estimable)} "
-                        "explainer x dataset x model comparisons")
-            else:
-                parts = []
-                for sign in (1, -1):
-                    sel = clear[(clear["diff"] > 0) == (sign > 0)]
-                    if sel.empty:
-                        continue
-                    items = ", ".join(
-                        f"{r['explainer']} on {_where(r)} ({r['diff']:+.3f} "
-                        f"[{r['lo']:+.3f}, {r['hi']:+.3f}], n={int(r['n'])}"
-                        f"{', identical in every seed' if is_flat(r['sd']) else ''})"
-                        for _, r in sel.sort_values("diff", ascending=sign < 0).iterrows())
-                    parts.append(f"{_direction(sign, hib)} for {items}")
-                text = f"{head} beyond seed noise " + "; ".join(parts)
-                text += f"; within seed noise for the other {len(null)} of {len(estimable)}"
-            if not null.empty:
-                big = null.loc[null["diff"].abs().idxmax()]
-                text += (f" (largest within-noise change: {big['explainer']} on {_where(big)}, "
-                         f"{big['diff']:+.3f} [{big['lo']:+.3f}, {big['hi']:+.3f}])")
-            missing = len(part) - len(estimable)
-            if missing:
-                text += f"; {missing} with a single paired seed (no interval)"
-            out.append(text + ".")
+            found = part[part["found"]]
+            head = (f"{metric} ({goal}), {mode} vs {BASELINE}: {len(part)} comparisons tested "
+                    f"on {seeds[0]}")
+            if found.empty:
+                out.append(f"{head}; no effect found at false discovery rate {design.fdr:.2f}.")
+                continue
+            items = []
+            for _, r in found.sort_values("diff").iterrows():
+                verdict = ("confirmed" if r["confirmed"] else "not confirmed")
+                again = ("no usable pair" if not r["n_confirm"] else
+                         f"{r['diff_confirm']:+.3f}, n={int(r['n_confirm'])}")
+                items.append(f"{r['explainer']} on {_where(r)} {_direction(r['diff'], hib)} "
+                             f"({r['diff']:+.3f}, n={int(r['n'])}; on {seeds[1]}: {again}, "
+                             f"{verdict})")
+            confirmed = int(found["confirmed"].sum())
+            out.append(f"{head}; {len(found)} found, {confirmed} confirmed: "
+                       + "; ".join(items) + ".")
     return out
+
+
+def _seed_range(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
 
 
 def model_findings(acc_diffs: pd.DataFrame) -> list[str]:
@@ -400,16 +415,20 @@ def measure_robustness(cells: Sequence[Any], specs: Mapping[str, Mapping[str, tu
 def model_frame(frame: pd.DataFrame, robustness: pd.DataFrame,
                 cells_by_key: Mapping[str, Any]) -> pd.DataFrame:
     """One row per trained model: dataset, model, training, seed, model_key, ``clean``
-    (test accuracy) and ``robust@<mode>`` per attack."""
+    (test accuracy), ``below_floor`` (below its dataset's floor) and ``robust@<mode>`` per
+    attack."""
     done = frame[frame["status"] == "done"].copy()
     if done.empty:
         return pd.DataFrame(columns=["dataset", "model", "training", "seed", "model_key",
-                                     "clean"])
+                                     "clean", "below_floor"])
     done["model_key"] = [cells_by_key[k].model_key for k in done["cell_key"]]
+    below = pd.to_numeric(done.get("below_accuracy_floor", pd.Series(0.0, index=done.index)),
+                          errors="coerce").fillna(0.0)
+    done["below_floor"] = below > 0
     models = (done.groupby("model_key", sort=False)
               .agg(dataset=("dataset", "first"), model=("model", "first"),
                    training=("training", "first"), seed=("seed", "first"),
-                   clean=("model_acc_test", "first"))
+                   clean=("model_acc_test", "first"), below_floor=("below_floor", "first"))
               .reset_index())
     if not robustness.empty:
         wide = robustness.pivot_table(index="model_key", columns="attack",
@@ -430,8 +449,14 @@ class AdversarialStudy:
         config: the matrix that was run (a ``MatrixConfig``).
         frame: its cells (``ResultsStore.cells_frame`` rows of this matrix only).
         models: :func:`model_frame` of its models.
-        differences: :func:`paired_table` of the explanation scores.
+        differences: :func:`paired_table` of the explanation scores (every done pair).
         accuracy_differences: :func:`paired_table` of clean and robust accuracies.
+        matched_differences: :func:`paired_table` of the explanation scores over the pairs
+            whose clean accuracies differ by at most ``design.accuracy_band``.
+        design: the seeds that find and confirm, the error rates.
+        family: :func:`~suite_studies.adversarial.design.family_tests` of the usable pairs.
+        claims: the seed paper's claims, tested on the usable pairs.
+        version: the study version and configuration hash recorded with the results.
         sweep: per sweep model and explainer: epsilon, clean, robust@<mode>, scores
             (None when no sweep ran).
         run_text: the runner's summary line(s).
@@ -446,6 +471,11 @@ class AdversarialStudy:
     models: pd.DataFrame
     differences: pd.DataFrame
     accuracy_differences: pd.DataFrame
+    matched_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    design: StudyDesign = field(default_factory=StudyDesign)
+    family: pd.DataFrame = field(default_factory=pd.DataFrame)
+    claims: list[Claim] = field(default_factory=list)
+    version: StudyVersion | None = None
     sweep: pd.DataFrame | None = None
     run_text: str = ""
     quick: bool = False
@@ -455,7 +485,7 @@ class AdversarialStudy:
 
     def findings(self) -> list[str]:
         return (model_findings(self.accuracy_differences)
-                + explanation_findings(self.differences))
+                + family_findings(self.family, self.design))
 
     def markdown(self) -> str:
         cfg = self.config
@@ -481,13 +511,15 @@ class AdversarialStudy:
             "",
             "How to read: every difference is adversarial minus standard, paired by seed (same "
             "dataset draw, explained instances and initialisation), mean over the paired seeds "
-            f"with a {LEVEL:.0%} t interval (df = n - 1); `*` = the interval excludes 0, i.e. the "
-            "change exceeds seed noise; `(sd 0)` = every seed changed by the same amount (the "
-            "interval degenerates to a point: read it with the seed count in mind)."
+            f"with a {LEVEL:.0%} interval: Student's t over seeds, or the percentile bootstrap "
+            "(marked `boot.`) where the t interval leaves the difference's range or the seeds "
+            "disagree by more than 0.3; `*` = that interval excludes 0, unadjusted for the "
+            f"{n_cmp} comparisons of these tables (about {(1 - LEVEL) * n_cmp:.1f} would exclude "
+            "0 by chance alone); `(sd 0)` = every seed changed by the same amount."
             + (f" With {len(seeds)} seeds t = {t_critical(len(seeds) - 1):.2f}: the intervals "
                "are wide." if 2 <= len(seeds) <= 3 else "")
-            + f" {n_cmp} explanation comparisons are tested at {LEVEL:.0%} each, so about "
-            f"{(1 - LEVEL) * n_cmp:.1f} would exclude 0 by chance alone.",
+            + " Which effects hold up under multiplicity control and on fresh seeds, and the "
+            "seed paper's claims, are in the last two sections" + self._version_text() + ".",
             "",
             "Metrics: edge AUC vs ground truth; repr_fidelity = the suite's own representation "
             "fidelity, 1 - d(z, z_E) / mean_j d(z, z_R^j) with cosine distance of the "
@@ -515,6 +547,8 @@ class AdversarialStudy:
                           "is better)", ""] + table
         lines += ["", "## Findings (generated from the numbers above)", ""]
         lines += [f"- {line}" for line in self.findings()]
+        lines += ["", "## Effects found and confirmed", ""] + self._family_section()
+        lines += ["", "## Claims", ""] + self._claims_section()
         if self.sweep is not None and not self.sweep.empty:
             lines += ["", "## Epsilon sweep (adv-features)", ""] + self._sweep_table()
         if self.notes:
@@ -531,19 +565,74 @@ class AdversarialStudy:
                   ""]
         return "\n".join(lines)
 
+    def _version_text(self) -> str:
+        if self.version is None:
+            return ""
+        return (f" (study version {self.version.version}, configuration "
+                f"{self.version.config_hash})")
+
+    def _usable_text(self) -> str:
+        return (f"Usable pairs: both models at or above their dataset's floor "
+                f"(`suite.protocol.floor_for`) and both explanations non-degenerate "
+                f"(`suite.metrics.degenerate`); of {len(self.frame[self.frame['status'] == 'done'])}"
+                f" done cells, {len(usable(self.frame))} are usable.")
+
+    def _family_section(self) -> list[str]:
+        design, family = self.design, self.family
+        lines = [
+            f"{self._usable_text()} Every (dataset, model, explainer, mode, metric) comparison "
+            f"with at least two usable pairs on seeds {_seed_range(design.discovery)} is one "
+            f"test (two-sided paired t); Benjamini-Hochberg keeps the false discovery rate at "
+            f"{design.fdr:.2f} over the {len(family)} tests. Each effect found is retested on "
+            f"seeds {_seed_range(design.confirmation)}, one-sided in the direction found, with "
+            f"Holm's correction at {design.fwer:.2f} over the effects found.", ""]
+        found = family[family["found"]] if not family.empty else family
+        if found.empty:
+            return lines + ["No effect found."]
+        lines += ["| dataset | model | explainer | mode | metric | found on seeds "
+                  f"{_seed_range(design.discovery)} (p) | on seeds "
+                  f"{_seed_range(design.confirmation)} (one-sided p) | confirmed |",
+                  "|---|---|---|---|---|---|---|---|"]
+        found = in_matrix_order(found, self.config)
+        for _, r in found.iterrows():
+            first = (f"{r['diff']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}], n={int(r['n'])} "
+                     f"({r['p']:.2g})")
+            again = ("no usable pair" if not r["n_confirm"] else
+                     f"{r['diff_confirm']:+.3f}, n={int(r['n_confirm'])} ({r['p_confirm']:.2g})")
+            lines.append(f"| {r['dataset']} | {r['model']} | {r['explainer']} | {r['training']}"
+                         f" | {r['metric']} | {first} | {again} | "
+                         f"{'yes' if r['confirmed'] else 'no'} |")
+        return lines
+
+    def _claims_section(self) -> list[str]:
+        design = self.design
+        return [
+            "One row per claim of the seed paper, tested on the usable pairs of all seeds "
+            f"({', '.join(str(s) for s in design.seeds)}): the per-seed mean over the usable "
+            "comparisons of the paired difference, with its 95% interval over seeds. "
+            "Supported = the whole interval on the claimed side of 0; a claim without two "
+            "seeds of usable pairs is inconclusive. Each explanation claim is repeated over "
+            f"the pairs whose clean accuracies differ by at most {design.accuracy_band:.2f} "
+            "(clean accuracy changes with the training mode and confounds the comparison).",
+            "", claims_markdown(self.claims).rstrip()]
+
     def _model_table(self) -> list[str]:
         models = self.models
         if models.empty:
             return ["(no model finished)"]
         robust_cols = sorted(c for c in models.columns if c.startswith("robust@"))
         head = ["dataset", "model", "training", "clean acc",
-                *[f"acc under {c.removeprefix('robust@')} attack" for c in robust_cols], "seeds"]
+                *[f"acc under {c.removeprefix('robust@')} attack" for c in robust_cols], "seeds",
+                "below floor"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         models = in_matrix_order(models, self.config)
         for (d, m, t), part in models.groupby(["dataset", "model", "training"], sort=False):
             cells = [d, m, t, _mean_sd(part["clean"])]
             cells += [_mean_sd(part[c]) for c in robust_cols]
             cells.append(str(part["seed"].nunique()))
+            below = part[part["below_floor"].astype(bool)] if "below_floor" in part else part[:0]
+            cells.append(f"{len(below)} (seeds {', '.join(str(s) for s in sorted(below['seed']))})"
+                         if len(below) else "0")
             lines.append("| " + " | ".join(cells) + " |")
         return lines
 
@@ -570,7 +659,8 @@ class AdversarialStudy:
         part = diffs[diffs["metric"] == metric]
         if part.empty or not (part["n"] > 0).any():
             return []
-        head = ["dataset", "model", "explainer", BASELINE, *[f"{m} - {BASELINE}" for m in modes]]
+        head = ["dataset", "model", "explainer", BASELINE,
+                *[x for m in modes for x in (f"{m} - {BASELINE}", "matched clean acc.")]]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         done = self.frame[self.frame["status"] == "done"]
         part = in_matrix_order(part, self.config)
@@ -579,7 +669,13 @@ class AdversarialStudy:
                         & (done["training"] == BASELINE)]
             by_mode = {r["training"]: r for _, r in rows.iterrows()}
             cells = [d, m, e, _mean_sd(base[metric]) if metric in base else "-"]
-            cells += [_diff_text(by_mode.get(mode)) for mode in modes]
+            same = self.matched_differences
+            same = (same[(same["metric"] == metric) & (same["dataset"] == d)
+                         & (same["model"] == m) & (same["explainer"] == e)]
+                    if not same.empty else same)
+            by_mode_matched = {r["training"]: r for _, r in same.iterrows()}
+            cells += [x for mode in modes for x in (_diff_text(by_mode.get(mode)),
+                                                    _diff_text(by_mode_matched.get(mode), True))]
             lines.append("| " + " | ".join(cells) + " |")
         return lines
 
@@ -636,22 +732,42 @@ def _mean_sd(values: pd.Series) -> str:
     return f"{values.mean():.3f} +- {values.std(ddof=1):.3f}"
 
 
-def _diff_text(row: Mapping[str, Any] | None) -> str:
+def _diff_text(row: Mapping[str, Any] | None, with_n: bool = False) -> str:
+    """``+0.052 [+0.010, +0.094] *`` (``boot.`` for a bootstrap interval, ``(sd 0)`` when
+    every seed moved alike, ``n=3`` with ``with_n``)."""
     if row is None or row["n"] == 0:
         return "-"
-    return PairedDifference(int(row["n"]), row["diff"], row["sd"], row["lo"], row["hi"],
-                            row["t"]).text()
+    n = f", n={int(row['n'])}" if with_n else ""
+    if math.isnan(row["lo"]):
+        return f"{row['diff']:+.3f} (n={int(row['n'])}, no CI)"
+    star = " *" if row["excludes_zero"] else ""
+    how = " boot." if row.get("method") == "bootstrap" else ""
+    flat = " (sd 0)" if is_flat(row["sd"]) else ""
+    return f"{row['diff']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}]{how}{star}{flat}{n}"
 
 
-def analyse(frame: pd.DataFrame, models: pd.DataFrame,
-            metrics: Sequence[str] = COMPARED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(explanation differences, accuracy differences) of a matrix's done cells and models."""
-    done = frame[frame["status"] == "done"]
-    diffs = paired_table(done, ("dataset", "model", "explainer"),
-                         [m for m in metrics if m in done])
+def analyse(frame: pd.DataFrame, models: pd.DataFrame, design: StudyDesign,
+            modes: Sequence[str], metrics: Sequence[str] = COMPARED) -> dict[str, Any]:
+    """The study's numbers from a matrix's cells and models: ``differences`` (every done
+    pair), ``matched_differences`` (pairs within ``design.accuracy_band`` of clean accuracy),
+    ``accuracy_differences``, ``family`` (find and confirm on the usable pairs) and
+    ``claims``; keyword arguments of :class:`AdversarialStudy`."""
+    done = frame[frame["status"] == "done"] if not frame.empty else frame
+    keys = ("dataset", "model", "explainer")
+    metrics = [m for m in metrics if m in done]
     acc_metrics = ["clean", *sorted(c for c in models.columns if c.startswith("robust@"))]
-    acc_diffs = paired_table(models, ("dataset", "model"), acc_metrics)
-    return diffs, acc_diffs
+    accuracy = "model_acc_test" if "model_acc_test" in done else None
+    kept = usable(done)
+    kept_differences = seed_differences(kept, keys, metrics, accuracy)
+    kept_models = seed_differences(usable_models(models), ("dataset", "model"), acc_metrics)
+    return {
+        "differences": paired_table(done, keys, metrics, accuracy=accuracy),
+        "matched_differences": paired_table(done, keys, metrics, accuracy=accuracy,
+                                            band=design.accuracy_band),
+        "accuracy_differences": paired_table(models, ("dataset", "model"), acc_metrics),
+        "family": family_tests(kept_differences, keys, design),
+        "claims": claims(kept_differences, kept_models, modes, design),
+    }
 
 
 def _run(config: Any, store_path: Path, paths: Paths, device: str,
@@ -678,26 +794,34 @@ def _run(config: Any, store_path: Path, paths: Paths, device: str,
 def run_study(raw: Mapping[str, Any], store_path: str | Path, paths: Paths | None = None,
               device: str = "cpu", progress: Callable[[str], None] | None = None,
               sweep: Sequence[Mapping[str, Any]] = (), quick: bool = False,
-              bar: bool = False, run: bool = True) -> AdversarialStudy:
+              bar: bool = False, run: bool = True, design: StudyDesign | None = None,
+              record_in: str | Path | None = None) -> AdversarialStudy:
     """Run the matrix ``raw`` (plain data) and the ``sweep`` matrices into ``store_path``,
     measure robustness and compute the paired differences (module docstring). ``bar``:
     the runner's progress bar over cells (on stderr). ``run=False``: analyse only the
-    cells the store already holds (a study cut short); pairs need both seeds done."""
+    cells the store already holds (a study cut short); pairs need both seeds done.
+    ``design``: which seeds find and which confirm (default: the first and second half of
+    the matrix's seeds). ``record_in``: a folder in which the configuration is recorded
+    before anything runs (refused when it holds another under the same study version)."""
 
     say = progress or (lambda _line: None)
     paths = paths or Paths.from_env()
     start = time.perf_counter()
     config = parse_matrix(dict(raw), source="report:adversarial").with_device(device)
+    design = design or StudyDesign.halves(config.seeds)
+    version = (record_configuration(record_in, STUDY, STUDY_VERSION, {
+        "matrix": dict(raw), "sweep": [dict(d) for d in sweep], "design": design.record()})
+        if record_in is not None else None)
     frame, cells, run_text = _run(config, Path(store_path), paths, device, say, bar, run)
     by_key = {c.key: c for c in cells}
     specs = attack_specs(config)
     done_cells = [by_key[k] for k in frame.loc[frame["status"] == "done", "cell_key"]]
     robustness = measure_robustness(done_cells, specs, paths, device, say)
     models = model_frame(frame, robustness, by_key)
-    diffs, acc_diffs = analyse(frame, models)
-    study = AdversarialStudy(config=config, frame=frame, models=models, differences=diffs,
-                             accuracy_differences=acc_diffs, run_text=run_text, quick=quick,
-                             planned=len(cells))
+    modes = [m for m in config.trainings if m != BASELINE]
+    study = AdversarialStudy(config=config, frame=frame, models=models, design=design,
+                             version=version, run_text=run_text, quick=quick,
+                             planned=len(cells), **analyse(frame, models, design, modes))
     if sweep:
         study.sweep = _run_sweep(config, frame, models, by_key, sweep, Path(store_path), paths,
                                  device, specs, say, bar, run)
@@ -911,7 +1035,7 @@ def full_study(out_dir: str | Path, paths: Paths | None = None, device: str = "c
     sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
                             seeds=SWEEP_SEEDS)
     return run_study(raw, out / "store.sqlite", paths, device, progress, sweep=sweep, bar=bar,
-                     run=run)
+                     run=run, record_in=out)
 
 
 @REPORTS.register("adversarial", description="adversarial vs standard training (features, "
@@ -920,12 +1044,14 @@ def full_study(out_dir: str | Path, paths: Paths | None = None, device: str = "c
                   "epsilon sweep; --quick: BA-Shapes/GCN, 2 seeds",
                   citation="Loveland et al., ICML 2021 XAI workshop (arXiv 2106.13427)")
 def adversarial_report(request: ReportRequest) -> list[Path]:
-    """``suite report adversarial [--quick]``: store at ``OUT/store.sqlite`` (quick:
-    ``OUT/store-quick.sqlite``), so a rerun resumes; seeds shifted by ``--seed``."""
+    """``suite report adversarial [--quick]``: store at ``OUT/store.sqlite`` (quick: everything
+    under ``OUT/quick``, its own configuration), so a rerun resumes; seeds shifted by
+    ``--seed``."""
     out = Path(request.out)
     if request.quick:
-        study = run_study(quick_document(request.seed), out / "store-quick.sqlite",
-                          request.paths, request.device, request.progress, quick=True)
+        out = out / "quick"
+        study = run_study(quick_document(request.seed), out / "store.sqlite", request.paths,
+                          request.device, request.progress, quick=True, record_in=out)
     else:
         study = full_study(out, request.paths, request.device, request.seed, request.progress,
                            bar=True)

@@ -154,6 +154,19 @@ def group_shares(per_molecule: Sequence[Sequence[tuple[str, set[str]]]], names: 
     return {g: sum(any(g in inside for _, inside in frags) for frags in per_molecule) / n for g in names}
 
 
+def group_recall(per_molecule: Sequence[Sequence[tuple[str, set[str]]]],
+                 present: Sequence[set[str]], names: Iterable[str]) -> dict[str, float]:
+    """For each group: among the molecules that contain it (``present[i]``: the groups of
+    molecule ``i``), the share with the group wholly inside one of their fragments (NaN
+    when no molecule contains it). A random explainer's value is the chance level."""
+    out = {}
+    for g in names:
+        having = [frags for frags, groups in zip(per_molecule, present) if g in groups]
+        out[g] = (sum(any(g in inside for _, inside in frags) for frags in having) / len(having)
+                  if having else math.nan)
+    return out
+
+
 # ----------------------------------------------------------------------------- MUTAG
 
 

@@ -38,8 +38,7 @@ from suite.datasets.base import DatasetUnavailable
 from suite.execution.cell import error_text
 from suite.explainers.base import build_explainer
 from suite.metrics.auc import attribution_scores
-from suite.protocol import fit_instances, select_instances
-from suite.reports import REPORTS, ReportRequest
+from suite.protocol import fit_instances, floor_for, model_quality, select_instances
 from suite.training import ModelCache, train_or_load
 from suite_studies.chemistry.fragments import (
     FUNCTIONAL_GROUPS,
@@ -50,6 +49,7 @@ from suite_studies.chemistry.fragments import (
     draw_grid,
     fragment_smiles,
     group_matches,
+    group_recall,
     group_shares,
     groups_in,
     rank_fragments,
@@ -138,6 +138,7 @@ class CellResult:
     n: int = 0
     fragments: list[FragmentCount] = field(default_factory=list)
     group_share: dict[str, float] = field(default_factory=dict)
+    recall: dict[str, float] = field(default_factory=dict)
     error: str = ""
 
     def top(self, k: int = 5) -> list[FragmentCount]:
@@ -152,6 +153,7 @@ class DatasetResult:
     name: str
     groups: tuple[str, ...]
     accuracy: dict[str, float] = field(default_factory=dict)  # training -> test accuracy
+    below: dict[str, str] = field(default_factory=dict)  # training -> why below its floor ('')
     cells: list[CellResult] = field(default_factory=list)
     figure: str = ""
     error: str = ""
@@ -332,6 +334,8 @@ def run_chemistry(config: ChemistryConfig | None = None, paths: Paths | None = N
                 cache=ModelCache(paths.model_cache))
             model.eval()
             ds_result.accuracy[training] = float(result.accuracy["test"])
+            ds_result.below[training] = model_quality(model, dataset, device).below(
+                floor_for(name))
             say(f"{name} {training}: {'loaded' if cached else 'trained'}, test accuracy "
                 f"{result.accuracy['test']:.3f}")
             for explainer_name, hparams in config.explainers.items():
@@ -347,11 +351,12 @@ def run_chemistry(config: ChemistryConfig | None = None, paths: Paths | None = N
                     explainer.fit(model, dataset, fit_instances(dataset), config.seed)
                     explanation = explainer.explain(model, dataset, test_ids, config.seed)
                     explanation.validate()
-                    per_molecule = []
+                    per_molecule, present = [], []
                     for gid, atoms, edges in atom_and_edge_scores(dataset, explanation):
                         mol = mols[gid]
                         per_molecule.append(molecule_fragments(mol, atoms, config.top_share,
                                                                config.min_atoms))
+                        present.append({g for g, found in group_matches(mol).items() if found})
                         if gid in drawn:
                             e0, e1 = int(dataset.edge_ptr[gid]), int(dataset.edge_ptr[gid + 1])
                             local_ei = dataset.data.edge_index[:, e0:e1].numpy() - int(dataset.node_ptr[gid])
@@ -360,6 +365,7 @@ def run_chemistry(config: ChemistryConfig | None = None, paths: Paths | None = N
                     cell.n = len(per_molecule)
                     cell.fragments = rank_fragments(per_molecule)
                     cell.group_share = group_shares(per_molecule, ds_result.groups or FUNCTIONAL_GROUPS)
+                    cell.recall = group_recall(per_molecule, present, ds_result.groups)
                     say(f"  {explainer_name}: top fragment "
                         f"{cell.fragments[0].smiles if cell.fragments else '-'}")
                 except Exception as exc:  # one failing explainer does not sink the report
@@ -399,16 +405,3 @@ def write_report(report: ChemistryReport, out_dir: str | Path) -> list[Path]:
     md = out / REPORT_FILE
     md.write_text(report.markdown(), encoding="utf-8")
     return [md, *(out / ds.figure for ds in report.datasets if ds.figure)]
-
-
-@REPORTS.register("chemistry", description="substructures explanations point at on molecules: "
-                  "top-attributed atoms -> connected fragments -> canonical SMILES ranked over "
-                  "the test set, known functional groups in the top 5, drawings standard vs "
-                  "adversarially trained", citation="Loveland et al., ICML 2021 XAI workshop "
-                  "(arXiv 2106.13427): domain insight from adversarially trained GNNs")
-def chemistry_report(request: ReportRequest) -> list[Path]:
-    config = ChemistryConfig.quick(request.seed) if request.quick else ChemistryConfig(seed=request.seed)
-    out = Path(request.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = run_chemistry(config, request.paths, request.device, out, progress=request.progress)
-    return write_report(report, out)

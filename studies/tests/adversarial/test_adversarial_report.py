@@ -6,8 +6,18 @@ from __future__ import annotations
 import math
 import statistics
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import ttest_rel
+from suite_studies.adversarial.design import (
+    StudyDesign,
+    claims,
+    family_tests,
+    seed_differences,
+    usable,
+    usable_models,
+)
 from suite_studies.adversarial.report import (
     ACC_PLOT,
     DIFF_PLOT,
@@ -15,7 +25,7 @@ from suite_studies.adversarial.report import (
     SWEEP_PLOT,
     adversarial_document,
     attack_specs,
-    explanation_findings,
+    family_findings,
     in_matrix_order,
     model_findings,
     paired_table,
@@ -24,6 +34,7 @@ from suite_studies.adversarial.report import (
     sweep_documents,
     write_study,
 )
+from suite_studies.claims import Verdict
 
 from suite.core.paths import Paths
 from suite.core.stats import paired_difference, t_critical
@@ -79,31 +90,106 @@ def _cells(effects: dict[tuple[str, str], dict[str, list[float]]]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def test_findings_name_a_clear_effect_its_direction_and_the_null_results():
+def test_paired_table_keeps_intervals_in_range_and_reports_unadjusted_p():
     base = [0.70, 0.80, 0.75, 0.72, 0.78]
-    clear, null = [0.10, 0.12, 0.09, 0.11, 0.10], [0.02, -0.02, 0.01, -0.01, 0.0]
+    clear = [0.10, 0.12, 0.09, 0.11, 0.10]
     frame = _cells({
-        ("saliency", "standard"): {"edge_auc": base, "unfaithfulness": [0.5] * 5},
+        ("saliency", "standard"): {"edge_auc": base, "model_acc_test": [0.9] * 5},
         ("saliency", "adv-features"): {"edge_auc": [b + d for b, d in zip(base, clear)],
-                                       "unfaithfulness": [0.30, 0.32, 0.29, 0.31, 0.30]},
-        ("random", "standard"): {"edge_auc": base, "unfaithfulness": [0.5] * 5},
-        ("random", "adv-features"): {"edge_auc": [b + d for b, d in zip(base, null)],
-                                     "unfaithfulness": [0.52, 0.48, 0.51, 0.49, 0.5]},
+                                       "model_acc_test": [0.9, 0.9, 0.7, 0.9, 0.9]},
+        # bimodal: two seeds collapse, three do not; a t interval would leave [-1, 1]
+        ("graphmask", "standard"): {"edge_auc": [0.95] * 5, "model_acc_test": [0.9] * 5},
+        ("graphmask", "adv-features"): {"edge_auc": [0.05, 0.05, 0.95, 0.95, 0.95],
+                                        "model_acc_test": [0.9] * 5},
     })
-    diffs = paired_table(frame, ("dataset", "model", "explainer"), ["edge_auc", "unfaithfulness"])
-    saliency = diffs[(diffs["explainer"] == "saliency") & (diffs["metric"] == "edge_auc")].iloc[0]
+    diffs = paired_table(frame, ("dataset", "model", "explainer"), ["edge_auc"],
+                         accuracy="model_acc_test")
+    saliency = diffs[diffs["explainer"] == "saliency"].iloc[0]
     assert saliency["n"] == 5 and saliency["diff"] == pytest.approx(0.104)
-    assert saliency["excludes_zero"]
-    assert not diffs[diffs["explainer"] == "random"]["excludes_zero"].any()
-    text = explanation_findings(diffs)
-    auc = next(line for line in text if line.startswith("edge_auc"))
-    assert "beyond seed noise higher (better) for saliency on ba-shapes/gcn (+0.104" in auc
-    assert "within seed noise for the other 1 of 2" in auc and "random on ba-shapes/gcn" in auc
-    gef = next(line for line in text if line.startswith("unfaithfulness"))
-    assert "lower is better" in gef and "lower (better) for saliency" in gef
-    # no effect anywhere: said so, with the largest within-noise change
-    null = explanation_findings(diffs[diffs["explainer"] == "random"])
-    assert all("no change exceeds seed noise in any of the 1" in line for line in null)
+    assert saliency["excludes_zero"] and saliency["method"] == "t"
+    assert saliency["acc_diff"] == pytest.approx(-0.04)
+    assert saliency["p"] == pytest.approx(
+        ttest_rel([b + d for b, d in zip(base, clear)], base).pvalue)
+    gm = diffs[diffs["explainer"] == "graphmask"].iloc[0]
+    assert gm["method"] == "bootstrap" and -1.0 <= gm["lo"] <= gm["hi"] <= 1.0
+    within = paired_table(frame, ("dataset", "model", "explainer"), ["edge_auc"],
+                          accuracy="model_acc_test", band=0.05)
+    assert within.set_index("explainer").at["saliency", "n"] == 4  # seed 2 lost 0.2 accuracy
+
+
+def _planted(effects: dict[str, list[float]], seeds: int = 10, below: dict | None = None
+             ) -> pd.DataFrame:
+    """Cells of one dataset/model: explainer -> the adv-features minus standard edge AUC per
+    seed; ``below``: {(training, seed)} whose model is below its floor."""
+    rows = []
+    for explainer, deltas in effects.items():
+        for seed in range(seeds):
+            for training, value in (("standard", 0.5), ("adv-features", 0.5 + deltas[seed])):
+                rows.append({"cell_key": f"{explainer}/{training}/{seed}",
+                             "dataset": "ba-shapes", "model": "gin", "training": training,
+                             "explainer": explainer, "seed": seed, "status": "done",
+                             "edge_auc": value, "model_acc_test": 0.96, "constant_share": 0.0,
+                             "below_accuracy_floor": float((training, seed) in (below or {}))})
+    return pd.DataFrame(rows)
+
+
+def test_effects_are_found_with_fdr_control_and_confirmed_only_on_fresh_seeds():
+    rng = np.random.default_rng(0)
+    real = (0.10 + 0.01 * rng.standard_normal(10)).tolist()             # on every seed
+    fluke = [0.10, 0.11, 0.09, 0.10, 0.12] + (0.01 * rng.standard_normal(5)).tolist()
+    nulls = {f"null{i}": (0.02 * rng.standard_normal(10)).tolist() for i in range(8)}
+    frame = _planted({"saliency": real, "gnnexplainer": fluke, **nulls})
+    design = StudyDesign()
+    keys = ("dataset", "model", "explainer")
+    family = family_tests(seed_differences(usable(frame), keys, ["edge_auc"], "model_acc_test"),
+                          keys, design).set_index("explainer")
+    assert len(family) == 10
+    assert family.loc["saliency", "found"] and family.loc["saliency", "confirmed"]
+    assert family.loc["gnnexplainer", "found"] and not family.loc["gnnexplainer", "confirmed"]
+    assert not family.loc[list(nulls), "found"].any()
+    assert family.loc["saliency", "n"] == 5 and family.loc["saliency", "n_confirm"] == 5
+    # a model below its floor removes its seed's pair from every test
+    below = _planted({"saliency": real}, below={("adv-features", 0), ("standard", 7)})
+    kept = seed_differences(usable(below), keys, ["edge_auc"], "model_acc_test")
+    assert sorted(kept["seed"]) == [1, 2, 3, 4, 5, 6, 8, 9]
+    with pytest.raises(ValueError, match="must not find"):
+        StudyDesign(discovery=(0, 1), confirmation=(1, 2))
+
+
+def test_claims_pool_usable_pairs_leave_random_out_and_say_when_untestable():
+    rng = np.random.default_rng(1)
+    frame = _planted({"saliency": (0.05 + 0.01 * rng.standard_normal(10)).tolist(),
+                      "random": [-0.5] * 10})
+    keys = ("dataset", "model", "explainer")
+    diffs = seed_differences(usable(frame), keys, ["edge_auc"], "model_acc_test")
+    models = pd.DataFrame({"dataset": "ba-shapes", "model": "gin", "seed": list(range(10)) * 2,
+                           "training": ["standard"] * 10 + ["adv-features"] * 10,
+                           "clean": [0.96] * 20, "below_floor": [True] * 20,
+                           "robust@adv-features": [0.5] * 10 + [0.9] * 10})
+    out = {c.claim: c for c in claims(diffs, seed_differences(
+        usable_models(models), ("dataset", "model"), ["clean", "robust@adv-features"]),
+        ["adv-features"], StudyDesign())}
+    auc = out["Explanations of adv-features-trained models match the ground truth better "
+              "(edge AUC)"]
+    assert auc.verdict is Verdict.SUPPORTED and auc.estimate == pytest.approx(0.05, abs=0.01)
+    precondition = next(c for name, c in out.items() if "precondition" in name)
+    assert precondition.verdict is Verdict.INCONCLUSIVE  # every model below its floor
+    assert "0 seed(s)" in precondition.excluded
+    fidelity = next(c for name, c in out.items() if "representation" in name)
+    assert fidelity.verdict is Verdict.INCONCLUSIVE  # not measured here
+
+
+def test_family_findings_say_what_was_found_and_confirmed():
+    frame = _planted({"saliency": [0.1, 0.11, 0.09, 0.1, 0.12] * 2,
+                      "random": [0.01, -0.01, 0.0, 0.02, -0.02] * 2})
+    keys = ("dataset", "model", "explainer")
+    family = family_tests(seed_differences(usable(frame), keys, ["edge_auc"]), keys,
+                          StudyDesign())
+    (line,) = family_findings(family, StudyDesign())
+    assert line.startswith("edge_auc (higher is better), adv-features vs standard: 2 "
+                           "comparisons tested on seeds 0-4; 1 found, 1 confirmed")
+    assert "saliency on ba-shapes/gin higher (better)" in line
+    assert family_findings(family.iloc[:0], StudyDesign())[0].startswith("No comparison")
 
 
 def test_model_findings_state_robustness_and_clean_cost():
@@ -129,8 +215,10 @@ def test_adversarial_preset_loads_and_expands():
                                                          ("tree-cycles", "gcn")}
     assert {c.dataset for c in cells} == {"ba-shapes", "tree-cycles", "ba-2motifs", "benzene"}
     assert set(config.trainings) == {"standard", "adv-features", "adv-structure"}
-    assert len(config.seeds) == 5
-    assert len(cells) == (2 * 2 + 2 * 1) * 3 * 6 * 5
+    assert config.seeds == tuple(range(10))  # seeds 0-4 find effects, 5-9 confirm them
+    assert StudyDesign.halves(config.seeds) == StudyDesign()
+    assert config.accuracy_floor is None and config.instances == "all"  # default floors, paired
+    assert len(cells) == (2 * 2 + 2 * 1) * 3 * 6 * 10
     graph = {c.training: c.training_config for c in cells if c.dataset == "ba-2motifs"}
     node = {c.training: c.training_config for c in cells if c.dataset == "ba-shapes"}
     mol = {c.training: c.training_config for c in cells if c.dataset == "benzene"}

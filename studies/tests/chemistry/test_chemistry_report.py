@@ -117,6 +117,9 @@ def test_tiny_run_on_mutag_writes_markdown_and_a_png(suite_home, tmp_path):
     (ds,) = report.datasets
     assert set(ds.accuracy) == {"standard", "adv-structure"}
     assert all(not c.error and c.n > 0 and c.fragments for c in ds.cells)
+    assert all(set(c.recall) == {"NO2", "aromatic amine"} for c in ds.cells)
+    assert set(ds.below) == {"standard", "adv-structure"}  # two epochs: below the floor
+    assert all(ds.below.values())
     png = files[1].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
@@ -128,13 +131,14 @@ def test_quick_report_from_the_command_line(suite_home, tmp_path, capsys):
 
     out = tmp_path / "chemistry"
     assert main(["report", "chemistry", "--quick", "--out", str(out)]) == 0
-    text = (out / "chemistry.md").read_text()
-    assert "## benzene" in text
+    text = (out / "quick" / "chemistry.md").read_text()
+    assert "## benzene" in text and "## Claims" in text
     if data_mirror() is None:
         assert "Skipped: benzene" in text
         return
-    assert "benzene ring: top 5?" in text
+    assert "benzene ring: recall" in text and "seeds 0, 1" in text
     for training in ("standard", "adv-features", "adv-structure"):
         assert f"| saliency | {training} |" in text
-    png = (out / "chemistry-benzene.png").read_bytes()
+    assert (out / "quick" / "seeds" / "seed-1.json").is_file()
+    png = (out / "quick" / "chemistry-benzene.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
