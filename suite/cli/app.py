@@ -50,6 +50,7 @@ from suite.cli.common import (
 )
 from suite.core.config import ConfigError
 from suite.core.files import TargetError
+from suite.core.lifecycle import sigterm_as_interrupt
 from suite.core.registry import UnknownNameError
 from suite.core.version import __version__
 
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``suite`` command line; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        with rooted(getattr(args, "root", None)):
+        with rooted(getattr(args, "root", None)), sigterm_as_interrupt():
             return args.handler(args)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK

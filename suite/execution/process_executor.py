@@ -31,6 +31,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from suite.core.lifecycle import watch_parent
 from suite.core.paths import Paths
 from suite.execution.cell import RunMemo, error_text, run_cell
 from suite.execution.executors import EXECUTORS
@@ -107,6 +108,7 @@ def _worker_main(index: int, inbox: Any, outbox: Any, paths: Paths, threads: int
                  plugins: Sequence[str]) -> None:
     """A worker process: run the cells from ``inbox`` until None, put ``(index, outcome)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent()  # a worker whose driver was killed exits instead of blocking on its inbox
     setup_error = ""
     try:
         import torch

@@ -11,6 +11,7 @@ pending: the run is marked interrupted and a rerun finishes them.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Any, Mapping
 from tqdm.auto import tqdm
 
 from suite.core.environment import environment_record
+from suite.core.lifecycle import pid_alive
 from suite.core.paths import Paths
 
 # the executors register themselves on import (Ray itself is imported only when it runs)
@@ -35,6 +37,9 @@ from suite.matrix import (
     load_matrix,
 )
 from suite.store.database import ResultsStore, RunStatus, utc_now
+
+log = logging.getLogger(__name__)
+
 
 # --------------------------------------------------------------------------- a matrix
 
@@ -127,6 +132,10 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     environment = environment_record(config.device)
     environment["executor"] = {"name": executor, **{
         key: value for key, value in dict(executor_options or {}).items() if key != "plugins"}}
+    environment["pid"] = os.getpid()
+    for stale in store.close_stale_runs(str(environment.get("hostname")), pid_alive):
+        log.warning("run %s was left running by a process that is gone: marked interrupted "
+                    "(its finished cells are kept)", stale)
     run_id = store.start_run(config, environment)
     summary = RunSummary(run_id=run_id, matrix=config.name, total=len(cells) + len(skipped))
     done = store.done_keys() if only_missing else set()

@@ -255,6 +255,25 @@ class ResultsStore:
                  str(environment.get("device_name", "unknown"))))
         return run_id
 
+    def close_stale_runs(self, hostname: str, alive: Callable[[int], bool]) -> list[str]:
+        """Mark interrupted every run still "running" that was started on ``hostname`` by a
+        process ``alive(pid)`` says is gone (killed, or its machine restarted); returns
+        their ids. Runs of other machines, or without a recorded pid, are left as they are."""
+        stale = []
+        for run_id, text in self._conn.execute(
+                "SELECT run_id, environment_json FROM runs WHERE status = ?",
+                (RunStatus.RUNNING.value,)).fetchall():
+            try:
+                environment = json.loads(text)
+                pid = int(environment.get("pid", 0))
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if environment.get("hostname") == hostname and pid > 0 and not alive(pid):
+                stale.append(run_id)
+        for run_id in stale:
+            self.finish_run(run_id, RunStatus.INTERRUPTED)
+        return stale
+
     def finish_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """Close run ``run_id`` with ``status`` (finished or interrupted)."""
         status = RunStatus(status)

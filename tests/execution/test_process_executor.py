@@ -10,21 +10,27 @@ keeps every finished cell.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
+from suite.core.lifecycle import pid_alive
 from suite.core.paths import Paths
 from suite.execution.process_executor import CellScheduler
 from suite.execution.runner import run_matrix
 from suite.matrix import expand, parse_matrix
 from suite.store.database import ResultsStore
 from suite.store.frame import TIMING_COLUMNS
-from tests.execution.executor_helpers import signal_driver_after
+from tests.execution.executor_helpers import done_cells, signal_driver_after
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -141,7 +147,8 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path)
             EXPLAINERS.remove(name)
 
 
-def test_ctrl_c_of_the_driver_keeps_every_finished_cell(tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_of_the_driver_keeps_every_finished_cell(tmp_path, how):
     marker = tmp_path / "stall"
     marker.touch()
     config = _tiny({"random": {}, "saliency": {}})
@@ -154,10 +161,58 @@ def test_ctrl_c_of_the_driver_keeps_every_finished_cell(tmp_path):
                str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
                "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
                "--no-leaderboard"]
-    code, output = signal_driver_after(command, store, 2, signal.SIGINT)
+    code, output = signal_driver_after(command, store, 2, how)
     assert code == 130, output[-2000:]
     assert "Traceback" not in output  # the workers ignore SIGINT: no worker tracebacks
     with ResultsStore(store) as results:
         frame, runs = results.cells_frame(), results.runs_frame()
     assert runs["status"].tolist() == ["interrupted"]
     assert sorted(frame["explainer"]) == ["random", "saliency"]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_workers_exit_when_the_driver_is_killed_and_its_run_is_then_interrupted(tmp_path):
+    """``kill -9`` of the driver: its workers notice they were re-parented and exit (no
+    orphan blocked on a pipe), and the next start marks the dead driver's run interrupted."""
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("/proc/PID/task/PID/children is not available here")
+    marker = tmp_path / "stall"
+    marker.touch()
+    config = _tiny({"random": {}})
+    spec = config.to_dict()
+    spec["explainers"]["test-stall"] = {"marker": str(marker)}
+    matrix = tmp_path / "tiny.yaml"
+    matrix.write_text(yaml.safe_dump(spec))
+    store = tmp_path / "s.sqlite"
+    command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
+               str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
+               "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
+               "--no-leaderboard"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while done_cells(store) < 1 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.5)
+        assert done_cells(store) == 1, "the first cell did not finish in time"
+        workers = [pid for pid in _children(driver.pid) if pid_alive(pid)]
+        assert workers, "no worker process found"
+        driver.kill()
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while any(pid_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [pid for pid in workers if pid_alive(pid)]
+        assert not left, f"orphaned workers still alive: {left}"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        marker.unlink(missing_ok=True)
+    with ResultsStore(store) as results:
+        assert results.runs_frame()["status"].tolist() == ["running"]
+        (stale,) = results.close_stale_runs(socket.gethostname(), pid_alive)
+        assert results.runs_frame()["status"].tolist() == ["interrupted"]
+        assert results.runs_frame()["run_id"].tolist() == [stale]

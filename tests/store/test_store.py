@@ -230,6 +230,20 @@ def test_a_foreign_database_is_refused(tmp_path):
         ResultsStore(path)
 
 
+def test_runs_left_running_by_a_dead_process_of_this_host_are_marked_interrupted(tmp_path):
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        dead = store.start_run(_matrix(), {**ENV, "hostname": "here", "pid": 111})
+        live = store.start_run(_matrix(), {**ENV, "hostname": "here", "pid": 222})
+        other = store.start_run(_matrix(), {**ENV, "hostname": "elsewhere", "pid": 111})
+        unknown = store.start_run(_matrix(), {**ENV, "hostname": "here"})  # no pid recorded
+        finished = store.start_run(_matrix(), {**ENV, "hostname": "here", "pid": 111})
+        store.finish_run(finished)
+        assert store.close_stale_runs("here", lambda pid: pid == 222) == [dead]
+        status = dict(zip(store.runs_frame()["run_id"], store.runs_frame()["status"]))
+    assert status == {dead: "interrupted", live: "running", other: "running",
+                      unknown: "running", finished: "finished"}
+
+
 # --------------------------------------------------------------------------- kills
 
 _WRITER = """
