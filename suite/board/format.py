@@ -98,4 +98,5 @@ def provenance_lines(board: Leaderboard) -> list[str]:
         f"device: {', '.join(p.devices) or 'unknown'}",
         f"packages: {'; '.join(p.packages) or 'unknown'}",
         f"runs: {len(p.run_ids)}; cells: {counts}",
-    ]
+    ] + ([f"submitted cells: {p.submitted} (marked \"(submitted)\"; their versions, commit "
+          "and device are the submitter's and are not listed above)"] if p.submitted else [])

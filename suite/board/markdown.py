@@ -8,9 +8,18 @@ from suite.board.format import describe_dataset, format_cell, provenance_lines
 from suite.board.numbers import format_number
 from suite.board.table import CARD_COLUMNS, CONVENTIONS, PROBLEM_COLUMNS, Leaderboard
 
+#: Characters that open code, a table cell or inline HTML in Markdown, and their stand-ins.
+_MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", ">": "&gt;",
+                     "&": "&amp;", "\n": " ", "\r": " "}
+
 
 def _md(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """``text`` as literal Markdown text: nothing in it can open code, a table cell, an
+    HTML tag or an inline link (a submitted name such as ``<img onerror=...>`` or
+    ``[x](javascript:...)`` is shown, not rendered). Brackets without ``](`` and
+    intraword underscores stay as they are (they render literally)."""
+    out = "".join(_MARKDOWN_ESCAPES.get(ch, ch) for ch in str(text))
+    return out.replace("](", "]\\(")
 
 
 def _md_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
@@ -37,12 +46,12 @@ def to_markdown(board: Leaderboard) -> str:
              "## Conventions", ""]
     lines += [f"- {c}" for c in CONVENTIONS]
     lines += ["", "## Where the numbers come from", ""]
-    lines += [f"- {line}" for line in provenance_lines(board)]
+    lines += [f"- {_md(line)}" for line in provenance_lines(board)]
     if board.table.empty:
         lines += ["", "No finished cells in the store."]
     for dataset in board.datasets:
         part, cols = board.section(dataset), board.columns(dataset, markdown=True)
-        lines += ["", f"## {_md(dataset)}", "", describe_dataset(board, dataset), ""]
+        lines += ["", f"## {_md(dataset)}", "", _md(describe_dataset(board, dataset)), ""]
         ranked = part[part["section"] == "ranked"]
         lines += _md_table([c.label for c in cols],
                            ([format_cell(row, c) for c in cols] for _, row in ranked.iterrows()))

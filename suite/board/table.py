@@ -32,6 +32,7 @@ from suite.metrics.degenerate import row_reason
 from suite.metrics.scorers import COLUMNS as SCORE_INFO
 from suite.protocol import PROTOCOL_VERSION, REFERENCE_SOURCE, GroupEntry, rank_group
 from suite.store.frame import DONE, KEY, REQUIRED_COLUMNS
+from suite.store.submissions import EXTERNAL_SOURCE
 
 #: Score -> higher is better (registered columns).
 COLUMN_DIRECTIONS: dict[str, bool] = {name: info.higher_is_better for name, info in SCORE_INFO.items()}
@@ -281,6 +282,7 @@ class Provenance:
     dirty: bool = False  # some cell ran from a working tree with uncommitted changes
     run_ids: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of cells
+    submitted: int = 0  # finished submitted cells (their provenance is not the above)
 
 
 @dataclass
@@ -754,6 +756,14 @@ def _natural(text: str) -> tuple[int, Any]:
 
 
 def _provenance(frame: pd.DataFrame, done: pd.DataFrame) -> Provenance:
+    """Over the store's own cells: a submission's versions, commit and device are its own
+    claims and are not mixed into the board's provenance (its rows are counted apart)."""
+    submitted = int((done["explainer_source"].astype(str) == EXTERNAL_SOURCE).sum()) \
+        if "explainer_source" in done else 0
+    if submitted:
+        frame = frame[frame["explainer_source"].astype(str) != EXTERNAL_SOURCE]
+        done = done[done["explainer_source"].astype(str) != EXTERNAL_SOURCE]
+
     def unique(col: str, rows: pd.DataFrame = done) -> tuple[str, ...]:
         if col not in rows:
             return ()
@@ -772,7 +782,7 @@ def _provenance(frame: pd.DataFrame, done: pd.DataFrame) -> Provenance:
     counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
     return Provenance(suite_versions=unique("suite_version"), git_commits=unique("git_commit"),
                       devices=devices, packages=packages, dirty=dirty,
-                      run_ids=unique("run_id", frame), counts=counts)
+                      run_ids=unique("run_id", frame), counts=counts, submitted=submitted)
 
 
 def _truthy(value: Any) -> bool:

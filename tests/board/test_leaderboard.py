@@ -12,6 +12,7 @@ from suite.board.numbers import format_number
 from suite.board.table import CONVENTIONS, DISPLAY_COLUMNS, SCORE_COLUMNS, build_leaderboard
 from suite.board.write import write_leaderboard
 from suite.store.frame import KEY
+from suite.store.submissions import EXTERNAL_SOURCE
 from tests.board import EXPLAINERS, FREE_DATASET, GT_DATASET, make_cells_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -207,3 +208,19 @@ def test_a_store_without_finished_cells_still_gives_a_board(frame, tmp_path):
     paths = write_leaderboard(failed_only, tmp_path)
     assert all(p.is_file() for p in paths)
     assert [p.read_bytes()[:8] for p in paths if p.suffix == ".png"] == [PNG_MAGIC] * 3
+
+
+def test_markdown_shows_submitted_strings_literally_and_keeps_their_provenance_apart():
+    evil = "<img src=x onerror=alert(1)>"
+    frame = make_cells_frame(explainer_names=("saliency", evil))
+    frame.loc[frame["status"] == "skipped", "error"] = "<script>alert('x')</script> `code`"
+    frame.loc[frame["explainer"] == "saliency", "device_name"] = "[click](javascript:alert(1))"
+    submitted = frame["explainer"] == evil
+    frame.loc[submitted, "explainer_source"] = EXTERNAL_SOURCE
+    frame.loc[submitted, "git_commit"] = "deadbeef-submitted"
+    text = to_markdown(build_leaderboard(frame))
+    assert evil not in text and "<script>" not in text and "](javascript" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "\\`code\\`" in text
+    provenance = text.split("## Where the numbers come from", 1)[1].split("\n## ", 1)[0]
+    assert "deadbeef-submitted" not in provenance
+    assert "submitted cells:" in provenance
