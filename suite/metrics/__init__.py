@@ -37,12 +37,12 @@ from suite.metrics.ground_truth_free import (
                                unfaithfulness,
 )
 from suite.metrics.perturb import masked_log_probs
-from suite.metrics.scorers import COLUMNS, ColumnInfo, score_all
+from suite.metrics.scorers import COLUMN_RANGES, COLUMNS, ColumnInfo, column_range, score_all
 from suite.metrics.sparsity import instance_sparsity, mean_sparsity, soft_mask
 
 __all__ = [
-    "COLUMNS", "METRICS", "attribution_scores", "average_precision", "characterization",
-    "ColumnInfo", "best_alternative_accuracy", "cosine_distance", "graph_explanation_accuracy",
+    "COLUMN_RANGES", "COLUMNS", "METRICS", "attribution_scores", "average_precision",
+    "characterization", "column_range", "ColumnInfo", "best_alternative_accuracy", "cosine_distance", "graph_explanation_accuracy",
     "jaccard_per_instance", "relative_threshold_mask", "fidelity_minus_acc", "fidelity_minus_prob",
     "fidelity_plus_acc", "fidelity_plus_prob", "instance_sparsity", "masked_log_probs",
     "mean_sparsity", "metric_info", "MetricContext", "MetricInfo", "node_scores_from_edges",

@@ -192,6 +192,26 @@ COLUMNS: dict[str, ColumnInfo] = {
 }
 
 
+#: Values a score column may take (inclusive; NaN = undefined is always allowed). Columns
+#: not listed are shares, areas or AUCs in [0, 1].
+COLUMN_RANGES: dict[str, tuple[float, float]] = {
+    **{f"{name}{soft}": (-1.0, 1.0) for name in ("fid_plus_prob", "fid_minus_prob")
+       for soft in ("", "_soft")},
+    "drop_curve_area": (-1.0, 1.0),
+    **{name: (-1.0, 1.0) for name in COLUMNS if name.startswith("curve_drop_acc_")},
+    "repr_fidelity": (-math.inf, 1.0),
+    "repr_fidelity_instance_std": (0.0, math.inf),
+    "gates_open_layers": (0.0, math.inf), "gates_closed_layers": (0.0, math.inf),
+    "explanations_per_s": (0.0, math.inf), "explain_seconds": (0.0, math.inf),
+    "fit_seconds": (0.0, math.inf),
+}
+
+
+def column_range(name: str) -> tuple[float, float]:
+    """The inclusive range of score column ``name`` (:data:`COLUMN_RANGES`, else [0, 1])."""
+    return COLUMN_RANGES.get(name, (0.0, 1.0))
+
+
 def _declared(metric: str) -> tuple[str, ...]:
     return tuple(name for name, col in COLUMNS.items() if col.metric == metric)
 

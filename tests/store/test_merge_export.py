@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import sqlite3
 from pathlib import Path
@@ -189,3 +190,33 @@ def test_export_never_overwrites_the_store_it_reads_or_another_store(two_stores,
     assert main(["export", "--store", str(a), "--format", fmt, "--out", str(b)]) == 2
     assert "is a results store; refusing to overwrite it" in capsys.readouterr().err
     assert (a.read_bytes(), b.read_bytes()) == before
+
+
+@pytest.mark.parametrize("column, value, why", [
+    ("edge_auc", math.inf, "edge_auc inf is not a number in [0, 1]"),
+    ("edge_auc", 7.5, "edge_auc 7.5 is not a number in [0, 1]"),
+    ("fid_plus_acc", -0.2, "fid_plus_acc -0.2 is not a number in [0, 1]"),
+    ("edge_auc", "high", "edge_auc 'high' is not a number"),
+    ("status", "champion", "status 'champion' is not one of done, failed, skipped"),
+    ("seed", "zero", "seed 'zero' is not an integer in [0, 2^63)"),
+    ("seed", 2.5, "seed 2.5 is not an integer"),
+    ("seed", 2 ** 64, "is not an integer in [0, 2^63)"),
+])
+def test_a_submission_with_an_invalid_row_is_refused_naming_the_row(
+        two_stores, tmp_path, capsys, column, value, why):
+    _, b = two_stores
+    good = tmp_path / "good.csv"
+    assert main(["export", "--store", str(b), "--format", "csv", "--explainer", "gnnexplainer",
+                 "--plugin-ref", "my-pkg==1.0 my_pkg:Mine", "--out", str(good)]) == 0
+    frame = pd.read_csv(good)
+    frame[column] = frame[column].astype(object)
+    frame.loc[0, column] = value
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(SubmissionError, match="row 1 .*" + re.escape(why)):
+        read_submission(bad)
+    assert main(["leaderboard", "--store", str(b), "--include", str(bad),
+                 "--out", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and why in err
+    assert not (tmp_path / "board").exists()
