@@ -12,8 +12,24 @@ C = TypeVar("C")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Longest error message a config error shows (it may quote a value read from a file).
+MAX_MESSAGE = 500
+
+
+def one_line(message: object, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line (line breaks shown as ``\\n``), cut to ``limit`` characters."""
+    text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ConfigError(ValueError):
-    """A config value or key is invalid; the message names the field and the value."""
+    """A config value or key is invalid; the message names the field and the value.
+
+    The message is kept to one line of at most :data:`MAX_MESSAGE` characters, whatever
+    the offending value read from a file holds."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(one_line(message))
 
 
 def build_config(cls: type[C], values: Mapping[str, Any] | None, where: str = "") -> C:

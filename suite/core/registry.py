@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
+from suite.core.config import MAX_MESSAGE, one_line
+
 T = TypeVar("T")
 
 
@@ -24,7 +26,8 @@ class UnknownNameError(KeyError):
     """Raised when a registry lookup misses; the message lists the known names."""
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
+        # one line, long enough for the list of known names that follows the unknown one
+        return one_line(self.args[0], limit=2 * MAX_MESSAGE) if self.args else ""
 
 
 @dataclass(frozen=True)

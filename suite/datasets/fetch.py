@@ -7,6 +7,7 @@ one-line reason (:func:`first_line`).
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -16,9 +17,18 @@ from suite.core.paths import Paths
 DOWNLOAD_TIMEOUT = 30.0
 
 
+#: The only URL schemes a download may use (no ``file:`` or custom handlers).
+ALLOWED_SCHEMES: tuple[str, ...] = ("https", "http")
+
+
 def fetch_url(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
-    """The body of ``url`` (raises ``OSError``/``URLError`` on any failure, never waits forever)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URLs)
+    """The body of ``url`` (raises ``OSError``/``URLError`` on any failure, never waits
+    forever; ``ValueError`` for a scheme other than https/http)."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise ValueError(f"{url}: only {', '.join(ALLOWED_SCHEMES)} URLs are downloaded")
+    # the scheme is checked above; the URLs are the loaders' fixed official ones
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310
         return response.read()
 
 
