@@ -202,10 +202,13 @@ class ChemistryStudy:
                trainings: Sequence[str]) -> Claim:
         kept = [v for v in values if not math.isnan(v)]
         if len(kept) < 2:
-            reasons = sorted({self.below(r, dataset, t) for r in self.records for t in trainings}
-                             - {""})
+            below = []
+            for training in trainings:
+                count = sum(bool(self.below(r, dataset, training)) for r in self.records)
+                if count:
+                    below.append(f"{training} on {count} of {len(self.records)}")
             why = (f"{len(kept)} seed(s) with its models at their floor"
-                   + (f" ({'; '.join(reasons)})" if reasons else ""))
+                   + (f" (below it: {', '.join(below)})" if below else ""))
             return Claim(claim, test, math.nan, math.nan, math.nan, excluded=why)
         interval = seed_interval(kept, (-1.0, 1.0))
         return Claim(claim, f"{test}, {len(kept)} seeds ({interval.method} interval)",
