@@ -286,11 +286,18 @@ class MatrixConfig:
         return dataclasses.replace(self, device=_device(str(device), "device"))
 
 
-def _int(value: Any, where: str, minimum: int | None = None) -> int:
+#: Seeds are below this: they seed numpy and torch generators and are stored as SQLite integers.
+SEED_LIMIT = 2 ** 63
+
+
+def _int(value: Any, where: str, minimum: int | None = None,
+         below: int | None = None) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigError(f"{where}: expected an integer (got {value!r})")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: must be >= {minimum} (got {value!r})")
+    if below is not None and value >= below:
+        raise ConfigError(f"{where}: must be below {below} (got {value!r})")
     return value
 
 
@@ -385,7 +392,8 @@ def parse_matrix(raw: Any, source: str = "", default_name: str = "") -> MatrixCo
         seeds_raw = [seeds_raw]
     if not isinstance(seeds_raw, (list, tuple)) or not seeds_raw:
         raise ConfigError(f"seeds: expected a non-empty list of integers (got {seeds_raw!r})")
-    seeds = tuple(_int(s, f"seeds[{i}]", minimum=0) for i, s in enumerate(seeds_raw))
+    seeds = tuple(_int(s, f"seeds[{i}]", minimum=0, below=SEED_LIMIT)
+                  for i, s in enumerate(seeds_raw))
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds: each seed must appear once (got {list(seeds)!r})")
 
@@ -739,7 +747,12 @@ def matrix_document(name_or_path: str | os.PathLike) -> tuple[str, str, Any]:
         if not path.is_file():
             raise FileNotFoundError(f"matrix file {str(path)!r} does not exist "
                                     f"(presets: {', '.join(preset_names())})")
-        return path.stem, str(path), _read_yaml(path.read_text(), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                              f"offset {exc.start}); save the matrix as UTF-8") from None
+        return path.stem, str(path), _read_yaml(text, str(path))
     name, raw = preset_document(str(name_or_path))
     return name, f"preset:{name}", raw
 

@@ -138,6 +138,21 @@ def test_malformed_yaml_matrix_exits_2_naming_the_file(suite_home, capsys):
     assert str(path) in _error_line(capsys)
 
 
+def test_a_matrix_file_that_is_not_utf8_exits_2_naming_the_byte(suite_home, capsys):
+    path = suite_home / "latin.yaml"
+    path.write_bytes(b"name: x\nseeds: [0]\n\xff\xfe: 1\n")
+    assert main(["run", "--matrix", str(path), "--root", str(suite_home)]) == 2
+    line = _error_line(capsys)
+    assert "latin.yaml: not UTF-8 text (byte 0xff at offset 19)" in line
+
+
+def test_a_seed_too_large_to_store_exits_2_before_anything_runs(suite_home, capsys):
+    assert main(["run", "--matrix", "smoke", "--seeds", str(2 ** 64), "--root",
+                 str(suite_home)]) == 2
+    assert "seeds[0]: must be below 9223372036854775808" in _error_line(capsys)
+    assert not (suite_home / "results").exists()
+
+
 @pytest.mark.parametrize("argv, field", [
     (["--executor", "processes", "--workers", "0"], "--workers: expected a positive number"),
     (["--workers", "2"], "--workers: only used with --executor processes"),
