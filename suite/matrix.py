@@ -457,7 +457,7 @@ def _function_defaults(fn: Callable[..., Any], params: Params, where: str,
     parameters = [p for p in parameters if p.name not in skip
                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception:  # unresolvable annotations: check names only
         hints = {}
     spec = dataclasses.make_dataclass(

@@ -426,3 +426,23 @@ def test_a_restricted_preset_runs_the_same_cells_as_the_whole_one():
     assert "tree-cycles" not in str(cut["models"])  # overrides of cut datasets go with them
     with pytest.raises(ConfigError, match="'gcm' is not in this matrix; it has gcn-sum, gin"):
         restrict_document(raw, models=["gcm"])
+
+
+@pytest.mark.parametrize("section, name, params, message", [
+    ("models", "gcn", {"hidden": -4}, "models.gcn.hidden: expected a value in [1, inf) (got -4)"),
+    ("models", "gcn", {"num_layers": 0}, "models.gcn.num_layers: expected a value in [1, inf)"),
+    ("models", "gin", {"jk": "foo"}, "models.gin.jk: expected one of cat, last (got 'foo')"),
+    ("models", "gcn", {"dropout": 2.0}, "models.gcn.dropout: expected a value in [0, 1) (got 2.0)"),
+    ("datasets", "ba-shapes", {"noise_ratio": -1}, "datasets.ba-shapes.noise_ratio: expected "
+                                                   "a value in [0, inf) (got -1.0)"),
+    ("trainings", "standard", {"lr": 1e30, "epochs": 0}, "epochs: must be >= 1"),
+])
+def test_out_of_range_hyper_parameters_are_refused_when_the_matrix_is_parsed(
+        section, name, params, message):
+    """Each value once passed the parser and failed every cell at run time (issue 30)."""
+    raw = {"name": "ranges", "seeds": [0], "datasets": {"ba-shapes": {}},
+           "models": {"gcn": {}}, "trainings": {"standard": {}}, "explainers": {"random": {}}}
+    raw[section] = {name: params}
+    with pytest.raises(ConfigError) as caught:
+        parse_matrix(raw)
+    assert message in str(caught.value)

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import typing
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
 C = TypeVar("C")
@@ -47,7 +48,7 @@ def build_config(cls: type[C], values: Mapping[str, Any] | None, where: str = ""
             f"{prefix}{unknown[0]}: unknown field for {cls.__name__}; known fields: "
             f"{', '.join(sorted(fields))}"
         )
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     for key, value in values.items():
         values[key] = _check(hints.get(key), value, f"{prefix}{key}")
     try:
@@ -56,10 +57,61 @@ def build_config(cls: type[C], values: Mapping[str, Any] | None, where: str = ""
         raise ConfigError(f"{where or cls.__name__}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a number, as ``Annotated`` metadata: ``low <= value <= high``
+    (strict where ``low_open`` / ``high_open``; None: unbounded), NaN refused."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def text(self) -> str:
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{left}{low}, {high}{right}"
+
+    def check(self, value: float, name: str) -> None:
+        bad = value != value  # NaN
+        if self.low is not None:
+            bad = bad or value < self.low or (self.low_open and value == self.low)
+        if self.high is not None:
+            bad = bad or value > self.high or (self.high_open and value == self.high)
+        if bad:
+            raise ConfigError(f"{name}: expected a value in {self.text()} (got {value!r})")
+
+
+#: Annotated number types of hyper-parameters (checked when a matrix is parsed).
+PositiveInt = typing.Annotated[int, Range(1)]
+NonNegativeInt = typing.Annotated[int, Range(0)]
+PositiveFloat = typing.Annotated[float, Range(0, low_open=True)]
+NonNegativeFloat = typing.Annotated[float, Range(0)]
+Fraction = typing.Annotated[float, Range(0, 1)]
+Dropout = typing.Annotated[float, Range(0, 1, high_open=True)]
+#: How a model reads its layers' states: concatenated (``cat``) or the last one.
+JumpingKnowledge = typing.Literal["cat", "last"]
+
+
 def _check(hint: Any, value: Any, name: str) -> Any:
     if hint is None or hint is Any:
         return value
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        value = _check(base, value, name)
+        for extra in extras:
+            if isinstance(extra, Range) and isinstance(value, (int, float)):
+                extra.check(value, name)
+        return value
+    if origin is typing.Literal:
+        options = typing.get_args(hint)
+        if value in options and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: expected one of {', '.join(map(str, options))} "
+                          f"(got {value!r})")
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         errors = []
         for option in typing.get_args(hint):

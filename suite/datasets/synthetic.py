@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from suite.core.config import ConfigError
+from suite.core.config import ConfigError, NonNegativeFloat, NonNegativeInt, PositiveInt
 from suite.core.types import BenchmarkDataset, DatasetInfo, TaskLevel
 from suite.datasets.base import dataset_info, register_dataset
 from suite.datasets.generators import (
@@ -122,8 +122,10 @@ def _ba_shapes_sketch(rng: np.random.Generator, num_base: int, base_m: int, num_
                 "GNNExplainer reference code adds int(0.01 |E|), about 0.03 N, which the default "
                 "matrix uses); constant features; 4 classes: base, house top (roof), middle, bottom",
 ))
-def ba_shapes(seed: int = 0, *, num_base: int = 300, base_m: int = 5, num_motifs: int = 80,
-              noise_ratio: float = 0.1, num_features: int = 10) -> BenchmarkDataset:
+def ba_shapes(seed: int = 0, *, num_base: PositiveInt = 300, base_m: PositiveInt = 5,
+              num_motifs: NonNegativeInt = 80,
+              noise_ratio: NonNegativeFloat = 0.1,
+              num_features: PositiveInt = 10) -> BenchmarkDataset:
     """BA-Shapes: N = num_base + 5 * num_motifs nodes; y = house role (0 base, 1 top, 2 middle, 3 bottom)."""
     params = dict(seed=_int("seed", seed, 0), num_base=_int("num_base", num_base, 2),
                   base_m=_int("base_m", base_m), num_motifs=_int("num_motifs", num_motifs, 0),
@@ -151,8 +153,10 @@ def ba_shapes(seed: int = 0, *, num_base: int = 300, base_m: int = 5, num_motifs
                 "and N(+1, 0.5^2) in community 1, dims 2-9 ~ N(0, 1) in both (the suite's choice); "
                 "8 classes = 4 * community + house role",
 ))
-def ba_community(seed: int = 0, *, num_base: int = 300, base_m: int = 5, num_motifs: int = 80,
-                 noise_ratio: float = 0.1, num_bridges: int = 350, num_features: int = 10,
+def ba_community(seed: int = 0, *, num_base: PositiveInt = 300, base_m: PositiveInt = 5,
+                 num_motifs: NonNegativeInt = 80,
+                 noise_ratio: NonNegativeFloat = 0.1, num_bridges: NonNegativeInt = 350,
+                 num_features: PositiveInt = 10,
                  informative_dims: int = 2, feature_mean: float = 1.0,
                  informative_std: float = 0.5, other_std: float = 1.0) -> BenchmarkDataset:
     """BA-Community: two BA-Shapes graphs (nodes ``0..n-1`` community 0, ``n..2n-1`` community 1).
@@ -220,8 +224,10 @@ def _tree_dataset(name: str, seed: int, depth: int, motif: Motif, num_motifs: in
                 "to a random tree node (871 nodes); no noise edges by default; constant features; "
                 "2 classes: tree, cycle",
 ))
-def tree_cycles(seed: int = 0, *, depth: int = 8, num_motifs: int = 60, cycle_size: int = 6,
-                noise_ratio: float = 0.0, num_features: int = 10) -> BenchmarkDataset:
+def tree_cycles(seed: int = 0, *, depth: NonNegativeInt = 8, num_motifs: NonNegativeInt = 60,
+                cycle_size: PositiveInt = 6,
+                noise_ratio: NonNegativeFloat = 0.0,
+                num_features: PositiveInt = 10) -> BenchmarkDataset:
     """Tree-Cycles: N = (2^(depth+1) - 1) + cycle_size * num_motifs; y = 1 on cycle nodes."""
     params = dict(seed=_int("seed", seed, 0), depth=_int("depth", depth, 0),
                   num_motifs=_int("num_motifs", num_motifs, 0), cycle_size=_int("cycle_size", cycle_size, 3),
@@ -239,8 +245,10 @@ def tree_cycles(seed: int = 0, *, depth: int = 8, num_motifs: int = 60, cycle_si
                 "(from a corner) to a random tree node (1,231 nodes); no noise edges by default; "
                 "constant features; 2 classes: tree, grid",
 ))
-def tree_grid(seed: int = 0, *, depth: int = 8, num_motifs: int = 80, grid_size: int = 3,
-              noise_ratio: float = 0.0, num_features: int = 10) -> BenchmarkDataset:
+def tree_grid(seed: int = 0, *, depth: NonNegativeInt = 8, num_motifs: NonNegativeInt = 80,
+              grid_size: PositiveInt = 3,
+              noise_ratio: NonNegativeFloat = 0.0,
+              num_features: PositiveInt = 10) -> BenchmarkDataset:
     """Tree-Grid: N = (2^(depth+1) - 1) + grid_size^2 * num_motifs; y = 1 on grid nodes."""
     params = dict(seed=_int("seed", seed, 0), depth=_int("depth", depth, 0),
                   num_motifs=_int("num_motifs", num_motifs, 0), grid_size=_int("grid_size", grid_size, 2),
@@ -261,8 +269,9 @@ def tree_grid(seed: int = 0, *, depth: int = 8, num_motifs: int = 80, grid_size:
                 "joined by one edge to a random base node (25 nodes); 10 constant features; "
                 "balanced classes",
 ))
-def ba_2motifs(seed: int = 0, *, num_graphs: int = 1000, num_base: int = 20, base_m: int = 1,
-               num_features: int = 10) -> BenchmarkDataset:
+def ba_2motifs(seed: int = 0, *, num_graphs: PositiveInt = 1000, num_base: PositiveInt = 20,
+               base_m: PositiveInt = 1,
+               num_features: PositiveInt = 10) -> BenchmarkDataset:
     """BA-2Motifs: graph g has label 0 (house) or 1 (5-cycle); floor(G/2) graphs are 5-cycles.
 
     Labels are a seeded permutation of the balanced label list; then each graph's

@@ -17,7 +17,7 @@ from torch_geometric.nn import (
 )
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.core.config import ConfigError, omit_at_default
+from suite.core.config import ConfigError, Dropout, JumpingKnowledge, PositiveInt, omit_at_default
 from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
 
@@ -106,8 +106,9 @@ def _check_layers(num_layers: int, hidden: int) -> None:
     description="graph convolution with symmetric degree normalisation and self-loops "
     "(normalize false: h_v' = W (h_v + sum_u h_u) + b, the GNNExplainer paper's form)"))
 @omit_at_default("normalize", "l2_norm", "last_relu")
-def gcn(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-        pool: str = "mean", dropout: float = 0.0, normalize: bool = True,
+def gcn(dataset: BenchmarkDataset, hidden: PositiveInt = 20, num_layers: PositiveInt = 3,
+        jk: JumpingKnowledge = "cat",
+        pool: str = "mean", dropout: Dropout = 0.0, normalize: bool = True,
         l2_norm: bool = False, last_relu: bool = True) -> MessagePassingGNN:
     """Kipf & Welling's layer ``D^-1/2 (A + I) D^-1/2 H W`` (``GCNConv``), or with
     ``normalize=False`` the GNNExplainer paper's unnormalised layer ``W (h_v + sum_u h_u) + b``
@@ -134,8 +135,9 @@ def _sum_convs(dims: list[int], self_term: bool) -> list[MessagePassing]:
 @register_model(ModelInfo(
     name="gin", citation="Xu et al., ICLR 2019 (arXiv 1810.00826)",
     description="graph isomorphism network: sum aggregation and a 2-layer MLP per layer"))
-def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: str = "cat",
-        pool: str = "sum", dropout: float = 0.0) -> MessagePassingGNN:
+def gin(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: PositiveInt = 3,
+        jk: JumpingKnowledge = "cat",
+        pool: str = "sum", dropout: Dropout = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
@@ -147,8 +149,9 @@ def gin(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, jk: st
     name="graphconv", citation="Morris et al., AAAI 2019 (arXiv 1810.02244); the GNNExplainer "
     "paper's node models (Ying et al., NeurIPS 2019) use this unnormalised form",
     description="unnormalised sum aggregation: h_v' = W1 h_v + W2 sum_u h_u (degree stays visible)"))
-def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-              pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+def graphconv(dataset: BenchmarkDataset, hidden: PositiveInt = 20, num_layers: PositiveInt = 3,
+              jk: JumpingKnowledge = "cat",
+              pool: str = "mean", dropout: Dropout = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
     convs = [GraphConv(dims[i], dims[i + 1], aggr="add") for i in range(num_layers)]
@@ -160,8 +163,9 @@ def graphconv(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, 
     "paper's node models (its code's GraphConv/GcnEncoderNode)",
     description="unnormalised sum with a shared self term, h_v' = W (h_v + sum_u h_u) + b "
     "(self_term false: W sum_u h_u + b), L2-normalised node states, jk=cat"))
-def gcn_sum(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk: str = "cat",
-            pool: str = "mean", dropout: float = 0.0, self_term: bool = True,
+def gcn_sum(dataset: BenchmarkDataset, hidden: PositiveInt = 20, num_layers: PositiveInt = 3,
+            jk: JumpingKnowledge = "cat",
+            pool: str = "mean", dropout: Dropout = 0.0, self_term: bool = True,
             l2_norm: bool = True, last_relu: bool = True) -> MessagePassingGNN:
     """The GNNExplainer paper's layer (:func:`_sum_convs`); the paper's code leaves the last
     layer without ReLU (``last_relu=False``)."""
@@ -175,8 +179,10 @@ def gcn_sum(dataset: BenchmarkDataset, hidden: int = 20, num_layers: int = 3, jk
 @register_model(ModelInfo(
     name="gat", citation="Velickovic et al., ICLR 2018 (arXiv 1710.10903)",
     description="graph attention with multi-head messages (concatenated heads)"))
-def gat(dataset: BenchmarkDataset, hidden: int = 32, num_layers: int = 3, heads: int = 4,
-        jk: str = "cat", pool: str = "mean", dropout: float = 0.0) -> MessagePassingGNN:
+def gat(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: PositiveInt = 3,
+        heads: PositiveInt = 4,
+        jk: JumpingKnowledge = "cat", pool: str = "mean",
+        dropout: Dropout = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     if hidden % heads:
         raise ConfigError(f"hidden: must be a multiple of heads={heads} (got {hidden})")

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, GINEConv, global_add_pool, global_max_pool, global_mean_pool
 
-from suite.core.config import ConfigError
+from suite.core.config import ConfigError, Dropout, JumpingKnowledge, PositiveInt
 from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
 
@@ -240,8 +240,10 @@ def _check_ogb(kind: str, dataset: BenchmarkDataset) -> None:
                 "Atom/BondEncoder on OGB-format molecules (float x read as integers, piecewise-linear "
                 "between them), Linear encoders otherwise, zero bond embeddings without edge_attr; "
                 "sum readout + MLP"))
-def gine(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 3, jk: str = "cat",
-         pool: str = "sum", dropout: float = 0.0, encoder: str = "auto", train_eps: bool = True) -> GINE:
+def gine(dataset: BenchmarkDataset, hidden: PositiveInt = 64, num_layers: PositiveInt = 3,
+         jk: JumpingKnowledge = "cat",
+         pool: str = "sum", dropout: Dropout = 0.0, encoder: str = "auto",
+         train_eps: bool = True) -> GINE:
     kind = _resolve_encoder(encoder, dataset)
     _check_ogb(kind, dataset)
     return GINE(dataset.num_node_features, dataset.edge_dim, dataset.num_classes, dataset.task, kind,
@@ -253,8 +255,9 @@ def gine(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 3, jk: s
     "(Hu et al., NeurIPS 2020)", uses_edge_attr=True,
     description="GCN on OGB-encoded atoms (Linear encoder for other features); bonds used as learned "
                 "edge weights sigmoid(Linear(BondEncoder(e))) in the GCN normalisation; mean readout + MLP"))
-def gcn_ogb(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 3, jk: str = "cat",
-            pool: str = "mean", dropout: float = 0.0, encoder: str = "auto",
+def gcn_ogb(dataset: BenchmarkDataset, hidden: PositiveInt = 64, num_layers: PositiveInt = 3,
+            jk: JumpingKnowledge = "cat",
+            pool: str = "mean", dropout: Dropout = 0.0, encoder: str = "auto",
             bond_weights: bool = True) -> BondWeightedGCN:
     kind = _resolve_encoder(encoder, dataset)
     _check_ogb(kind, dataset)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.core.config import ConfigError
+from suite.core.config import ConfigError, Dropout, NonNegativeInt, PositiveInt
 from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
 from suite.models.tokens import is_token_format, token_encoder
@@ -219,8 +219,9 @@ def num_relations(dataset: BenchmarkDataset) -> int:
                 "relation (R-GCN's 1/c_{v,r}), norm='none' sums (GraphMask's star-graph model); "
                 "datasets without edge types use one relation; token graphs (NLP family) get "
                 "word/POS embeddings in the input MLP"))
-def rgcn(dataset: BenchmarkDataset, hidden: int = 100, num_layers: int = 1, input_mlp: bool = True,
-         readout: str = "centre", num_bases: int = 0, dropout: float = 0.0,
+def rgcn(dataset: BenchmarkDataset, hidden: PositiveInt = 100, num_layers: PositiveInt = 1,
+         input_mlp: bool = True,
+         readout: str = "centre", num_bases: NonNegativeInt = 0, dropout: Dropout = 0.0,
          norm: str = "relation") -> RGCN:
     """R-GCN for ``dataset`` (relations = its edge types, else 1).
 

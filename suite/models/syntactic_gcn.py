@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.conv import MessagePassing
 
-from suite.core.config import ConfigError
+from suite.core.config import ConfigError, Dropout, PositiveInt
 from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.models.base import GraphModel, ModelInfo, register_model
 from suite.models.rgcn import READOUTS, num_relations, typed_layers_and_readout
@@ -147,8 +147,9 @@ def type_directions(dataset: BenchmarkDataset) -> Tensor:
                 "biases and gate biases, edge-wise scalar sigmoid gates, one message per edge "
                 "(self-loops are typed edges of the graph); LayerNorm+ReLU per layer, 1-3 layers; "
                 "word/POS embeddings on token graphs; mean readout + MLP"))
-def syntactic_gcn(dataset: BenchmarkDataset, hidden: int = 64, num_layers: int = 2, readout: str = "mean",
-                  dropout: float = 0.0, gated: bool = True, words: bool = True) -> SyntacticGCN:
+def syntactic_gcn(dataset: BenchmarkDataset, hidden: PositiveInt = 64, num_layers: PositiveInt = 2,
+                  readout: str = "mean",
+                  dropout: Dropout = 0.0, gated: bool = True, words: bool = True) -> SyntacticGCN:
     """``words=False`` leaves the word ids out of the token encoder (POS, side, morphology only)."""
 
     if getattr(dataset.data, "edge_type", None) is None:
