@@ -555,10 +555,12 @@ class AdversarialStudy:
             lines += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]
         problems = self.frame[self.frame["status"] != "done"] if not self.frame.empty else None
         if problems is not None and not problems.empty:
-            lines += ["", "Cells not done:", ""]
-            lines += [f"- {r['dataset']}/{r['model']}/{r['training']}/{r['explainer']}/seed"
-                      f"{r['seed']}: {r['status']}: {_first_line(r['error'])}"
-                      for _, r in problems.iterrows()]
+            lines += ["", "Cells not done (grouped by status and reason):", ""]
+            reasons = problems.assign(reason=problems["error"].map(_first_line))
+            for (status, reason), part in reasons.groupby(["status", "reason"], sort=False):
+                where = ", ".join(dict.fromkeys(f"{d}/{m}" for d, m in
+                                                zip(part["dataset"], part["model"])))
+                lines.append(f"- {len(part)} {status}: {reason or '-'} ({where})")
         sweep_plot = f", `{SWEEP_PLOT}`" if self.sweep is not None and not self.sweep.empty else ""
         lines += ["", f"Plots: `{DIFF_PLOT}`, `{ACC_PLOT}`{sweep_plot}. Cells: `{CSV_FILE}`. "
                   f"Run: {_first_line(self.run_text) or '-'}. Generated in {self.seconds:.0f} s.",
@@ -1028,8 +1030,10 @@ def full_study(out_dir: str | Path, paths: Paths | None = None, device: str = "c
                run: bool = True, bar: bool = False) -> AdversarialStudy:
     """The full study (the preset and its sweep) with its store at ``OUT/store.sqlite``.
     ``run=False`` analyses what that store holds without running anything (a study cut
-    short: ``python -c "from suite_studies.adversarial.report import full_study, write_study;
-    write_study(full_study('results/adversarial', run=False), 'results/adversarial')"``)."""
+    short). To re-analyse a finished study, rerun ``suite report adversarial --out OUT``:
+    every cell is read from the store, and the command line keeps torch at one thread (the
+    robustness measurement over hundreds of small models took minutes, not seconds, with
+    torch's default threads on 2 cores)."""
     out = Path(out_dir)
     raw = adversarial_document(seed)
     sweep = sweep_documents(raw, datasets=SWEEP_DATASETS, explainers=SWEEP_EXPLAINERS,
