@@ -27,9 +27,11 @@ def test_quick_nlp_report_renders(small_ewt, suite_home):
     files = REPORTS.get("nlp")(request)
     names = sorted(p.name for p in files)
     assert names == ["nlp.md", "nlp_f1.png", "nlp_sentences.png"]
+    out = out / "quick"  # the quick configuration's own folder, two seeds
+    assert (out / "seeds" / "seed-1.json").is_file() and (out / "study-version.json").is_file()
     text = (out / "nlp.md").read_text()
     assert "## dep-count" in text and "## dep-role" in text and "## ewt-genre" in text
-    assert "GraphMask drops" in text.split("## ewt-genre")[1]  # the droppable share without ground truth
+    assert "## Claims" in text and "ewt-genre: dropping the edges GraphMask drops" in text
     for method in ("graphmask", "graphmask-instance", "saliency", "random"):
         assert f"| {method} |" in text
     assert "failed" not in text
