@@ -147,13 +147,13 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path)
             EXPLAINERS.remove(name)
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_or_sigterm_of_the_driver_keeps_every_finished_cell(tmp_path, how):
+def _stalling_run(tmp_path: Path, explainers: dict) -> tuple[list[str], Path, Path]:
+    """(``suite run`` command, its store, the marker) of a two-worker run of ``explainers``
+    plus one cell that stalls while the marker exists (the driver loads the plug-in)."""
     marker = tmp_path / "stall"
     marker.touch()
-    config = _tiny({"random": {}, "saliency": {}})
-    spec = config.to_dict()
-    spec["explainers"]["test-stall"] = {"marker": str(marker)}  # the driver loads the plug-in
+    spec = _tiny(explainers).to_dict()
+    spec["explainers"]["test-stall"] = {"marker": str(marker)}
     matrix = tmp_path / "tiny.yaml"
     matrix.write_text(yaml.safe_dump(spec))
     store = tmp_path / "s.sqlite"
@@ -161,6 +161,12 @@ def test_ctrl_c_or_sigterm_of_the_driver_keeps_every_finished_cell(tmp_path, how
                str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
                "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
                "--no-leaderboard"]
+    return command, store, marker
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_of_the_driver_keeps_every_finished_cell(tmp_path, how):
+    command, store, _ = _stalling_run(tmp_path, {"random": {}, "saliency": {}})
     code, output = signal_driver_after(command, store, 2, how)
     assert code == 130, output[-2000:]
     assert "Traceback" not in output  # the workers ignore SIGINT: no worker tracebacks
@@ -180,18 +186,7 @@ def test_workers_exit_when_the_driver_is_killed_and_its_run_is_then_interrupted(
     orphan blocked on a pipe), and the next start marks the dead driver's run interrupted."""
     if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
         pytest.skip("/proc/PID/task/PID/children is not available here")
-    marker = tmp_path / "stall"
-    marker.touch()
-    config = _tiny({"random": {}})
-    spec = config.to_dict()
-    spec["explainers"]["test-stall"] = {"marker": str(marker)}
-    matrix = tmp_path / "tiny.yaml"
-    matrix.write_text(yaml.safe_dump(spec))
-    store = tmp_path / "s.sqlite"
-    command = [sys.executable, "-m", "suite", "run", "--matrix", str(matrix), "--store",
-               str(store), "--root", str(tmp_path), "--executor", "processes", "--workers",
-               "2", "--plugin", f"{PLUGIN}:StallWhileMarked", "--no-progress",
-               "--no-leaderboard"]
+    command, store, marker = _stalling_run(tmp_path, {"random": {}})
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240

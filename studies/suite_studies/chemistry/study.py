@@ -3,7 +3,8 @@ against the random explainer, with intervals and the seed paper's claims.
 
 :func:`run_study` runs :func:`~suite_studies.chemistry.report.run_chemistry` once per seed
 (molecule subset, training and explainers all seeded with it) and keeps each seed's numbers
-in ``OUT/seeds/seed-S.json`` (an interrupted study resumes at the first missing seed).
+in ``OUT/seeds/seed-S.json`` (:func:`suite_studies.seeds.run_seeds`: an interrupted study
+resumes at the first missing seed).
 :class:`ChemistryStudy` aggregates them:
 
 - **recall of a group**: among the explained test molecules that contain the group, the
@@ -22,7 +23,6 @@ in ``OUT/seeds/seed-S.json`` (an interrupted study resumes at the first missing 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,8 @@ from suite_studies.chemistry.report import (
     run_chemistry,
 )
 from suite_studies.claims import Claim, claims_markdown
-from suite_studies.versioning import StudyVersion, record_configuration
+from suite_studies.seeds import configuration_record, finite, run_seeds
+from suite_studies.versioning import StudyVersion
 
 #: The study's name in its version record.
 STUDY = "chemistry"
@@ -52,8 +53,6 @@ SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 RANDOM = "random"
 #: The training mode adversarial training is compared with, and the adversarial one.
 BASELINE, ADVERSARIAL = "standard", "adv-features"
-#: Folder (under the output) of the per-seed records.
-SEED_FOLDER = "seeds"
 
 
 @dataclass(frozen=True)
@@ -69,11 +68,8 @@ class StudyConfig:
         return cls(report=ChemistryConfig.quick(), seeds=(0, 1))
 
     def record(self) -> dict[str, Any]:
-        """The configuration whose hash is recorded with the results (the per-seed seed
-        field replaced by the seed list)."""
-        per_seed = dataclasses.asdict(self.report)
-        per_seed.pop("seed")
-        return {"seeds": list(self.seeds), "report": per_seed}
+        """The configuration whose hash is recorded with the results."""
+        return configuration_record(self.report, self.seeds)
 
 
 def seed_record(report: ChemistryReport) -> dict[str, Any]:
@@ -88,14 +84,6 @@ def seed_record(report: ChemistryReport) -> dict[str, Any]:
                          "accuracy": dict(ds.accuracy), "below": dict(ds.below),
                          "figure": ds.figure, "cells": cells})
     return {"seed": report.config.seed, "seconds": report.seconds, "datasets": datasets}
-
-
-def _finite(value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return value if math.isfinite(value) else math.nan
 
 
 @dataclass
@@ -134,7 +122,7 @@ class ChemistryStudy:
     def recall(self, record: dict[str, Any], dataset: str, training: str, explainer: str,
                group: str) -> float:
         cell = self._cell(record, dataset, training, explainer)
-        return math.nan if cell is None else _finite(cell["recall"].get(group))
+        return math.nan if cell is None else finite(cell["recall"].get(group))
 
     def explainers(self) -> list[str]:
         return list(self.config.report.explainers)
@@ -252,7 +240,7 @@ class ChemistryStudy:
             return lines + [f"Skipped: {ds['error']}", ""]
         accuracy = []
         for training in self.trainings():
-            values = [_finite(self._dataset(r, name)["accuracy"].get(training))
+            values = [finite(self._dataset(r, name)["accuracy"].get(training))
                       if self._dataset(r, name) else math.nan for r in self.records]
             below = [f"seed {s}" for s, r in zip(self.config.seeds, self.records)
                      if self.below(r, name, training)]
@@ -298,24 +286,16 @@ def run_study(config: StudyConfig, paths: Paths, device: str = "cpu",
               ) -> ChemistryStudy:
     """Record the configuration in ``out`` (refusing a changed one under the same version),
     then run every seed not yet recorded there; the first seed draws the molecules."""
-    version = record_configuration(out, STUDY, STUDY_VERSION, config.record()) if out else None
     say = progress or (lambda _line: None)
-    records = []
-    for index, seed in enumerate(config.seeds):
-        file = Path(out) / SEED_FOLDER / f"seed-{seed}.json" if out else None
-        if file is not None and file.is_file():
-            say(f"seed {seed}: read from {file}")
-            records.append(json.loads(file.read_text(encoding="utf-8")))
-            continue
-        say(f"seed {seed}")
+
+    def run_seed(index: int, seed: int) -> dict[str, Any]:
         per_seed = dataclasses.replace(config.report, seed=seed,
                                        draw=config.report.draw if index == 0 else 0)
-        report = run_chemistry(per_seed, paths, device, Path(out) if out and index == 0 else None,
-                               progress=say)
-        record = seed_record(report)
-        if file is not None:
-            atomic_write(file, json.dumps(record, indent=1, sort_keys=True) + "\n")
-        records.append(record)
+        folder = Path(out) if out and index == 0 else None
+        return seed_record(run_chemistry(per_seed, paths, device, folder, progress=say))
+
+    version, records = run_seeds(STUDY, STUDY_VERSION, config.record(), config.seeds, run_seed,
+                                 out, say)
     return ChemistryStudy(config, records, version)
 
 

@@ -23,7 +23,6 @@ out of every claim on that task.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -44,7 +43,8 @@ from suite_studies.nlp.report import (
     plot_sentences,
     run_task,
 )
-from suite_studies.versioning import StudyVersion, record_configuration
+from suite_studies.seeds import configuration_record, finite, run_seeds
+from suite_studies.versioning import StudyVersion
 
 #: The study's name in its version record.
 STUDY = "nlp"
@@ -63,8 +63,6 @@ MEASURES: dict[str, tuple[float, float]] = {
     "precision": (0.0, 1.0), "recall": (0.0, 1.0), "f1": (0.0, 1.0), "auc": (0.0, 1.0),
     "edge_f1": (0.0, 1.0), "retained": (0.0, 1.0), "acc_masked": (0.0, 1.0),
 }
-#: Folder (under the output) of the per-seed records.
-SEED_FOLDER = "seeds"
 
 
 @dataclass(frozen=True)
@@ -80,9 +78,8 @@ class StudyConfig:
         return cls(report=NLPConfig.quick(), seeds=(0, 1))
 
     def record(self) -> dict[str, Any]:
-        per_seed = dataclasses.asdict(self.report)
-        per_seed.pop("seed")
-        return {"seeds": list(self.seeds), "report": per_seed}
+        """The configuration whose hash is recorded with the results."""
+        return configuration_record(self.report, self.seeds)
 
 
 def task_record(task: TaskResult) -> dict[str, Any]:
@@ -93,14 +90,6 @@ def task_record(task: TaskResult) -> dict[str, Any]:
             "layer_shares": {str(layer): {rel: list(kn) for rel, kn in table.items()}
                              for layer, table in task.layer_shares.items()},
             "drawings": task.drawings}
-
-
-def _finite(value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return value if math.isfinite(value) else math.nan
 
 
 @dataclass
@@ -128,7 +117,7 @@ class NLPStudy:
     def value(self, record: dict[str, Any], name: str, method: str, measure: str) -> float:
         task = self._task(record, name)
         row = next((r for r in task["rows"] if r["method"] == method), None) if task else None
-        return math.nan if row is None or row["error"] else _finite(row[measure])
+        return math.nan if row is None or row["error"] else finite(row[measure])
 
     def values(self, name: str, method: str, measure: str, floors: bool = False) -> list[float]:
         return [math.nan if floors and self.below(r, name) else self.value(r, name, method, measure)
@@ -151,7 +140,7 @@ class NLPStudy:
             elif all(v >= 1.0 for v in retained if not math.isnan(v)):
                 why = "GraphMask kept every edge: no selection to judge"
             drop = [self.value(r, name, "graphmask", "acc_masked")
-                    - _finite(self._task(r, name)["acc_unmasked"]) for r in kept]
+                    - finite(self._task(r, name)["acc_unmasked"]) for r in kept]
             out.append(self._claim(
                 f"{name}: dropping the edges GraphMask drops keeps the model's accuracy within "
                 f"{PRESERVE_MARGIN:.0%}", "kept-only minus unmasked accuracy on the explained "
@@ -207,7 +196,7 @@ class NLPStudy:
     def _task_section(self, name: str) -> list[str]:
         first = self._task(self.records[0], name)
         stats = first["stats"]
-        accuracy = {split: seed_interval([_finite(self._task(r, name)["accuracy"].get(split))
+        accuracy = {split: seed_interval([finite(self._task(r, name)["accuracy"].get(split))
                                           for r in self.records], (0.0, 1.0)).text()
                     for split in ("train", "val", "test")}
         below = [f"seed {r['seed']}" for r in self.records if self.below(r, name)]
@@ -227,7 +216,7 @@ class NLPStudy:
             n = self.value(self.records[0], name, method, "n")
             lines.append(f"| {method} | {'-' if math.isnan(n) else int(n)} | "
                          + " | ".join(cells) + " |")
-        unmasked = seed_interval([_finite(self._task(r, name)["acc_unmasked"])
+        unmasked = seed_interval([finite(self._task(r, name)["acc_unmasked"])
                                   for r in self.records], (0.0, 1.0))
         lines += ["", f"Unmasked accuracy on the explained instances: {unmasked.text()}."]
         shares = first["layer_shares"]
@@ -261,25 +250,17 @@ def run_study(config: StudyConfig, paths: Paths, device: str = "cpu",
               ) -> NLPStudy:
     """Record the configuration in ``out`` (refusing a changed one under the same version),
     then run every seed not yet recorded there."""
-    version = record_configuration(out, STUDY, STUDY_VERSION, config.record()) if out else None
     say = progress or (lambda _line: None)
-    records = []
-    for seed in config.seeds:
-        file = Path(out) / SEED_FOLDER / f"seed-{seed}.json" if out else None
-        if file is not None and file.is_file():
-            say(f"seed {seed}: read from {file}")
-            records.append(json.loads(file.read_text(encoding="utf-8")))
-            continue
-        say(f"seed {seed}")
+
+    def run_seed(_index: int, seed: int) -> dict[str, Any]:
         per_seed = dataclasses.replace(config.report, seed=seed)
         start = time.perf_counter()
         tasks = [task_record(run_task(name, setup, per_seed, paths, device, say))
                  for name, setup in per_seed.tasks.items()]
-        record = {"seed": seed, "seconds": time.perf_counter() - start,
-                  "tasks": tasks}
-        if file is not None:
-            atomic_write(file, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
-        records.append(record)
+        return {"seed": seed, "seconds": time.perf_counter() - start, "tasks": tasks}
+
+    version, records = run_seeds(STUDY, STUDY_VERSION, config.record(), config.seeds, run_seed,
+                                 out, say)
     return NLPStudy(config, records, version)
 
 
