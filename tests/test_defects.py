@@ -35,6 +35,8 @@ DEFECTS: dict[str, str] = {
         "tests/store/test_store.py::test_runs_left_running_by_a_dead_process_of_this_host_are_marked_interrupted",
     "--executor ray --num-cpus 0 hung instead of being refused":
         "tests/cli/test_cli.py::test_ray_options_are_checked_before_a_cluster_starts",
+    "two suite run processes on one store computed every cell twice":
+        "tests/execution/test_runner.py::test_two_runs_on_one_store_compute_each_cell_once",
     # bad values that passed
     "a submission with edge_auc inf, 7.5, negative scores, any status or a string seed was ranked":
         "tests/store/test_merge_export.py::test_a_submission_with_an_invalid_row_is_refused_naming_the_row",
@@ -59,8 +61,6 @@ DEFECTS: dict[str, str] = {
 PENDING: dict[str, str] = {
     "a Ray worker killed mid-cell records its cells as failed": "keep them pending, as the "
     "process executor does",
-    "two suite run processes on one store compute every cell twice": "a lease per cell in the "
-    "store, expiring with its run",
 }
 
 

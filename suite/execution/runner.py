@@ -58,6 +58,8 @@ class RunSummary:
         seconds: wall time (s).
         failures: ``(cell label, error)`` of the failed cells.
         skips: ``(cell label, reason)`` of the skipped cells.
+        elsewhere, elsewhere_runs: cells left to other runs that hold their lease (still
+            running on the same store), and those runs' ids.
     """
 
     run_id: str
@@ -68,6 +70,8 @@ class RunSummary:
     failed: int = 0
     skipped: int = 0
     pending: int = 0
+    elsewhere: int = 0
+    elsewhere_runs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)
@@ -91,8 +95,17 @@ class RunSummary:
         if self.pending:
             lines.append(f"  {self.pending} cell(s) lost by the executor are still pending: "
                          "rerun the same command to finish them")
+        if self.elsewhere:
+            lines.append(f"  {self.elsewhere} cell(s) left to run(s) "
+                         f"{', '.join(self.elsewhere_runs)} that are computing them on this "
+                         "store; rerun once they finish to pick up any they leave")
         lines += [f"  failed  {label}: {error.splitlines()[0]}" for label, error in self.failures]
-        lines += [f"  skipped {label}: {reason}" for label, reason in self.skips]
+        by_reason: dict[str, list[str]] = {}
+        for label, reason in self.skips:
+            by_reason.setdefault(reason, []).append(label)
+        for reason, labels in by_reason.items():  # one line per reason, not per cell
+            more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
+            lines.append(f"  skipped {labels[0]}{more}: {reason}")
         return "\n".join(lines)
 
 
@@ -151,14 +164,22 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
                 summary.add(outcome)
         todo = [cell for cell in cells if cell.key not in done]
         summary.already_done += len(cells) - len(todo)
+        # leases: a cell another running run is computing is left to it (each cell once)
+        claimed, busy = store.claim_cells(run_id, [cell.key for cell in todo])
+        if busy:
+            keep = set(claimed)
+            todo = [cell for cell in todo if cell.key in keep]
+            summary.elsewhere = len(busy)
+            summary.elsewhere_runs = sorted(set(busy.values()))
         # the bar counts (and times) only the cells that run: skipped cells and cells already
         # in the store are one line before it, so its share and ETA mean the work left
         bar = tqdm(total=len(todo), desc=config.name, unit="cell", disable=not progress,
                    dynamic_ncols=True)
-        if progress and (summary.skipped or summary.already_done):
+        if progress and (summary.skipped or summary.already_done or summary.elsewhere):
             bar.write(f"{config.name}: {len(todo)} cells to run; {summary.skipped} skipped with "
-                      f"their reason, {summary.already_done} already in the store",
-                      file=sys.stderr)
+                      f"their reason, {summary.already_done} already in the store"
+                      + (f", {summary.elsewhere} being computed by another run"
+                         if summary.elsewhere else ""), file=sys.stderr)
 
         def on_start(cell: Cell) -> None:
             bar.set_postfix_str(f"{cell.dataset}/{cell.model}/{cell.explainer}", refresh=False)

@@ -99,6 +99,11 @@ def _to_schema_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE instances (cell_key TEXT PRIMARY KEY REFERENCES cells(cell_key) "
                  "ON DELETE CASCADE, records BLOB NOT NULL)")
 
+#: Leases of cells to the runs computing them (created on first use, outside the schema
+#: version: see ``ResultsStore.claim_cells``).
+_LEASES_TABLE = ("CREATE TABLE IF NOT EXISTS leases (cell_key TEXT PRIMARY KEY, "
+                 "run_id TEXT NOT NULL, claimed_at TEXT NOT NULL)")
+
 #: Columns of ``cells_frame`` taken from the cells table, in order.
 CELL_COLUMNS = ("cell_key", "run_id", "dataset", "dataset_family", "task", "model", "training",
                 "explainer", "explainer_source", "seed", "device", "config", "status", "error",
@@ -274,10 +279,39 @@ class ResultsStore:
             self.finish_run(run_id, RunStatus.INTERRUPTED)
         return stale
 
+    # ------------------------------------------------------------------ leases
+
+    def claim_cells(self, run_id: str, keys: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Lease the cells ``keys`` to run ``run_id``, so that two runs on one store never
+        compute a cell twice. Returns the keys now leased to it (in order) and, for the
+        others, the running run that holds them. A lease whose run is no longer running
+        (finished, interrupted, or marked interrupted by :meth:`close_stale_runs`) has
+        expired and is taken over. The ``leases`` table is created on first use, so stores
+        of every schema version take leases and older readers ignore them."""
+        claimed: list[str] = []
+        busy: dict[str, str] = {}
+        with self._transaction() as conn:
+            conn.execute(_LEASES_TABLE)
+            running = {r for (r,) in conn.execute("SELECT run_id FROM runs WHERE status = ?",
+                                                  (RunStatus.RUNNING.value,))}
+            held = dict(conn.execute("SELECT cell_key, run_id FROM leases").fetchall())
+            for key in keys:
+                holder = held.get(key)
+                if holder is not None and holder != run_id and holder in running:
+                    busy[key] = holder
+                else:
+                    claimed.append(key)
+            now = utc_now()
+            conn.executemany("INSERT OR REPLACE INTO leases (cell_key, run_id, claimed_at) "
+                             "VALUES (?, ?, ?)", [(key, run_id, now) for key in claimed])
+        return claimed, busy
+
     def finish_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
-        """Close run ``run_id`` with ``status`` (finished or interrupted)."""
+        """Close run ``run_id`` with ``status`` (finished or interrupted), releasing its leases."""
         status = RunStatus(status)
         with self._transaction() as conn:
+            if "leases" in self._tables():
+                conn.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
             updated = conn.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
                                    (status.value, utc_now(), run_id)).rowcount
         if not updated:

@@ -319,3 +319,24 @@ def test_a_capped_explainer_explains_a_prefix_of_its_groups_instances(tmp_path):
     assert capped.num_instances == 2 < full.num_instances
     assert set(capped.instance_ids) <= set(full.instance_ids)
     assert set(frame["group_n"]) == {float(full.num_instances)}
+
+
+def test_two_runs_on_one_store_compute_each_cell_once(tmp_path):
+    """A second run while the first still holds its cells' leases leaves them to it; once
+    the first has finished (its leases expired), a rerun has nothing left to do."""
+    config = parse_matrix({
+        "name": "leases", "seeds": [0], "max_instances": 3, "instances": "all",
+        "datasets": {"ba-shapes": {"num_base": 30, "num_motifs": 4, "num_features": 4}},
+        "models": {"gcn": {"hidden": 4, "num_layers": 2}},
+        "trainings": {"standard": {"epochs": 5, "patience": 0}},
+        "explainers": {"random": {}, "saliency": {}}})
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        other = store.start_run(config, {"hostname": "elsewhere", "pid": 1})  # still running
+        store.claim_cells(other, [c.key for c in expand(config)[0]][:1])
+        summary = run_matrix(config, store, Paths(tmp_path), progress=False)
+        assert (summary.done, summary.elsewhere, summary.elsewhere_runs) == (1, 1, [other])
+        assert "1 cell(s) left to run(s)" in summary.text()
+        store.finish_run(other)
+        again = run_matrix(config, store, Paths(tmp_path), progress=False)
+        assert (again.done, again.elsewhere) == (1, 0)  # the expired lease's cell, once
+        assert len(store.cells_frame()) == 2

@@ -296,3 +296,14 @@ def test_runs_frame_keeps_start_order_within_one_second(tmp_path, monkeypatch):
         assert store.runs_frame()["run_id"].tolist() == ids
     finally:
         store.close()
+
+
+def test_a_cell_leased_to_a_running_run_is_left_to_it_and_an_expired_lease_is_taken(tmp_path):
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        first = store.start_run(_matrix(), ENV)
+        second = store.start_run(_matrix(), ENV)
+        assert store.claim_cells(first, ["a", "b"]) == (["a", "b"], {})
+        assert store.claim_cells(second, ["b", "c"]) == (["c"], {"b": first})
+        store.finish_run(first, "interrupted")  # its leases expire with it
+        assert store.claim_cells(second, ["a", "b"]) == (["a", "b"], {})
+        assert store.claim_cells(second, ["a"]) == (["a"], {})  # its own lease: still its
