@@ -5,9 +5,10 @@ Each test trains the standard model and one adversarial mode per seed
 models are more accurate on the test split under the attack they were trained against,
 as a paired seed-matched difference whose 95% t interval excludes 0, at a bounded
 clean-accuracy cost. Every number is printed for the closing note. The pairs are the
-ones the replication found beyond noise on fresh seeds (docs/studies/adversarial.md):
-adv-features on BA-Shapes/GCN and adv-structure (robust selection) on Tree-Cycles/GIN.
-About 3 minutes on one thread. Run with ``make test-slow``.
+ones the replication found beyond noise (docs/studies/adversarial.md): adv-features on
+BA-Shapes/GCN and adv-structure (robust selection) on Tree-Cycles/GIN; each is confirmed
+here on seeds 15 and up, which neither the study (seeds 0-9) nor the replication (5-14)
+used, so the test can fail where the effect does not hold. Run with ``make test-slow``.
 """
 
 from __future__ import annotations
@@ -46,14 +47,12 @@ def _paired(tmp_path, dataset: str, model: str, mode: str, seeds: list[int]):
 
 
 def test_adv_features_is_more_robust_on_ba_shapes_gcn(tmp_path):
-    # Measured, 15 seeds: +0.513 [+0.444, +0.582], clean -0.037.
-    robust, clean = _paired(tmp_path, "ba-shapes", "gcn", "adv-features", [0, 1, 2])
+    robust, clean = _paired(tmp_path, "ba-shapes", "gcn", "adv-features", [15, 16, 17])
     assert robust.lo > 0 and robust.mean >= 0.30
     assert clean.mean >= -0.10
 
 
 def test_adv_structure_is_more_robust_on_tree_cycles_gin(tmp_path):
-    # Measured on seeds 5-14 (robust-selection replication): +0.069 [+0.012, +0.126], clean +0.002.
-    robust, clean = _paired(tmp_path, "tree-cycles", "gin", "adv-structure", list(range(5, 15)))
+    robust, clean = _paired(tmp_path, "tree-cycles", "gin", "adv-structure", list(range(15, 25)))
     assert robust.lo > 0
     assert clean.mean >= -0.05
