@@ -143,6 +143,11 @@ def read_schema_version(path: str | os.PathLike) -> int:
     return int(row[0])
 
 
+def _quoted(name: str) -> str:
+    """``name`` as an SQL identifier (double-quoted, inner quotes doubled)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def utc_now() -> str:
     """The current time as ISO 8601 UTC with seconds (``2024-05-01T12:00:00+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -427,20 +432,32 @@ class ResultsStore:
         """
         with self._transaction() as conn:
             for run in runs:
-                names = list(run)
-                conn.execute(f"INSERT OR IGNORE INTO runs ({', '.join(names)}) "
+                names = self._known_columns("runs", list(run))
+                conn.execute(f"INSERT OR IGNORE INTO runs ({', '.join(map(_quoted, names))}) "
                              f"VALUES ({', '.join('?' for _ in names)})", [run[n] for n in names])
             for cell in cells:
-                names = [n for n in cell if n not in ("scores", "instances")]
+                names = self._known_columns("cells", [n for n in cell
+                                                      if n not in ("scores", "instances")])
                 conn.execute("DELETE FROM scores WHERE cell_key = ?", (cell["cell_key"],))
                 conn.execute("DELETE FROM instances WHERE cell_key = ?", (cell["cell_key"],))
-                conn.execute(f"INSERT OR REPLACE INTO cells ({', '.join(names)}) "
+                conn.execute(f"INSERT OR REPLACE INTO cells ({', '.join(map(_quoted, names))}) "
                              f"VALUES ({', '.join('?' for _ in names)})", [cell[n] for n in names])
                 conn.executemany("INSERT INTO scores (cell_key, metric, value) VALUES (?, ?, ?)",
                                  [(cell["cell_key"], m, v) for m, v in sorted(cell["scores"].items())])
                 if cell.get("instances") is not None:
                     conn.execute("INSERT INTO instances (cell_key, records) VALUES (?, ?)",
                                  (cell["cell_key"], cell["instances"]))
+
+    def _known_columns(self, table: str, names: list[str]) -> list[str]:
+        """``names`` when each is a column of this store's ``table``; the records come from
+        another file, so a name that is not (whatever it holds) is refused, never spliced
+        into SQL."""
+        known = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise StoreVersionError(f"records to import have column {str(unknown[0])[:60]!r}, "
+                                    f"which table {table} of {self.path} does not have")
+        return names
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`cells_frame` to ``path`` as CSV (parent folders created); returns the path."""

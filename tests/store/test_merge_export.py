@@ -126,6 +126,22 @@ def test_merge_upgrades_an_older_schema_on_a_copy(two_stores, tmp_path, monkeypa
         assert con.execute("SELECT count(*) FROM cells").fetchone()[0] == 4
 
 
+def test_merge_never_splices_a_column_name_read_from_a_store_into_sql(two_stores, tmp_path,
+                                                                      capsys):
+    """A store whose runs table carries a crafted column (its name an SQL fragment) is
+    refused in one line; the merged store is not written and no statement runs."""
+    a, b = two_stores
+    evil = 'x" TEXT); DROP TABLE cells; --'
+    with sqlite3.connect(b) as con:
+        con.execute(f'ALTER TABLE runs ADD COLUMN "{evil.replace(chr(34), chr(34) * 2)}" TEXT')
+    out = tmp_path / "merged.sqlite"
+    assert main(["merge", str(a), str(b), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "records to import have column" in err and err.count("\n") == 1
+    assert not out.exists() or "cells" in {r[0] for r in sqlite3.connect(out).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def test_merge_into_an_input_is_refused(two_stores, capsys):
     a, b = two_stores
     assert main(["merge", str(a), str(b), "--out", str(a)]) == 2
