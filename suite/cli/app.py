@@ -32,6 +32,7 @@ from suite.cli import (
     compare,
     leaderboard,
     listing,
+    new_explainer,
     report,
     run,
     select_models,
@@ -67,8 +68,8 @@ examples:
   suite leaderboard --out results/leaderboard"""
 
 #: The commands, in the order `suite --help` lists them.
-COMMAND_MODULES = (listing, run, leaderboard, tune, report, validate_plugin, stores, compare,
-                   select_models, check, bench)
+COMMAND_MODULES = (listing, run, leaderboard, tune, report, validate_plugin, new_explainer, stores,
+                   compare, select_models, check, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
