@@ -39,6 +39,7 @@ from suite.cli import (
     stores,
     tune,
     validate_plugin,
+    verify_submission,
 )
 from suite.cli.common import (
     EXIT_INTERRUPTED,
@@ -69,7 +70,7 @@ examples:
 
 #: The commands, in the order `suite --help` lists them.
 COMMAND_MODULES = (listing, run, leaderboard, tune, report, validate_plugin, new_explainer, stores,
-                   compare, select_models, check, bench)
+                   verify_submission, compare, select_models, check, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

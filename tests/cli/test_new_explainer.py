@@ -9,18 +9,9 @@ import sys
 import pytest
 
 from suite.cli import main
-from suite.explainers import EXPLAINERS
 
 
-@pytest.fixture()
-def forget():
-    """Unregister the scaffolded explainer after the test (validate-plugin registers it)."""
-    yield
-    if "my-explainer" in EXPLAINERS.names():
-        EXPLAINERS.remove("my-explainer")
-
-
-def test_the_scaffold_passes_validate_plugin_and_its_own_test(tmp_path, capsys, forget):
+def test_the_scaffold_passes_validate_plugin_and_its_own_test(tmp_path, capsys, plugin_registry):
     assert main(["new-explainer", "my-explainer", "--out", str(tmp_path)]) == 0
     root = tmp_path / "suite-my-explainer"
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
