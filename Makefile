@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml studies/pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	# the ray and parquet extras too: the fast tier runs the smoke matrix under Ray and
 	# round-trips Parquet exports (their tests skip, with the reason, when they are absent)
-	$(PY) -m pip install --quiet -e ".[test,ray,parquet]"
+	$(PY) -m pip install --quiet -e ".[test,molecules,nlp,pyg,ray,parquet]"
 	# the research studies: their own distribution, outside the wheel (`suite report NAME`)
 	$(PY) -m pip install --quiet --no-deps -e studies
 	touch $(STAMP)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from suite.core.config import stable_hash
+from suite.core.extras import missing_extra
 from suite.core.paths import atomic_write
 from suite.core.registry import Registry
 from suite.core.types import BenchmarkDataset, DatasetInfo
@@ -50,7 +51,13 @@ def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
             return cache.read(path)
         except (CacheError, OSError) as exc:  # tampered, torn or stale: rebuilt, never run
             log.warning("rebuilding unreadable dataset cache %s (%s)", path, exc)
-    dataset = entry.factory(seed=seed, **params)
+    try:
+        dataset = entry.factory(seed=seed, **params)
+    except ModuleNotFoundError as exc:  # an optional family whose extra is not installed
+        hint = missing_extra(exc, f"dataset {entry.name}")
+        if hint is None:
+            raise
+        raise DatasetUnavailable(hint) from None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # atomic, through a unique temporary file: an interrupted write never leaves a torn

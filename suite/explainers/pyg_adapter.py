@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from suite.core.config import ConfigError
+from suite.core.extras import missing_extra
 from suite.core.seeding import generator
 from suite.core.types import BenchmarkDataset, Explanation, TaskLevel
 from suite.explainers.base import Explainer, ExplainerInfo, register_explainer
@@ -56,12 +57,13 @@ class _KeywordModel(nn.Module):
         return self.model(x, edge_index, **kwargs)
 
 
-def _captum_available() -> bool:
+def _captum_missing(needed_by: str) -> str | None:
+    """Why ``needed_by`` cannot run without Captum (None when Captum is installed)."""
     try:
         import captum.attr  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    except ImportError as exc:
+        return missing_extra(exc, needed_by) or f"{needed_by} needs captum ({exc})"
+    return None
 
 
 class PygExplainer(Explainer):
@@ -152,9 +154,7 @@ class _CaptumAdapter(PygExplainer):
 
     def supports(self, model: nn.Module, dataset: BenchmarkDataset) -> str | None:  # type: ignore[override]
         reason = super().supports(model, dataset)
-        if reason is None and not _captum_available():
-            reason = f"{self.info.name} needs the optional package captum (pip install captum)"
-        return reason
+        return reason or _captum_missing(self.info.name)
 
     def captum_kwargs(self) -> dict[str, Any]:
         return {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import sys
 import warnings
 
 import pytest
 import torch
 
 from suite.core.config import ConfigError
-from suite.explainers import build_explainer, explainer_info, pyg_adapter
+from suite.explainers import build_explainer, explainer_info
 from suite.explainers.toolkit import full_graph_view
 
 pytest.importorskip("captum")
@@ -79,9 +80,10 @@ def test_integrated_gradients_adapter_is_signed_captum_ig(tiny_gin_graph, tiny_g
 
 
 def test_missing_captum_is_a_reason_not_a_crash(tiny_gcn, tiny_node_dataset, monkeypatch):
-    monkeypatch.setattr(pyg_adapter, "_captum_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "captum", None)  # import captum now fails
+    monkeypatch.setitem(sys.modules, "captum.attr", None)
     reason = build_explainer("pyg-saliency").supports(tiny_gcn, tiny_node_dataset)
-    assert reason is not None and "captum" in reason
+    assert reason is not None and 'needs captum' in reason and "gnn-explain-suite[pyg]" in reason
     assert build_explainer("pyg-gnnexplainer").supports(tiny_gcn, tiny_node_dataset) is None
     with pytest.raises(ValueError, match="captum"):
         build_explainer("pyg-saliency").explain(tiny_gcn, tiny_node_dataset, torch.tensor([60]), 0)
