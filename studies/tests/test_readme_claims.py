@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDIES = {
     "graphmask": ("suite_studies.graphmask.study", "results/reference/graphmask/graphmask.md"),
     "chemistry": ("suite_studies.chemistry.study", "results/reference/chemistry/chemistry.md"),
+    "nlp": ("suite_studies.nlp.study", "results/reference/nlp/nlp.md"),
     "adversarial": ("suite_studies.adversarial.report",
                     "results/reference/adversarial/adversarial.md"),
 }
