@@ -3,18 +3,23 @@
 Layout under the cache directory (the runner uses ``Paths.model_cache``)::
 
     <key>.pt    the model's state dict, on CPU (``torch.save``)
-    <key>.json  {"format", "result": TrainResult fields, "meta": what the key hashes}
+    <key>.json  {"format", "result": TrainResult fields, "meta": what the key hashes,
+                 "sha256": the SHA-256 of <key>.pt}
 
 Both files are written atomically (a temporary file in the same directory, then
 ``os.replace``), the JSON last, so a reader sees either a complete entry or none.
-An unreadable or mismatching entry is reported with a :class:`CacheWarning` and
-treated as a miss; the caller retrains and overwrites it.
+The state is read with ``weights_only=True`` (never code) and only when its bytes match
+the recorded SHA-256, so a tampered or truncated state, or an entry without a checksum,
+is never loaded. An unreadable or mismatching entry is reported with a
+:class:`CacheWarning` and treated as a miss; the caller retrains and overwrites it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
+import io
 import json
 import os
 import warnings
@@ -121,8 +126,11 @@ class ModelCache:
         try:
             record = json.loads(result_path.read_text())
             result = TrainResult(**record["result"])
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-            problem = _mismatch(state, model)
+            payload = state_path.read_bytes()
+            problem = _checksum_problem(record, payload)
+            if not problem:
+                state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+                problem = _mismatch(state, model)
         except Exception as exc:  # any unreadable entry is a miss, never fatal
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem:
@@ -138,11 +146,24 @@ class ModelCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         state_path, result_path = self.paths(key)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        atomic_write(state_path, lambda f: torch.save(state, f))
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        payload = buffer.getvalue()
+        atomic_write(state_path, lambda f: f.write(payload))
         record = {"format": CACHE_FORMAT, "result": dataclasses.asdict(result),
-                  "meta": dict(meta or {})}
+                  "meta": dict(meta or {}), "sha256": hashlib.sha256(payload).hexdigest()}
         text = json.dumps(record, indent=1, sort_keys=True, default=str)
         atomic_write(result_path, lambda f: f.write(text.encode()))
+
+
+def _checksum_problem(record: Mapping[str, Any], payload: bytes) -> str | None:
+    """Why the state bytes ``payload`` are not the ones the entry recorded (None if they are)."""
+    recorded = record.get("sha256")
+    if not isinstance(recorded, str):
+        return "has no checksum (written by an older suite)"
+    if hashlib.sha256(payload).hexdigest() != recorded:
+        return "has a state whose checksum does not match (tampered or truncated)"
+    return None
 
 
 def _mismatch(state: Any, model: GraphModel) -> str | None:

@@ -117,6 +117,30 @@ def test_train_then_load_round_trip(tiny_node_dataset, tmp_path, monkeypatch):
         assert torch.equal(model(d.x, d.edge_index), again(d.x, d.edge_index))
 
 
+@pytest.mark.parametrize("damage", ["weights", "truncated", "no checksum"])
+def test_a_tampered_truncated_or_unchecked_state_is_never_loaded(tiny_node_dataset, tmp_path,
+                                                                 damage):
+    """A state whose bytes differ from the recorded SHA-256 (weights edited with the shapes
+    kept, or cut short), or an entry without a checksum, is a miss: warned and retrained."""
+    cache = ModelCache(tmp_path / "models")
+    model, _, _ = _train(tiny_node_dataset, cache)
+    state_path = next((tmp_path / "models").glob("*.pt"))
+    result_path = state_path.with_suffix(".json")
+    if damage == "weights":
+        state = torch.load(state_path, weights_only=True)
+        state = {k: v + 1.0 if v.is_floating_point() else v for k, v in state.items()}
+        torch.save(state, state_path)  # loads into the model: only the checksum tells
+    elif damage == "truncated":
+        state_path.write_bytes(state_path.read_bytes()[:100])
+    else:
+        record = json.loads(result_path.read_text())
+        del record["sha256"]
+        result_path.write_text(json.dumps(record))
+    with pytest.warns(CacheWarning, match="checksum"):
+        again, _, cached = _train(tiny_node_dataset, cache)
+    assert not cached and _states_equal(model, again)  # retrained: the same seeded model
+
+
 def test_reference_models_are_read_after_the_own_folder_and_never_written(
         tiny_node_dataset, tmp_path, monkeypatch):
     reference = tmp_path / "reference"
