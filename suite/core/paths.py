@@ -57,7 +57,7 @@ class Paths:
 
 
 #: The committed reference models of a source checkout (weights only, keyed by config hash).
-REFERENCE_MODELS = Path(__file__).resolve().parents[1] / "results" / "reference" / "models"
+REFERENCE_MODELS = Path(__file__).resolve().parents[2] / "results" / "reference" / "models"
 
 
 def reference_models() -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,12 +157,18 @@ def test_reference_models_are_read_after_the_own_folder_and_never_written(
 
 
 def test_for_paths_puts_the_committed_reference_models_behind_the_cache(tmp_path):
+    """In this source checkout the committed reference models are found (an earlier path
+    pointed one folder too deep, so no run ever read them) and every entry verifies."""
     from suite.core.paths import Paths, reference_models
 
     paths = Paths.from_env(tmp_path, models=tmp_path / "m")
     cache = ModelCache.for_paths(paths)
     assert cache.directory == tmp_path / "m" and paths.model_cache == tmp_path / "m"
-    assert cache.references == (() if reference_models() is None else (reference_models(),))
+    committed = Path(suite.__file__).resolve().parents[1] / "results" / "reference" / "models"
+    assert reference_models() == committed and committed.is_dir()
+    assert cache.references == (committed,)
+    keys = sorted(p.stem for p in committed.glob("*.json"))
+    assert keys and all(key in cache for key in keys)
     assert Paths.from_env(tmp_path).model_cache == tmp_path / "results" / "cache" / "models"
 
 
