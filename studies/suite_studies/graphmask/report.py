@@ -284,6 +284,19 @@ def best_threshold(scores: Tensor, truth: Tensor, candidates: int = 201) -> floa
     return best
 
 
+def highest_sufficient(scores: Tensor, kept_accuracy: Callable[[Tensor], float], needed: float,
+                       candidates: int = 101) -> float:
+    """Among the ``candidates`` quantiles of ``scores`` [M], the highest threshold (the fewest
+    kept edges) whose ``kept_accuracy(scores >= threshold)`` reaches ``needed``; the lowest
+    quantile (every edge kept) when none does."""
+    qs = torch.linspace(0, 1, candidates, dtype=torch.float64)
+    values = torch.unique(torch.quantile(scores, qs)).flip(0)  # high to low: fewest kept first
+    for value in values.tolist():
+        if kept_accuracy(scores >= value) >= needed:
+            return float(value)
+    return float(values[-1])
+
+
 def sufficient_threshold(model: Any, dataset: Any, explanation: Any, tolerance: float,
                          device: torch.device, candidates: int = 101) -> float:
     """The threshold a soft method keeps edges at, chosen without ground truth.
@@ -292,21 +305,20 @@ def sufficient_threshold(model: Any, dataset: Any, explanation: Any, tolerance: 
     threshold, i.e. the fewest kept edges, whose kept-only accuracy on the explained
     graphs is at least ``(1 - tolerance)`` times the unmasked accuracy: GraphMask's own
     dev criterion (``dev_tolerance``), applied to every method alike. The lowest
-    quantile (every edge kept) when none qualifies.
+    quantile (every edge kept) when none qualifies (:func:`highest_sufficient`).
     """
     scores = attribution_scores(explanation).double()
-    qs = torch.linspace(0, 1, candidates, dtype=torch.float64)
-    values = torch.unique(torch.quantile(scores, qs)).flip(0)  # high to low: fewest kept first
     batch = graph_batch(dataset, explanation.instance_ids).to(device)
     labels = dataset.y[explanation.instance_ids].cpu()
     full = masked_log_probs(model, batch, None).argmax(-1).cpu()
-    needed = (1 - tolerance) * float((full == labels).float().mean())
-    for value in values.tolist():
-        kept = (scores >= value).float().to(device)
-        masked = masked_log_probs(model, batch, kept).argmax(-1).cpu()
-        if float((masked == labels).float().mean()) >= needed:
-            return float(value)
-    return float(values[-1])
+
+    def kept_accuracy(kept: Tensor) -> float:
+        masked = masked_log_probs(model, batch, kept.float().to(device)).argmax(-1).cpu()
+        return float((masked == labels).float().mean())
+
+    return highest_sufficient(scores, kept_accuracy,
+                              (1 - tolerance) * float((full == labels).float().mean()),
+                              candidates)
 
 
 def _masked_predictions(model: Any, dataset: Any, explanation: Any, kept: Tensor,

@@ -44,7 +44,7 @@ from suite.metrics import attribution_scores, roc_auc
 from suite.metrics.perturb import masked_log_probs
 from suite.protocol import fit_instances, floor_for, model_quality, select_instances
 from suite.training import ModelCache, train_or_load
-from suite_studies.graphmask.report import kept_edges, precision_recall_f1
+from suite_studies.graphmask.report import highest_sufficient, kept_edges, precision_recall_f1
 
 METHODS: tuple[str, ...] = ("graphmask", "graphmask-instance", "gnnexplainer", "integrated-gradients",
                             "saliency", "random")
@@ -201,20 +201,21 @@ def sufficient_arc_threshold(model: Any, dataset: Any, explanation: Any, toleran
     quantiles of its scores on ``explanation`` (validation instances), the highest (the
     fewest kept arcs, both directions of an arc kept together) whose kept-only accuracy is
     at least ``(1 - tolerance)`` times the unmasked one; the lowest when none qualifies.
-    GraphMask's own dev criterion, applied to every method alike."""
-    scores = attribution_scores(explanation).double()
-    values = torch.unique(torch.quantile(scores, torch.linspace(0, 1, candidates,
-                                                                dtype=torch.float64))).flip(0)
-    full, _ = _masked_accuracy(model, dataset, explanation, torch.ones_like(scores, dtype=torch.bool),
-                               device)
-    for value in values.tolist():
-        kept = scores >= value
+    GraphMask's own dev criterion, applied to every method alike
+    (:func:`~suite_studies.graphmask.report.highest_sufficient`); the batch and the unmasked
+    predictions are computed once."""
+    batch = instance_batch(dataset, explanation.instance_ids, model.num_layers).to(device)
+    labels = dataset.y[explanation.instance_ids].to(device)
+    full = float((masked_log_probs(model, batch, None).argmax(-1) == labels).float().mean())
+
+    def kept_accuracy(kept: Tensor) -> float:
         if hasattr(dataset.data, "arc"):
             kept = _both_directions(explanation, dataset, kept)
-        _, masked = _masked_accuracy(model, dataset, explanation, kept, device)
-        if masked >= (1 - tolerance) * full:
-            return float(value)
-    return float(values[-1])
+        masked = masked_log_probs(model, batch, kept.float().to(device)).argmax(-1)
+        return float((masked == labels).float().mean())
+
+    return highest_sufficient(attribution_scores(explanation).double(), kept_accuracy,
+                              (1 - tolerance) * full, candidates)
 
 
 def _relation(name: str) -> str:
