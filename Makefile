@@ -55,10 +55,10 @@ bench-kernels: venv
 
 # the quality gate: rerun the smoke matrix against the committed reference
 check: venv
-	$(SUITE) check --reference results/reference/check-smoke.json --device $(DEVICE)
+	$(SUITE) check --device $(DEVICE)
 
 check-reference: venv
-	$(SUITE) check --write-reference results/reference/check-smoke.json --overwrite --matrix smoke --seeds 0 1 2
+	$(SUITE) check --write-reference suite/presets/checks/smoke.json --overwrite --matrix smoke --seeds 0 1 2
 
 reference: venv
 	$(SUITE) run --matrix default --store results/reference/store.sqlite --no-leaderboard --executor $(EXECUTOR) \

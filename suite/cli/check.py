@@ -21,20 +21,25 @@ from suite.execution import check as gate
 
 CHECK_EXAMPLES = """\
 examples:
-  suite check --reference results/reference/check-smoke.json
-  suite check --write-reference results/reference/check-smoke.json --overwrite --matrix smoke --seeds 0 1 2
+  suite check                              the shipped smoke reference (as --reference smoke)
+  suite check --reference my-reference.json
+  suite check --write-reference my-reference.json --matrix smoke --seeds 0 1 2
 
 Exit status 0 when every gated score is within its tolerance, 1 when one is not
 (each failing cell and metric is printed), 2 on bad input."""
+
+
+#: The shipped reference ``suite check`` uses when given none.
+DEFAULT_REFERENCE = "smoke"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     check_device(args.device)
     set_threads(args.threads)
 
-    if bool(args.reference) == bool(args.write_reference):
-        raise CliError("give exactly one of --reference FILE (check) and "
-                       "--write-reference FILE (write a reference)")
+    if args.reference and args.write_reference:
+        raise CliError("give one of --reference FILE (check) and --write-reference FILE "
+                       "(write a reference), not both")
     paths = Paths.from_env(args.root)
     progress = not args.no_progress
     if args.write_reference:
@@ -52,6 +57,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"reference written to {args.write_reference}: {len(reference.scores)} cells, "
               f"{count} scores, seeds {reference.seeds}")
         return EXIT_OK
+    args.reference = args.reference or DEFAULT_REFERENCE
     try:
         reference = gate.Reference.load(args.reference)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -75,7 +81,9 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "mean by more than its tolerance (max(sigmas x seed std, min-tolerance)) "
                     "fails the check. --write-reference runs the matrix on several seeds and "
                     "writes the reference instead.", epilog=CHECK_EXAMPLES, formatter_class=fmt)
-    p.add_argument("--reference", metavar="FILE", help="reference JSON to check against")
+    p.add_argument("--reference", metavar="FILE_OR_NAME",
+                   help="reference JSON to check against, or the name of a shipped one "
+                        f"(default: {DEFAULT_REFERENCE}, the CI gate's)")
     p.add_argument("--write-reference", metavar="FILE",
                    help="write a reference (JSON) from a run of --matrix on --seeds")
     p.add_argument("--overwrite", action="store_true",

@@ -37,16 +37,6 @@ class Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see `{self.prog} --help`)")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Rows as left-aligned text columns under a header and a rule."""
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def check_device(device: str | None) -> None:
     if device is None or not device.startswith("cuda"):
         return

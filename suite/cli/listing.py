@@ -6,14 +6,13 @@ import argparse
 import importlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
-from suite.cli.common import (
-    EXIT_OK,
-    CliError,
-    format_table,
-)
+from suite.cli.common import EXIT_OK, CliError
+from suite.cli.quick_list import FORMATS, INDEX_PATH, KINDS, render
 from suite.core.registry import Entry, Registry
+from suite.core.version import __version__
 
 LIST_EXAMPLES = """\
 examples:
@@ -21,10 +20,8 @@ examples:
   suite list explainers    name, task levels, source (suite/pyg/baseline), citation
   suite list metrics       name, whether it needs ground truth, the columns it writes
   suite list explainers --params          every hyper-parameter with its default
-  suite list explainers --format json     the same, machine-readable"""
-
-#: Output formats of ``suite list``.
-FORMATS = ("table", "json")
+  suite list explainers --format json     the same, machine-readable
+  suite list --write-index                regenerate the index that lists without torch"""
 
 
 def _yes(value: Any) -> str:
@@ -121,36 +118,58 @@ def explainer_parameters(entry: Entry) -> dict[str, Any]:
     return dict(entry.factory().hparams())
 
 
-def _key(header: str) -> str:
-    return header.replace(" ", "_")
+def _built_in(entry: Entry) -> bool:
+    return str(getattr(entry.factory, "__module__", "")).startswith("suite.")
+
+
+def listing_of(kind: str, built_in_only: bool = False,
+               with_parameters: bool = True) -> dict[str, Any]:
+    """What ``suite list KIND`` shows, from the registry: headers and one record per item.
+
+    Each item: ``name``, ``columns`` (strings, after the name), and for explainers
+    ``parameters`` (JSON values) and ``parameters_text`` (the table's cell).
+    ``built_in_only``: only the items the suite package defines (no plug-in's);
+    ``with_parameters``: False leaves the explainers' parameters out (their configs unbuilt).
+    """
+    listing = LISTINGS.get(kind)
+    items = []
+    for entry in listing.load().entries():
+        if built_in_only and not _built_in(entry):
+            continue
+        item: dict[str, Any] = {"name": entry.name, "columns": list(listing.row(entry))}
+        if kind == "explainers" and with_parameters:
+            params = explainer_parameters(entry)
+            item["parameters"] = json.loads(json.dumps(params, default=str))
+            item["parameters_text"] = ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
+        items.append(item)
+    return {"headers": list(listing.headers), "items": items}
+
+
+def built_in_index() -> dict[str, Any]:
+    """The metadata index of every kind: the items the suite package defines, no plug-in's."""
+    return {"version": __version__,
+            "kinds": {kind: listing_of(kind, built_in_only=True) for kind in KINDS}}
+
+
+def write_index(path: Path = INDEX_PATH) -> Path:
+    """Write :func:`built_in_index` to ``path`` (the shipped index by default)."""
+    path.write_text(json.dumps(built_in_index(), indent=1) + "\n",
+                    encoding="utf-8")
+    return path
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.write_index:
+        if args.kind is not None:
+            raise CliError("--write-index: give no KIND (the index holds every kind)")
+        print(f"wrote {write_index()}")
+        return EXIT_OK
+    if args.kind is None:
+        raise CliError(f"list: give a KIND, one of: {', '.join(LISTINGS.names())}")
     kind = _resolve_kind(args.kind)
     if args.params and kind != "explainers":
         raise CliError(f"--params: only `suite list explainers` lists hyper-parameters (got {kind})")
-    listing = LISTINGS.get(kind)
-    registry = listing.load()
-    entries = list(registry.entries())
-    params = {e.name: explainer_parameters(e) for e in entries} if args.params else {}
-    if args.format == "json":
-        records = []
-        for entry in entries:
-            record = {"name": entry.name, **{_key(h): v for h, v in
-                                             zip(listing.headers, listing.row(entry))}}
-            if args.params:
-                record["parameters"] = params[entry.name]
-            records.append(record)
-        print(json.dumps({"kind": kind, "items": records}, indent=1, default=str))
-        return EXIT_OK
-    if not entries:
-        print(f"no {kind} registered")
-        return EXIT_OK
-    headers = ("name", *listing.headers, *(("parameters",) if args.params else ()))
-    rows = [(e.name, *listing.row(e),
-             *((", ".join(f"{k}={v}" for k, v in params[e.name].items()) or "-",)
-               if args.params else ())) for e in entries]
-    print(format_table(headers, rows))
+    print(render(kind, listing_of(kind, with_parameters=args.params), args.format, args.params))
     return EXIT_OK
 
 
@@ -160,9 +179,13 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "list", help="list the registered datasets, models, trainings, explainers or metrics",
         description="Print a registry with each entry's metadata.", epilog=LIST_EXAMPLES,
         formatter_class=fmt)
-    p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(LISTINGS.names())}")
+    p.add_argument("kind", metavar="KIND", nargs="?",
+                   help=f"one of: {', '.join(LISTINGS.names())}")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table (default) or json (machine-readable)")
     p.add_argument("--params", action="store_true",
                    help="explainers: every hyper-parameter with its default")
+    p.add_argument("--write-index", action="store_true",
+                   help="maintainers: regenerate the metadata index `suite list` reads "
+                        "instead of importing the registries (built-in items only)")
     p.set_defaults(handler=_cmd_list)

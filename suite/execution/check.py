@@ -24,6 +24,7 @@ import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -61,6 +62,16 @@ def higher_is_better(column: str) -> bool:
         return _EXTRA_DIRECTIONS[column]
     known = ", ".join(sorted({*COLUMNS, *_EXTRA_DIRECTIONS}))
     raise ValueError(f"column {column!r}: not a known score column (known: {known})")
+
+
+#: The references shipped with the package (``suite/presets/checks/NAME.json``).
+SHIPPED_CHECKS = "checks"
+
+
+def shipped_references() -> dict[str, Path]:
+    """Name -> file of each reference shipped with the package (``smoke``: the CI gate's)."""
+    folder = Path(str(resources.files("suite").joinpath("presets", SHIPPED_CHECKS)))
+    return {path.stem: path for path in sorted(folder.glob("*.json"))}
 
 
 @dataclass(frozen=True)
@@ -126,10 +137,16 @@ class Reference:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Reference":
+        """A reference from a file, or a shipped one by name (``smoke``: :func:`shipped_references`)."""
+        shipped = shipped_references()
+        if not Path(path).is_file() and str(path) in shipped:
+            path = shipped[str(path)]
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"no reference file at {path}: write one with "
-                                    "`suite check --write-reference FILE`")
+            raise FileNotFoundError(
+                f"no reference file at {path} and no shipped reference of that name "
+                f"(shipped: {', '.join(sorted(shipped)) or 'none'}); write one with "
+                "`suite check --write-reference FILE`")
         return cls.from_json(path.read_text(), source=str(path))
 
     def config(self) -> MatrixConfig:

@@ -35,6 +35,12 @@ from suite.core.lifecycle import watch_parent
 from suite.core.paths import Paths
 from suite.execution.cell import RunMemo, error_text, run_cell
 from suite.execution.executors import EXECUTORS
+from suite.execution.progress import (
+    EpochTick,
+    forward_epochs,
+    show_worker_epoch,
+    shown_name,
+)
 from suite.matrix import Cell, CellOutcome, CellStatus, cell_labels
 from suite.plugins.loading import load_plugins
 from suite.store.database import utc_now
@@ -106,9 +112,11 @@ class CellScheduler:
 
 def _worker_main(index: int, inbox: Any, outbox: Any, paths: Paths, threads: int,
                  plugins: Sequence[str]) -> None:
-    """A worker process: run the cells from ``inbox`` until None, put ``(index, outcome)``."""
+    """A worker process: run the cells from ``inbox`` until None, put ``(index, outcome)``
+    (and ``(index, EpochTick)`` while a cell trains its model)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent()  # a worker whose driver was killed exits instead of blocking on its inbox
+    forward_epochs(lambda tick: outbox.put((index, tick)))
     setup_error = ""
     try:
         import torch
@@ -210,6 +218,10 @@ def process_executor(cells: Sequence[Cell], paths: Paths, on_start: Callable[[Ce
                     log.warning("worker %d died (exit code %s) running %s: left pending; "
                                 "rerun to finish it", dead, procs[dead].exitcode, cell.label)
                 refill()
+                continue
+            if isinstance(outcome, EpochTick):
+                if index in busy:
+                    show_worker_epoch(outcome, shown_name(busy[index]))
                 continue
             cell = busy.pop(index)
             scheduler.finished(cell)

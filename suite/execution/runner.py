@@ -11,14 +11,12 @@ pending: the run is marked interrupted and a rerun finishes them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-
-from tqdm.auto import tqdm
 
 from suite.core.environment import environment_record
 from suite.core.lifecycle import pid_alive
@@ -27,6 +25,7 @@ from suite.core.paths import Paths
 # the executors register themselves on import (Ray itself is imported only when it runs)
 from suite.execution import process_executor, ray_executor  # noqa: F401
 from suite.execution.executors import EXECUTORS
+from suite.execution.progress import epochs_shown, run_progress, shown_name
 from suite.matrix import (
     Cell,
     CellOutcome,
@@ -153,7 +152,7 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
     summary = RunSummary(run_id=run_id, matrix=config.name, total=len(cells) + len(skipped))
     done = store.done_keys() if only_missing else set()
     clock = time.perf_counter()
-    bar = None
+    shown = None
     try:
         for cell, reason in skipped:
             if cell.key in done:
@@ -171,33 +170,39 @@ def run_matrix(config: MatrixConfig | str | os.PathLike, store: ResultsStore,
             todo = [cell for cell in todo if cell.key in keep]
             summary.elsewhere = len(busy)
             summary.elsewhere_runs = sorted(set(busy.values()))
-        # the bar counts (and times) only the cells that run: skipped cells and cells already
-        # in the store are one line before it, so its share and ETA mean the work left
-        bar = tqdm(total=len(todo), desc=config.name, unit="cell", disable=not progress,
-                   dynamic_ncols=True)
-        if progress and (summary.skipped or summary.already_done or summary.elsewhere):
-            bar.write(f"{config.name}: {len(todo)} cells to run; {summary.skipped} skipped with "
-                      f"their reason, {summary.already_done} already in the store"
-                      + (f", {summary.elsewhere} being computed by another run"
-                         if summary.elsewhere else ""), file=sys.stderr)
+        # the display counts (and times) only the cells that run: skipped cells and cells
+        # already in the store are one note before it, so its share and ETA mean the work left
+        shown = run_progress(progress, len(todo), config.name)
+        if summary.skipped or summary.already_done or summary.elsewhere:
+            shown.note(f"{config.name}: {len(todo)} cells to run; {summary.skipped} skipped with "
+                       f"their reason, {summary.already_done} already in the store"
+                       + (f", {summary.elsewhere} being computed by another run"
+                          if summary.elsewhere else ""))
+        running: list[str] = [""]  # the cell this process last started (for its epochs)
 
         def on_start(cell: Cell) -> None:
-            bar.set_postfix_str(f"{cell.dataset}/{cell.model}/{cell.explainer}", refresh=False)
+            running[0] = shown_name(cell)
+            shown.started(running[0])
+
+        def on_epoch(label: str | None, epoch: int, epochs: int) -> None:
+            shown.epoch(label or running[0], epoch, epochs)
 
         arrived = 0
-        for outcome in execute(todo, paths, on_start, **dict(executor_options or {})):
-            store.record_cell(run_id, outcome)
-            summary.add(outcome)
-            arrived += 1
-            bar.update()
+        with epochs_shown(on_epoch) if progress else contextlib.nullcontext():
+            for outcome in execute(todo, paths, on_start, **dict(executor_options or {})):
+                store.record_cell(run_id, outcome)
+                summary.add(outcome)
+                arrived += 1
+                shown.finished(shown_name(outcome.cell),
+                               str(getattr(outcome.status, "value", outcome.status)))
         summary.pending = len(todo) - arrived
     except BaseException:
         summary.seconds = time.perf_counter() - clock
         store.finish_run(run_id, RunStatus.INTERRUPTED)
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        if shown is not None:
+            shown.close()
     summary.seconds = time.perf_counter() - clock
     store.finish_run(run_id, RunStatus.INTERRUPTED if summary.pending else RunStatus.FINISHED)
     return summary

@@ -21,6 +21,7 @@ Task levels differ only in how an epoch visits the training instances:
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from abc import ABC, abstractmethod
@@ -43,6 +44,10 @@ from suite.training.inputs import GraphInputs, InputTransform, forward
 
 #: Graphs per forward pass when evaluating graph tasks (bounds memory, not results).
 EVAL_GRAPHS_PER_CHUNK = 1024
+
+#: each training epoch is logged here at DEBUG with ``extra={"epoch", "epochs"}`` (a run's
+#: progress display listens; nothing is formatted when no one does)
+EPOCH_LOG = logging.getLogger("suite.training.epochs")
 
 
 def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
@@ -501,6 +506,9 @@ def fit(model: GraphModel, dataset: BenchmarkDataset, seed: int, device: torch.d
         stats = data.train_epoch(model, optimizer, train_ids, gen, data.batch_size(config), transform)
         items += stats.items
         step_seconds += stats.seconds
+        if EPOCH_LOG.isEnabledFor(logging.DEBUG):
+            EPOCH_LOG.debug("epoch %d of %d", epoch, config.epochs,
+                            extra={"epoch": epoch, "epochs": config.epochs})
         if epoch % config.eval_every and epoch != config.epochs:
             continue
         val = score(model, data, val_ids)

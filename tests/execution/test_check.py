@@ -13,7 +13,7 @@ from suite.cli import main
 from suite.cli.common import EXIT_CHECK_FAILED
 from suite.execution import check as gate
 
-REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "check-smoke.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "suite" / "presets" / "checks" / "smoke.json"
 
 
 def _frame(rows):
@@ -83,9 +83,20 @@ def test_committed_reference_covers_the_smoke_matrix():
     assert "edge_auc" in ref.scores["ba-shapes/gcn/standard/saliency"]
 
 
+def test_the_smoke_reference_ships_with_the_package_and_is_the_default():
+    assert gate.shipped_references() == {"smoke": REFERENCE}
+    assert gate.Reference.load("smoke").scores == gate.Reference.load(REFERENCE).scores
+
+
+def test_an_unknown_reference_names_the_shipped_ones(tmp_path, capsys):
+    assert main(["check", "--reference", "smok", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "shipped: smoke" in err and len(err.strip().splitlines()) == 1
+
+
 def test_check_passes_on_this_code(check_root, capsys):
-    status = main(["check", "--reference", str(REFERENCE), "--root", str(check_root),
-                   "--no-progress"])
+    # no --reference: the shipped smoke reference, as from an installed wheel
+    status = main(["check", "--root", str(check_root), "--no-progress"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "quality check passed" in out

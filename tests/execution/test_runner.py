@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 from typing import Any, ClassVar
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 import suite.execution.cell as cell_module
+import suite.execution.progress as progress_module
 from suite.core.paths import Paths
 from suite.core.registry import UnknownNameError
 from suite.core.types import DatasetInfo, Explanation, TaskLevel
@@ -24,6 +26,7 @@ from suite.protocol import fit_instances, select_instances
 from suite.store.database import ResultsStore
 from suite.store.frame import TIMING_COLUMNS
 from suite.training import ModelCache, accuracy, train_or_load
+from suite.training.loop import EPOCH_LOG
 
 NODE, GRAPH = frozenset({TaskLevel.NODE}), frozenset({TaskLevel.GRAPH})
 
@@ -340,3 +343,16 @@ def test_two_runs_on_one_store_compute_each_cell_once(tmp_path):
         again = run_matrix(config, store, Paths(tmp_path), progress=False)
         assert (again.done, again.elsewhere) == (1, 0)  # the expired lease's cell, once
         assert len(store.cells_frame()) == 2
+
+
+def test_progress_shows_training_epochs_inside_a_cell(tmp_path, capsys, monkeypatch):
+    """Without a terminal the display is plain lines (no carriage returns), and a cell that
+    trains its model shows its epochs (at most one line per interval; here every epoch)."""
+    monkeypatch.setattr(progress_module, "LINE_EPOCH_INTERVAL", 0.0)
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        run_matrix(_matrix(["test-rand-a"]), store, Paths(tmp_path), progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "tiny: test-houses/gcn/test-rand-a training epoch 10/10" in err
+    assert "tiny: 1/1 test-houses/gcn/test-rand-a done" in err
+    assert not EPOCH_LOG.handlers and not EPOCH_LOG.isEnabledFor(logging.DEBUG)  # restored
