@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from suite.core.extras import EXTRA_OF, missing_extra
+from suite.core.extras import EXTRA_OF, missing_extra, missing_requirement
 from suite.datasets import load_dataset
 from suite.datasets.base import DatasetUnavailable
 from tests.datasets.test_nlp import CONLLU
@@ -33,3 +33,17 @@ def test_a_dataset_whose_extra_is_missing_is_unavailable_in_one_line(tmp_path, m
     assert str(caught.value) == ('dataset conllu needs conllu, which is not installed: pip '
                                  'install "gnn-explain-suite[nlp]" (from a clone: pip install '
                                  '-e ".[nlp]")')
+
+
+def test_a_missing_extra_is_named_before_any_download_is_tried(monkeypatch):
+    """Without rdkit and without the data mirror, benzene names the extra to install, not
+    the failed download (the requirement is checked before the builder runs)."""
+    monkeypatch.setitem(sys.modules, "rdkit", None)
+    monkeypatch.delenv("SUITE_DATA_MIRROR", raising=False)
+    with pytest.raises(DatasetUnavailable) as caught:
+        load_dataset("benzene", seed=0)
+    assert str(caught.value).startswith("dataset benzene needs rdkit, which is not installed: "
+                                        'pip install "gnn-explain-suite[molecules]"')
+    assert missing_requirement(("json", "rdkit"), "x") == str(caught.value).replace(
+        "dataset benzene", "x")
+    assert missing_requirement(("json",), "x") is None

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.source_tree import checkout_only
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "suite"
 
@@ -82,8 +84,7 @@ def test_the_package_never_imports_a_study():
 
 def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
     """``pip wheel --no-deps .``: the product only (studies are their own distribution)."""
-    shutil.copytree(ROOT, tmp_path / "src", ignore=shutil.ignore_patterns(
-        ".git", ".venv", "results", "datasets", "__pycache__", "*.egg-info", "build", "site"))
+    shutil.copytree(ROOT, tmp_path / "src", ignore=checkout_only)
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                              "--no-build-isolation", "--quiet", "-w", str(tmp_path / "dist"),
                              str(tmp_path / "src")], capture_output=True, text=True, timeout=300)
@@ -91,6 +92,7 @@ def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("gnn_explain_suite-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(name == "suite/presets/default.yaml" for name in names)
+    assert "suite/datasets/__init__.py" in names and "suite/cli/app.py" in names
     assert any(name == "suite/presets/tuning.yaml" for name in names)
     # what `suite check` and `suite list` read from an installed wheel
     assert "suite/presets/checks/smoke.json" in names and "suite/cli/listing_index.json" in names
@@ -98,7 +100,7 @@ def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
     assert not studies, studies
 
 
-AREAS = ("synthetic", "molecules", "nlp", "adversarial", "graphmask", "ray", "asv")
+AREAS = ("synthetic", "molecules", "nlp", "adversarial", "graphmask", "ray", "asv", "wheel", "faults")
 
 
 def test_slow_checks_live_in_the_slow_folders_with_one_area_marker():

@@ -8,6 +8,9 @@ which extra to install, in one line (:func:`missing_extra`).
 
 from __future__ import annotations
 
+from importlib import util as import_util
+from typing import Iterable
+
 #: The project's distribution name (what ``pip install`` takes).
 DISTRIBUTION = "gnn-explain-suite"
 
@@ -33,4 +36,15 @@ def missing_extra(exc: ImportError, needed_by: str) -> str | None:
     return f"{needed_by} needs {name}, which is not installed: {install_hint(extra)}"
 
 
-__all__ = ["DISTRIBUTION", "EXTRA_OF", "install_hint", "missing_extra"]
+def missing_requirement(modules: Iterable[str], needed_by: str) -> str | None:
+    """One line naming the extra of the first of ``modules`` that is not installed (None
+    when all are); a module of no extra is named with the package to install."""
+    for name in modules:
+        if import_util.find_spec(name) is None:
+            extra = EXTRA_OF.get(name)
+            how = install_hint(extra) if extra else f"pip install {name}"
+            return f"{needed_by} needs {name}, which is not installed: {how}"
+    return None
+
+
+__all__ = ["DISTRIBUTION", "EXTRA_OF", "install_hint", "missing_extra", "missing_requirement"]

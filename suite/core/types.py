@@ -49,6 +49,9 @@ class DatasetInfo:
     description: str = ""
     edge_types: bool = False  # the data carries ``edge_type`` (typed edges)
     needs_edge_types: bool = False  # the labels depend on edge types: type-blind models are skipped
+    #: import names the builder needs beyond the core dependencies (checked before it runs,
+    #: so a missing extra is named before any download is tried)
+    requires: tuple[str, ...] = ()
 
 
 @dataclass

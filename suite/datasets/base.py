@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from suite.core.config import stable_hash
-from suite.core.extras import missing_extra
+from suite.core.extras import missing_extra, missing_requirement
 from suite.core.paths import atomic_write
 from suite.core.registry import Registry
 from suite.core.types import BenchmarkDataset, DatasetInfo
@@ -51,6 +51,9 @@ def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
             return cache.read(path)
         except (CacheError, OSError) as exc:  # tampered, torn or stale: rebuilt, never run
             log.warning("rebuilding unreadable dataset cache %s (%s)", path, exc)
+    missing = missing_requirement(entry.metadata["info"].requires, f"dataset {entry.name}")
+    if missing is not None:  # before the builder runs: before any download is tried
+        raise DatasetUnavailable(missing)
     try:
         dataset = entry.factory(seed=seed, **params)
     except ModuleNotFoundError as exc:  # an optional family whose extra is not installed

@@ -47,6 +47,7 @@ def dataset_from_state(state: dict[str, Any]) -> BenchmarkDataset:
     """The inverse of :func:`dataset_state`."""
     info = json.loads(state["info"])
     info["task"] = TaskLevel(info["task"])
+    info["requires"] = tuple(info.get("requires", ()))  # JSON keeps a list; older caches: none
     return BenchmarkDataset(info=DatasetInfo(**info), data=Data(**state["data"]),
                             params=json.loads(state["params"]),
                             **{name: state[name] for name in _FIELDS})

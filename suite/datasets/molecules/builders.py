@@ -190,7 +190,7 @@ def _graphxai_dataset(key: str, rule: R.SmartsRule, seed: int, max_molecules: in
 def _graphxai_info(key: str, rule: R.SmartsRule, description: str) -> DatasetInfo:
     table = sources.GRAPHXAI_TABLES[key]
     return DatasetInfo(
-        name=key, task=TaskLevel.GRAPH, family="molecules", has_ground_truth=True,
+        name=key, task=TaskLevel.GRAPH, family="molecules", has_ground_truth=True, requires=("rdkit",),
         citation=f"{SANCHEZ_LENGELING}; {GRAPHXAI}",
         provenance=_GRAPHXAI_PROVENANCE.format(url=table.url, file=table.mirror_file),
         licence=_GRAPHXAI_LICENCE,
@@ -288,7 +288,7 @@ def mutag_groups(atoms: np.ndarray, edge_index: np.ndarray, bonds: np.ndarray) -
 
 
 @register_dataset(DatasetInfo(
-    name="mutag", task=TaskLevel.GRAPH, family="molecules", has_ground_truth=True,
+    name="mutag", task=TaskLevel.GRAPH, family="molecules", requires=("grakel",), has_ground_truth=True,
     citation=MUTAG_CITATION,
     provenance="TU MUTAG text files (official: chrsmrrs.github.io/datasets, TUDataset collection) as "
                "shipped in the grakel wheel (grakel/tests/data/MUTAG), copied into the dataset cache "
@@ -352,7 +352,7 @@ def read_b3db() -> tuple[list[str], list[int]]:
 
 
 @register_dataset(DatasetInfo(
-    name="b3db", task=TaskLevel.GRAPH, family="molecules", has_ground_truth=False,
+    name="b3db", task=TaskLevel.GRAPH, family="molecules", requires=("B3DB", "rdkit"), has_ground_truth=False,
     citation=B3DB_CITATION,
     provenance="B3DB_classification.tsv (official: github.com/theochem/B3DB) as shipped in the qc-b3db "
                "wheel (package B3DB); SMILES converted to OGB format with RDKit + ogb",
@@ -398,7 +398,7 @@ def read_pool(pool: str, limit: int | None = None) -> list[str]:
 
 
 @register_dataset(DatasetInfo(
-    name="mutagenic-alerts", task=TaskLevel.GRAPH, family="molecules", has_ground_truth=True,
+    name="mutagenic-alerts", task=TaskLevel.GRAPH, family="molecules", requires=("rdkit",), has_ground_truth=True,
     citation=ALERTS_CITATION,
     provenance="molecule pools shipped in wheels: RDKit's rdkit/Data/NCI/first_5K.smi (NCI open "
                "database subset) and rdkit/Data/Pains/test_data/wehi_mols.csv (WEHI screening set), "
@@ -530,7 +530,7 @@ def _ogb_dataset(name: str, seed: int, task_index: int, params: dict[str, Any]) 
 
 
 @register_dataset(DatasetInfo(
-    name="ogbg-molhiv", task=TaskLevel.GRAPH, family="molecules", has_ground_truth=False,
+    name="ogbg-molhiv", task=TaskLevel.GRAPH, family="molecules", requires=("ogb",), has_ground_truth=False,
     citation=f"{OGB}; Wu et al., MoleculeNet (2018)",
     provenance="downloaded by ogb.graphproppred.PygGraphPropPredDataset from "
                "snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/hiv.zip into the dataset "
@@ -545,7 +545,7 @@ def ogbg_molhiv(seed: int = 0) -> BenchmarkDataset:
 
 
 @register_dataset(DatasetInfo(
-    name="ogbg-molpcba", task=TaskLevel.GRAPH, family="molecules", has_ground_truth=False,
+    name="ogbg-molpcba", task=TaskLevel.GRAPH, family="molecules", requires=("ogb",), has_ground_truth=False,
     citation=f"{OGB}; Wu et al., MoleculeNet (2018)",
     provenance="downloaded by ogb.graphproppred.PygGraphPropPredDataset from "
                "snap.stanford.edu/ogb/data/graphproppred/csv_mol_download/pcba.zip into the dataset "

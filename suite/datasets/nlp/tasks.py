@@ -295,7 +295,7 @@ _GRAPH_DESC = ("tokens as nodes (word id, UPOS id, side of head, morphological f
 
 
 @register_dataset(DatasetInfo(
-    name="dep-count", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=True,
+    name="dep-count", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=True, requires=("conllu",),
     citation=f"{GRAPHMASK} (synthetic task, transposed); treebank: {ewt.CITATION}",
     provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
     description="is the count of x-relation arcs > the count of y-relation arcs? query (x, y) one-hot on "
@@ -309,7 +309,7 @@ def dep_count(seed: int = 0, max_sentences: int | None = 2000, num_query_relatio
 
 
 @register_dataset(DatasetInfo(
-    name="dep-role", task=TaskLevel.NODE, family="nlp", has_ground_truth=True,
+    name="dep-role", task=TaskLevel.NODE, family="nlp", has_ground_truth=True, requires=("conllu",),
     citation=f"{MARCHEGGIANI} (SRL-like argument detection); treebank: {ewt.CITATION}",
     provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
     description="per verb: does it take an obj / nsubj:pass / ccomp|xcomp dependent (`question`)? core-"
@@ -326,7 +326,7 @@ def dep_role(seed: int = 0, question: str = "obj", max_sentences: int | None = 2
 
 
 @register_dataset(DatasetInfo(
-    name="ewt-genre", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=False,
+    name="ewt-genre", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=False, requires=("conllu",),
     citation=ewt.CITATION, provenance=_EWT_PROVENANCE + "; genre = the prefix of the sentence id",
     licence=_EWT_LICENCE, edge_types=True,
     description="document genre of a sentence (answers, email, newsgroup, reviews, weblog), no "
@@ -337,7 +337,7 @@ def ewt_genre(seed: int = 0, max_sentences: int | None = 2000, min_count: int = 
 
 
 @register_dataset(DatasetInfo(
-    name="conllu", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=True,
+    name="conllu", task=TaskLevel.GRAPH, family="nlp", has_ground_truth=True, requires=("conllu",),
     citation="user-supplied treebank", provenance="a CoNLL-U or CoNLL-2009 file given by `path`",
     licence="that of the user's file", edge_types=True, needs_edge_types=True,
     description="dep-count on a user's own CoNLL-U / CoNLL-2009 file (seeded 80/10/10 split)"))
@@ -367,7 +367,7 @@ def _fixed_question(question: str):
 
 for _question in ("nsubj-pass", "comp"):
     register_dataset(DatasetInfo(
-        name=f"dep-role-{_question}", task=TaskLevel.NODE, family="nlp", has_ground_truth=True,
+        name=f"dep-role-{_question}", task=TaskLevel.NODE, family="nlp", has_ground_truth=True, requires=("conllu",),
         citation=f"{MARCHEGGIANI} (SRL-like argument detection); treebank: {ewt.CITATION}",
         provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
         description=f"dep-role with question {_question} (see dep-role)"))(_fixed_question(_question))
