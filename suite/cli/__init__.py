@@ -12,16 +12,27 @@ import sys
 from typing import Sequence
 
 from suite.cli.quick_list import list_from_index
+from suite.core.lifecycle import INTERRUPTED_EXIT, sigterm_as_interrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``suite`` command line; returns the exit status."""
+    """Run the ``suite`` command line; returns the exit status.
+
+    Ctrl-C or SIGTERM while it starts (importing torch takes seconds) is one line and exit
+    status 130, as it is later.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    listed = list_from_index(arguments)
-    if listed is not None:
-        return listed
-    # the full command line imports torch (the registries, the board): only when needed
-    return importlib.import_module("suite.cli.app").main(arguments)
+    try:
+        with sigterm_as_interrupt():
+            listed = list_from_index(arguments)
+            if listed is not None:
+                return listed
+            # the full command line imports torch (the registries, the board): only when needed
+            app = importlib.import_module("suite.cli.app")
+    except KeyboardInterrupt:
+        print("suite: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    return app.main(arguments)
 
 
 __all__ = ["main"]

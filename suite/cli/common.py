@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from suite.board.write import write_leaderboard
 from suite.core.config import ConfigError
+from suite.core.lifecycle import INTERRUPTED_EXIT
 from suite.core.registry import UnknownNameError
 from suite.execution.process_executor import default_workers
 from suite.execution.ray_executor import RayUnavailableError, require_ray
@@ -20,7 +21,7 @@ from suite.store.database import ResultsStore, StoreVersionError
 from suite.store.submissions import SubmissionError, submission_records, with_submissions
 
 PROG = "suite"
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, INTERRUPTED_EXIT
 EXIT_CHECK_FAILED = 1  # `suite check`: a score fell below its reference tolerance
 EXIT_CELLS_FAILED = 1  # `suite run`: some cell failed (a cell skipped with its reason is not)
 EXIT_DIFFERENT = 1  # `suite diff`: the stores differ

@@ -25,6 +25,8 @@ from typing import Any, Iterator
 PARENT_POLL_SECONDS = 1.0
 #: Exit status of a worker whose parent died.
 ORPHAN_EXIT = 3
+#: Exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -76,3 +76,17 @@ def test_an_exited_unreaped_child_is_not_alive():
         time.sleep(0.05)
     assert not pid_alive(child.pid)
     child.wait()
+
+
+def test_sigterm_while_the_command_line_starts_is_one_line_and_exit_130(tmp_path):
+    """The full command line imports torch for seconds; a SIGTERM (or Ctrl-C) then is the
+    same one line and status 130 as later, not a traceback or a bare -15."""
+    command = [sys.executable, "-m", "suite", "run", "--matrix", "smoke", "--root",
+               str(tmp_path), "--no-progress"]
+    started = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(0.5)  # inside the imports (torch alone takes seconds here)
+    started.send_signal(signal.SIGTERM)
+    out, err = started.communicate(timeout=120)
+    assert started.returncode == 130, (started.returncode, err[-2000:])
+    assert err.strip() == "suite: interrupted", err[-2000:]
