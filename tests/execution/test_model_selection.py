@@ -7,6 +7,7 @@ import pytest
 from suite.core.config import ConfigError
 from suite.execution.model_selection import (
     CRITERIA,
+    HELDOUT_GRAPH_SEEDS,
     Candidate,
     Trial,
     check_criterion,
@@ -31,7 +32,7 @@ def test_the_selection_refuses_any_non_task_criterion(criterion):
         check_criterion(criterion)
     with pytest.raises(ConfigError, match="criterion: models are chosen on task metrics only"):
         parse_spec({**SPEC, "criterion": criterion})
-    assert set(CRITERIA) == {"val_accuracy", "val_balanced_accuracy"}
+    assert set(CRITERIA) == {"val_accuracy", "val_balanced_accuracy", "heldout_graph_accuracy"}
 
 
 def test_a_malformed_spec_names_the_field():
@@ -76,3 +77,37 @@ def test_select_models_command_writes_the_report_and_the_choices(tmp_path):
     assert "| ba-shapes | gcn | gcn(hidden=8) |" in report and "never used to choose" in report
     chosen = yaml.safe_load((tmp_path / "sel" / "models.yaml").read_text())
     assert chosen["models"]["gcn"]["only_datasets"] == ["ba-shapes"]
+
+
+def test_heldout_graph_accuracy_reads_further_graphs_on_node_tasks_only():
+    """Node tasks: the held-out graphs' accuracy decides over validation accuracy; a trial
+    without one (a graph task) falls back to validation accuracy. The held-out seeds are
+    none of the suite's run seeds."""
+    spec = parse_spec({**SPEC, "criterion": "heldout_graph_accuracy"})
+    a, b = spec.candidates
+    tied = [_trial(a, 0, 1.0, 0.5), _trial(b, 0, 1.0, 1.0)]
+    tied[0].heldout_accuracy, tied[1].heldout_accuracy = 0.93, 0.97
+    (choice,) = choose(spec, tied)
+    assert choice.candidate == b and choice.score == pytest.approx(0.97)
+    graph_task = [_trial(a, 0, 0.9, 0.5), _trial(b, 0, 0.8, 1.0)]  # no held-out accuracy
+    assert choose(spec, graph_task)[0].candidate == a
+    assert min(HELDOUT_GRAPH_SEEDS) >= 10_000
+
+
+def test_the_selection_command_measures_held_out_graphs(tmp_path):
+    import yaml
+
+    from suite.cli import main
+
+    spec = {**SPEC, "seeds": [0], "criterion": "heldout_graph_accuracy",
+            "families": {"gcn": [{"model": "gcn", "hparams": {"hidden": 8},
+                                  "training": {"epochs": 5, "patience": 0}}]}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["select-models", str(path), "--root", str(tmp_path), "--out",
+                 str(tmp_path / "sel")]) == 0
+    report = (tmp_path / "sel" / "selection.md").read_text()
+    trials = report.split("## Every trial", 1)[1]
+    row = next(line for line in trials.splitlines() if line.startswith("| ba-shapes | gcn | gcn("))
+    held_out = float(row.split("|")[6])
+    assert 0.0 <= held_out <= 1.0  # measured (a number, not "-")
