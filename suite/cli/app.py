@@ -55,6 +55,7 @@ from suite.core.files import TargetError
 from suite.core.lifecycle import sigterm_as_interrupt
 from suite.core.registry import UnknownNameError
 from suite.core.version import __version__
+from suite.datasets.base import DatasetUnavailable
 
 DESCRIPTION = """\
 A benchmark suite for explaining graph neural networks: datasets x models x
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except (CliError, UnknownNameError, ConfigError, TargetError) as exc:
+    except (CliError, UnknownNameError, ConfigError, TargetError, DatasetUnavailable) as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -21,7 +21,8 @@ examples:
   suite select-models suite/presets/models/default.yaml --out results/model-selection
 
 Trains every candidate on every dataset and seed (the model cache is reused), chooses per
-dataset and family the candidate with the best mean validation accuracy and writes
+dataset and family the candidate with the best mean of the spec's criterion (validation
+accuracy, or on node tasks the accuracy on further graphs of the generator) and writes
 selection.md (every trial, the choices, each model against its floor) and models.yaml."""
 
 
@@ -43,10 +44,10 @@ def _cmd_select_models(args: argparse.Namespace) -> int:
 def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     """Add the command(s) of this module to the ``suite`` parser."""
     p = commands.add_parser(
-        "select-models", help="choose each dataset's models on validation accuracy alone",
+        "select-models", help="choose each dataset's models on task accuracy alone",
         description="Train the candidate models of a selection spec on every dataset and "
-                    "seed and choose, per dataset and model family, the best mean validation "
-                    "accuracy; no explanation score is read.",
+                    "seed and choose, per dataset and model family, the best mean of the "
+                    "spec's task criterion; no explanation score is read.",
         epilog=SELECT_MODELS_EXAMPLES, formatter_class=fmt)
     p.add_argument("spec", metavar="SPEC", help="a selection spec (YAML)")
     p.add_argument("--out", metavar="DIR",

@@ -111,3 +111,49 @@ def test_the_selection_command_measures_held_out_graphs(tmp_path):
     row = next(line for line in trials.splitlines() if line.startswith("| ba-shapes | gcn | gcn("))
     held_out = float(row.split("|")[6])
     assert 0.0 <= held_out <= 1.0  # measured (a number, not "-")
+
+
+def test_a_dataset_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    import suite.execution.model_selection as selection
+    from suite.cli import main
+    from suite.datasets.base import DatasetUnavailable
+
+    def unavailable(name, **_):
+        raise DatasetUnavailable(f"{name}: no data mirror and the download failed")
+
+    monkeypatch.setattr(selection, "load_dataset", unavailable)
+    spec = {**SPEC, "seeds": [0], "datasets": {"benzene": {}},
+            "families": {"gin": [{"model": "gin", "training": {"epochs": 1}}]}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["select-models", str(path), "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("suite: error: benzene") and "\n" not in err
+
+
+def test_the_default_preset_explains_the_models_the_committed_selection_chose():
+    """The preset's model entries are what `suite select-models` chose (the committed report)."""
+    from pathlib import Path
+
+    from suite.matrix import expand, load_matrix
+
+    report = Path(__file__).resolve().parents[2] / "results" / "reference" / "model-selection.md"
+    choices = report.read_text().split("## Choices", 1)[1].split("## Every trial", 1)[0]
+    chosen = {}
+    for line in choices.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and cells[0] not in ("dataset", "---"):
+            chosen[(cells[0], cells[2].split("(", 1)[0])] = cells[2]
+    cells, _ = expand(load_matrix("default"))
+    mismatched, seen = [], set()
+    for cell in cells:
+        label = chosen.get((cell.dataset, cell.model))
+        if label is None:
+            continue
+        seen.add((cell.dataset, cell.model))
+        given = dict(pair.split("=", 1) for pair in label.split("(", 1)[1].rstrip(")").split(", "))
+        if any(str(cell.model_hparams.get(k)) != v for k, v in given.items()):
+            mismatched.append((cell.dataset, cell.model, label, cell.model_hparams))
+    assert len(chosen) == 12 and seen == set(chosen) and not mismatched, mismatched

@@ -100,10 +100,12 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path,
     assert runs["status"].tolist() == ["interrupted", "finished"]
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["ctrl-c", "sigterm", "kill-9"])
 def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misbehaving, how):
-    """Ctrl-C (SIGINT: exit 130, the run marked interrupted) or kill -9 of the driver while
-    a cell is still running; a rerun on the same cluster finishes the matrix."""
+    """Ctrl-C or SIGTERM (exit 130, the run marked interrupted: ``ray.init`` must not keep
+    its own SIGTERM handler) or kill -9 of the driver while a cell is still running; a rerun
+    on the same cluster finishes the matrix."""
     marker = tmp_path / "stall"
     marker.touch()
     config = _tiny(tmp_path, "test-stall", marker)
@@ -116,7 +118,7 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
     code, _ = signal_driver_after(command, store, 2, how)
     with ResultsStore(store) as results:
         frame, runs = results.cells_frame(), results.runs_frame()
-    if how == signal.SIGINT:
+    if how in (signal.SIGINT, signal.SIGTERM):
         assert code == 130 and runs["status"].tolist() == ["interrupted"]
     assert sorted(frame["explainer"]) == ["random", "saliency"]
     assert (frame["status"] == "done").all()

@@ -77,10 +77,16 @@ def test_memory_benchmark_runs_once(monkeypatch):
         assert explanation.instance_ids.tolist() == ids.tolist()
 
 
-def test_asv_uses_the_existing_environment():
-    """asv must never build an environment (it would pull a CUDA build of torch)."""
+def test_asv_pins_torch_to_the_cpu_wheel_when_it_builds_its_environment():
+    """asv builds its virtualenv from the package registry; torch is pinned first, so the
+    wheel's own ``torch`` range is already met and no CUDA build is pulled."""
     import json
     from pathlib import Path
 
+    from benchmarks import bench_quick
+
     config = json.loads((Path(__file__).resolve().parents[2] / "asv.conf.json").read_text())
-    assert config["environment_type"] == "existing"
+    assert config["environment_type"] == "virtualenv"
+    assert config["matrix"]["req"] == {"torch": "==2.13.0"}
+    assert all("--no-deps" in command for command in config["build_command"])
+    assert bench_quick.EXPLAINERS and hasattr(bench_quick.QuickList, "time_suite_list")
