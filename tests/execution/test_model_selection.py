@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+import yaml
+
+import suite.execution.model_selection as selection
+from suite.cli import main
 from suite.core.config import ConfigError
+from suite.datasets.base import DatasetUnavailable
 from suite.execution.model_selection import (
     CRITERIA,
     HELDOUT_GRAPH_SEEDS,
@@ -15,6 +21,7 @@ from suite.execution.model_selection import (
     parse_spec,
     preset_models,
 )
+from suite.matrix import expand, load_matrix
 from suite.protocol import ModelQuality
 
 SPEC = {
@@ -61,19 +68,20 @@ def test_the_choice_reads_validation_accuracy_only():
         "gcn": {"only_datasets": ["ba-shapes"], "by_dataset": {"ba-shapes": {"hidden": 8}}}}
 
 
-def test_select_models_command_writes_the_report_and_the_choices(tmp_path):
-    import yaml
-
-    from suite.cli import main
-
+def _select(tmp_path, **spec_changes) -> str:
+    """``suite select-models`` on one 5-epoch GCN candidate; returns the report."""
     spec = {**SPEC, "seeds": [0],
             "families": {"gcn": [{"model": "gcn", "hparams": {"hidden": 8},
-                                  "training": {"epochs": 5, "patience": 0}}]}}
+                                  "training": {"epochs": 5, "patience": 0}}]}, **spec_changes}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     assert main(["select-models", str(path), "--root", str(tmp_path), "--out",
                  str(tmp_path / "sel")]) == 0
-    report = (tmp_path / "sel" / "selection.md").read_text()
+    return (tmp_path / "sel" / "selection.md").read_text()
+
+
+def test_select_models_command_writes_the_report_and_the_choices(tmp_path):
+    report = _select(tmp_path)
     assert "| ba-shapes | gcn | gcn(hidden=8) |" in report and "never used to choose" in report
     chosen = yaml.safe_load((tmp_path / "sel" / "models.yaml").read_text())
     assert chosen["models"]["gcn"]["only_datasets"] == ["ba-shapes"]
@@ -95,18 +103,7 @@ def test_heldout_graph_accuracy_reads_further_graphs_on_node_tasks_only():
 
 
 def test_the_selection_command_measures_held_out_graphs(tmp_path):
-    import yaml
-
-    from suite.cli import main
-
-    spec = {**SPEC, "seeds": [0], "criterion": "heldout_graph_accuracy",
-            "families": {"gcn": [{"model": "gcn", "hparams": {"hidden": 8},
-                                  "training": {"epochs": 5, "patience": 0}}]}}
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    assert main(["select-models", str(path), "--root", str(tmp_path), "--out",
-                 str(tmp_path / "sel")]) == 0
-    report = (tmp_path / "sel" / "selection.md").read_text()
+    report = _select(tmp_path, criterion="heldout_graph_accuracy")
     trials = report.split("## Every trial", 1)[1]
     row = next(line for line in trials.splitlines() if line.startswith("| ba-shapes | gcn | gcn("))
     held_out = float(row.split("|")[6])
@@ -114,11 +111,6 @@ def test_the_selection_command_measures_held_out_graphs(tmp_path):
 
 
 def test_a_dataset_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch, capsys):
-    import yaml
-
-    import suite.execution.model_selection as selection
-    from suite.cli import main
-    from suite.datasets.base import DatasetUnavailable
 
     def unavailable(name, **_):
         raise DatasetUnavailable(f"{name}: no data mirror and the download failed")
@@ -135,9 +127,6 @@ def test_a_dataset_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch, caps
 
 def test_the_default_preset_explains_the_models_the_committed_selection_chose():
     """The preset's model entries are what `suite select-models` chose (the committed report)."""
-    from pathlib import Path
-
-    from suite.matrix import expand, load_matrix
 
     report = Path(__file__).resolve().parents[2] / "results" / "reference" / "model-selection.md"
     choices = report.read_text().split("## Choices", 1)[1].split("## Every trial", 1)[0]
