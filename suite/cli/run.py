@@ -74,6 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.no_leaderboard:
             write_board(store, out)
         failed = int(getattr(summary, "failed", 0) or 0)
+        pending = int(getattr(summary, "pending", 0) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; every finished cell is kept in {store_path}; "
               "rerun the same command to resume", file=sys.stderr)
@@ -84,6 +85,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"{PROG}: {failed} cell(s) failed; finished cells are kept, and the failures are "
               "listed at the end of the leaderboard", file=sys.stderr)
         return EXIT_CELLS_FAILED
+    if pending:  # a worker died: the run is interrupted, not finished (as the store says)
+        print(f"{PROG}: {pending} cell(s) lost by the executor are still pending; rerun the "
+              "same command to finish them", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -214,6 +214,16 @@ def _record(store, frame: pd.DataFrame) -> None:
             seconds=0.0 if math.isnan(row.get("seconds", math.nan)) else float(row["seconds"])))
 
 
+def test_a_run_that_lost_cells_exits_130_naming_them(suite_home, monkeypatch, capsys):
+    """A worker died: its cells stay pending and the run is interrupted, so the exit status
+    is not success (CI must not take an incomplete store for a finished one)."""
+    monkeypatch.setattr(cli_run, "run_matrix", lambda *a, **k: types.SimpleNamespace(
+        done=5, failed=0, skipped=0, pending=2))
+    monkeypatch.setattr(cli_common, "load_matrix", lambda name: types.SimpleNamespace(name=name))
+    assert main(["run", "--matrix", "fake", "--no-progress", "--no-leaderboard"]) == 130
+    assert "2 cell(s) lost by the executor are still pending" in capsys.readouterr().err
+
+
 def test_run_writes_the_store_and_the_board(suite_home, monkeypatch, capsys):
     calls = []
 
