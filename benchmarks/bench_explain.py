@@ -3,8 +3,8 @@
 Data and a trained model are built once in ``setup_cache`` (a small BA-Shapes
 and BA-2Motifs, a GCN and a GIN trained briefly); only ``explain`` is timed.
 ``track_edge_auc`` charts the headline AUC per explainer, so asv shows quality
-regressions next to speed ones. Run: ``asv run --environment existing:.venv/bin/python``
-(docs/speed.md).
+regressions next to speed ones. Run: ``asv run A..B`` over commits, or
+``asv run --environment existing:.venv/bin/python`` on the working tree (docs/speed.md).
 """
 
 from __future__ import annotations
