@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from suite.cli.common import EXIT_OK, PROG, CliError, add_threads_argument, set_threads
+from suite.cli.common import (
+    EXIT_OK,
+    PROG,
+    CliError,
+    add_root_argument,
+    add_threads_argument,
+    set_threads,
+)
 from suite.core.paths import Paths
 from suite.execution.verify import DEFAULT_SAMPLE, SubmissionRejected, verify_submission
 from suite.store.submissions import SubmissionError
@@ -51,7 +58,6 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, metavar="N",
                    help=f"cells to rerun (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    p.add_argument("--root", metavar="DIR", help="root directory for caches (default: "
-                                                 "$SUITE_HOME or the current directory)")
+    add_root_argument(p, "caches")
     add_threads_argument(p)
     p.set_defaults(handler=_cmd_verify_submission)
