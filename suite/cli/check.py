@@ -93,10 +93,12 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="matrix to run (check: default the reference's own; write: default smoke)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED",
                    help="seeds whose variance sets the tolerances (write only; default 0 1 2)")
-    p.add_argument("--sigmas", type=float, default=3.0,
-                   help="tolerance in seed standard deviations (write only; default 3)")
-    p.add_argument("--min-tolerance", type=float, default=0.02,
-                   help="smallest tolerance, in score units (write only; default 0.02)")
+    p.add_argument("--sigmas", type=float, default=gate.SIGMAS,
+                   help=f"tolerance in seed standard deviations (write only; default "
+                        f"{gate.SIGMAS:g})")
+    p.add_argument("--min-tolerance", type=float, default=gate.MIN_TOLERANCE,
+                   help=f"smallest tolerance, in score units (write only; default "
+                        f"{gate.MIN_TOLERANCE:g})")
     p.add_argument("--store", metavar="PATH",
                    help="keep the check's results store here (must not exist; default: a "
                         "temporary file)")

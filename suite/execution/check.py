@@ -41,6 +41,10 @@ from suite.store.database import ResultsStore
 #: Reference file format version (``check`` refuses other versions with one line).
 REFERENCE_FORMAT = 1
 
+#: Default tolerance bounds of a reference: ``max(SIGMAS x seed std, MIN_TOLERANCE)``
+#: (``MIN_TOLERANCE`` in score units).
+SIGMAS, MIN_TOLERANCE = 3.0, 0.02
+
 #: Quality columns gated by default: the headline AUCs, fidelity, ground-truth-free
 #: scores, the drop curve and the model's accuracy (which every explainer cell repeats).
 GATED_COLUMNS: tuple[str, ...] = (
@@ -195,8 +199,8 @@ def _finite(values: Sequence[float]) -> list[float]:
 
 
 def reference_from_frame(frame: pd.DataFrame, matrix: dict[str, Any],
-                         columns: Sequence[str] = GATED_COLUMNS, sigmas: float = 3.0,
-                         min_tolerance: float = 0.02) -> Reference:
+                         columns: Sequence[str] = GATED_COLUMNS, sigmas: float = SIGMAS,
+                         min_tolerance: float = MIN_TOLERANCE) -> Reference:
     """Per-(cell, metric) statistics of a finished run's ``cells_frame`` over its seeds.
 
     Only done cells count; a metric a cell never wrote (NaN) is left out.
@@ -227,8 +231,8 @@ def reference_from_frame(frame: pd.DataFrame, matrix: dict[str, Any],
 
 
 def write_reference(config: MatrixConfig, seeds: Sequence[int], paths: Paths,
-                    out: str | os.PathLike, device: str | None = None, sigmas: float = 3.0,
-                    min_tolerance: float = 0.02, progress: bool = False,
+                    out: str | os.PathLike, device: str | None = None, sigmas: float = SIGMAS,
+                    min_tolerance: float = MIN_TOLERANCE, progress: bool = False,
                     overwrite: bool = False) -> Reference:
     """Run ``config`` on ``seeds`` and write the reference (the matrix keeps its own seeds
     for the check, so a check reruns what CI can afford). ``out`` is checked before the

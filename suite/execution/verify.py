@@ -34,7 +34,7 @@ import pandas as pd
 from suite.core.config import ConfigError
 from suite.core.paths import Paths
 from suite.execution.cell import run_cell
-from suite.execution.check import GATED_COLUMNS
+from suite.execution.check import GATED_COLUMNS, MIN_TOLERANCE
 from suite.matrix import Cell, CellStatus
 from suite.plugins.loading import load_plugin
 from suite.store.submissions import SUBMITTED_SUFFIX, read_submission
@@ -42,8 +42,8 @@ from suite.store.submissions import SUBMITTED_SUFFIX, read_submission
 #: Cells rerun by default (each trains or loads its model and explains its instances).
 DEFAULT_SAMPLE = 3
 #: Largest difference of a gated score that still counts as reproduced (the gate's
-#: ``min_tolerance``, score units).
-TOLERANCE = 0.02
+#: ``MIN_TOLERANCE``, score units).
+TOLERANCE = MIN_TOLERANCE
 
 
 class SubmissionRejected(ValueError):
