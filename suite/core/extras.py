@@ -30,10 +30,7 @@ def missing_extra(exc: ImportError, needed_by: str) -> str | None:
     """One line naming the extra to install when ``exc`` is a missing package of an extra
     (None when it is not, e.g. a broken install of something else)."""
     name = (getattr(exc, "name", None) or "").split(".")[0]
-    extra = EXTRA_OF.get(name)
-    if extra is None:
-        return None
-    return f"{needed_by} needs {name}, which is not installed: {install_hint(extra)}"
+    return _not_installed(name, needed_by) if name in EXTRA_OF else None
 
 
 def missing_requirement(modules: Iterable[str], needed_by: str) -> str | None:
@@ -41,10 +38,15 @@ def missing_requirement(modules: Iterable[str], needed_by: str) -> str | None:
     when all are); a module of no extra is named with the package to install."""
     for name in modules:
         if import_util.find_spec(name) is None:
-            extra = EXTRA_OF.get(name)
-            how = install_hint(extra) if extra else f"pip install {name}"
-            return f"{needed_by} needs {name}, which is not installed: {how}"
+            return _not_installed(name, needed_by)
     return None
+
+
+def _not_installed(name: str, needed_by: str) -> str:
+    """The one line for a package ``name`` that ``needed_by`` needs and is not installed."""
+    extra = EXTRA_OF.get(name)
+    how = install_hint(extra) if extra else f"pip install {name}"
+    return f"{needed_by} needs {name}, which is not installed: {how}"
 
 
 __all__ = ["DISTRIBUTION", "EXTRA_OF", "install_hint", "missing_extra", "missing_requirement"]
