@@ -34,17 +34,28 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``KeyboardInterrupt`` (main thread only; elsewhere a
-    no-op, as Python delivers signals to the main thread alone)."""
+def sigterm_handler_kept() -> Iterator[None]:
+    """After the block, SIGTERM has the handler it had before (main thread only; elsewhere a
+    no-op, as Python delivers signals to the main thread alone). A handler not installed
+    from Python (``getsignal`` gives None) is left as the block leaves it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    handler = signal.getsignal(signal.SIGTERM)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` (main thread only)."""
+    with sigterm_handler_kept():
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+        yield
 
 
 def _watch(parent: int, interval: float) -> None:

@@ -26,13 +26,11 @@ Resources per task: ``num_cpus=1``; with a CUDA device also ``num_gpus`` (defaul
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-import threading
 from typing import Any, Callable, Iterator, Sequence
 
+from suite.core.lifecycle import sigterm_handler_kept
 from suite.core.paths import Paths
 from suite.core.seeding import seed_everything
 from suite.datasets import load_dataset
@@ -122,25 +120,11 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         kwargs["address"] = address
     elif num_cpus is not None:
         kwargs["num_cpus"] = int(num_cpus)
-    with kept_sigterm_handler():
+    # ray.init replaces the SIGTERM handler with one that calls sys.exit, which would skip
+    # the run's interrupt handling (the driver then aborts in Ray's shutdown): keep ours
+    with sigterm_handler_kept():
         ray.init(**kwargs)
     return True
-
-
-@contextlib.contextmanager
-def kept_sigterm_handler() -> Iterator[None]:
-    """Keep this process's SIGTERM handler across the block: ``ray.init`` replaces it with
-    one that calls ``sys.exit``, which skips the run's interrupt handling (the driver then
-    aborts in Ray's shutdown) instead of stopping like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handler = signal.getsignal(signal.SIGTERM)
-    try:
-        yield
-    finally:
-        if handler is not None:  # None: a handler not installed from Python (left as it is)
-            signal.signal(signal.SIGTERM, handler)
 
 
 def _resources(cell: Cell, gpus_per_cell: float) -> dict[str, Any]:
