@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from suite.cli import quick_list
-from suite.cli.listing import built_in_index, listing_of
+from suite.cli.listing import LISTINGS, built_in_index, listing_of
 from suite.core.version import __version__
 
 
@@ -53,3 +53,13 @@ def test_the_index_stands_in_only_when_it_can_be_exact(monkeypatch, tmp_path):
         "explainers": {"headers": [], "items": []}}}))
     monkeypatch.setattr(quick_list.metadata, "entry_points", lambda group: ["a plug-in"])
     assert quick_list.list_from_index(["list", "explainers"], index) is None
+
+
+def test_the_index_knows_each_listing_by_its_registry_module_and_plugin_group():
+    """quick_list.KINDS repeats, without importing them, where each registry lives and which
+    entry-point group adds to it: both must be what the listings and registries say."""
+    assert set(quick_list.KINDS) == set(LISTINGS.names())
+    for kind, (module, group) in quick_list.KINDS.items():
+        listing = LISTINGS.get(kind)
+        assert listing.registry.split(":")[0] == module, kind
+        assert listing.load().entry_point_group == group, kind
