@@ -8,6 +8,7 @@ can be (:mod:`suite.cli.quick_list`), so it starts without importing torch.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -31,6 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             app = importlib.import_module("suite.cli.app")
     except KeyboardInterrupt:
         print("suite: interrupted", file=sys.stderr)
+        if argv is None:  # run as the program: exit now, with this status
+            # an interrupt inside an extension's start-up code (torch's) leaves CPython marking
+            # it unhandled even once caught, and the interpreter would then end itself by
+            # SIGINT (status -2) instead of returning 130; nothing has started to lose
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED_EXIT)
         return INTERRUPTED_EXIT
     return app.main(arguments)
 
