@@ -13,27 +13,30 @@ import sys
 from typing import Sequence
 
 from suite.cli.quick_list import list_from_index
-from suite.core.lifecycle import INTERRUPTED_EXIT, sigterm_as_interrupt
+from suite.core.lifecycle import INTERRUPTED_EXIT, sigterm_deferred
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``suite`` command line; returns the exit status.
 
     Ctrl-C or SIGTERM while it starts (importing torch takes seconds) is one line and exit
-    status 130, as it is later.
+    status 130, as it is later. SIGTERM is noted during the imports and acted on once they
+    are done (raised inside them, CPython may swallow it).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_deferred() as stopped:
             listed = list_from_index(arguments)
             if listed is not None:
                 return listed
             # the full command line imports torch (the registries, the board): only when needed
             app = importlib.import_module("suite.cli.app")
+        if stopped:
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("suite: interrupted", file=sys.stderr)
         if argv is None:  # run as the program: exit now, with this status
-            # an interrupt inside an extension's start-up code (torch's) leaves CPython marking
+            # a Ctrl-C inside an extension's start-up code (torch's) leaves CPython marking
             # it unhandled even once caught, and the interpreter would then end itself by
             # SIGINT (status -2) instead of returning 130; nothing has started to lose
             sys.stdout.flush()

@@ -50,6 +50,18 @@ def sigterm_handler_kept() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def sigterm_deferred() -> Iterator[list[int]]:
+    """Within the block, SIGTERM is noted in the list it yields instead of raised (main
+    thread only): for work that an exception must not cut halfway, such as imports, where
+    CPython may swallow it (an import lock's callback) and the signal would be lost."""
+    received: list[int] = []
+    with sigterm_handler_kept():
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+        yield received
+
+
+@contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises ``KeyboardInterrupt`` (main thread only)."""
     with sigterm_handler_kept():
