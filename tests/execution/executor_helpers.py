@@ -8,6 +8,30 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from suite.core.paths import Paths
+from suite.execution.runner import RunSummary, run_matrix
+from suite.store.database import ResultsStore
+from suite.store.frame import TIMING_COLUMNS
+
+
+def run_into(root: Path, store: str, config, **kwargs) -> tuple[RunSummary, pd.DataFrame,
+                                                                pd.DataFrame]:
+    """``run_matrix`` of ``config`` (a matrix or its name) into ``root / store`` with caches
+    under ``root``; returns the summary and the store's cells and runs frames."""
+    with ResultsStore(root / store) as results:
+        summary = run_matrix(config, results, Paths(root), progress=False, **kwargs)
+        return summary, results.cells_frame(), results.runs_frame()
+
+
+def comparable_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """The float score columns of a cells frame that must not differ between executors
+    (timings dropped), by cell key."""
+    drop = {*TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at"}
+    numeric = [c for c in frame.columns if c not in drop and pd.api.types.is_float_dtype(frame[c])]
+    return frame.set_index("cell_key")[numeric].sort_index()
+
 
 def done_cells(path: Path) -> int:
     """Cells recorded done in the store at ``path``, read-only (0 while it is being created)."""

@@ -19,18 +19,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
 from suite.core.lifecycle import pid_alive
-from suite.core.paths import Paths
 from suite.execution.process_executor import CellScheduler
-from suite.execution.runner import run_matrix
 from suite.matrix import expand, parse_matrix
 from suite.store.database import ResultsStore
-from suite.store.frame import TIMING_COLUMNS
-from tests.execution.executor_helpers import done_cells, signal_driver_after
+from tests.execution.executor_helpers import (
+    comparable_scores,
+    done_cells,
+    run_into,
+    signal_driver_after,
+)
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -43,18 +44,6 @@ def _tiny(explainers: dict, models: tuple[str, ...] = ("gcn",), seeds=(0,)):
         "models": {name: {"hidden": 8, "num_layers": 2} for name in models},
         "trainings": {"standard": {"epochs": 30, "patience": 0}},
         "explainers": explainers})
-
-
-def _run(root: Path, store: str, config, **kwargs):
-    with ResultsStore(root / store) as results:
-        summary = run_matrix(config, results, Paths(root), progress=False, **kwargs)
-        return summary, results.cells_frame(), results.runs_frame()
-
-
-def _scores(frame: pd.DataFrame) -> pd.DataFrame:
-    drop = {*TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at"}
-    numeric = [c for c in frame.columns if c not in drop and pd.api.types.is_float_dtype(frame[c])]
-    return frame.set_index("cell_key")[numeric].sort_index()
 
 
 # --------------------------------------------------------------------------- the scheduler
@@ -106,7 +95,7 @@ def test_a_lost_cell_lets_another_worker_train_its_model():
 def test_two_workers_equal_the_local_executor_and_train_each_model_once(tmp_path):
     config = _tiny({"random": {}, "saliency": {}, "integrated-gradients": {}},
                    models=("gcn", "gin"))
-    summary, remote, runs = _run(tmp_path, "p.sqlite", config, executor="processes",
+    summary, remote, runs = run_into(tmp_path, "p.sqlite", config, executor="processes",
                                  executor_options={"workers": 2, "threads": 1})
     assert (summary.done, summary.failed, summary.pending) == (6, 0, 0)
     environment = json.loads(runs["environment_json"].iloc[0])  # recorded with the run
@@ -114,9 +103,9 @@ def test_two_workers_equal_the_local_executor_and_train_each_model_once(tmp_path
     models = sorted((tmp_path / "results" / "cache" / "models").glob("*.pt"))
     assert len(models) == 2  # one cache entry per model: nobody trained one twice
     stamps = {p: p.stat().st_mtime_ns for p in models}
-    _, local, _ = _run(tmp_path, "local.sqlite", config, executor="local")
+    _, local, _ = run_into(tmp_path, "local.sqlite", config, executor="local")
     assert {p: p.stat().st_mtime_ns for p in models} == stamps  # the local run loaded them
-    a, b = _scores(remote), _scores(local)
+    a, b = comparable_scores(remote), comparable_scores(local)
     assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
     assert len(a.columns) > 10 and a["edge_auc"].notna().all()
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6, equal_nan=True)
@@ -132,13 +121,13 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path)
     try:
         config = _tiny({"random": {}, "saliency": {}, "test-crash": {"marker": str(marker)}})
         options = {"workers": 2, "plugins": [f"{PLUGIN}:CrashWhileMarked"]}
-        summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="processes",
+        summary, frame, runs = run_into(tmp_path, "s.sqlite", config, executor="processes",
                                     executor_options=options)
         assert (summary.done, summary.failed, summary.pending) == (2, 0, 1)
         assert sorted(frame["explainer"]) == ["random", "saliency"]
         assert runs["status"].tolist() == ["interrupted"]
         marker.unlink()
-        summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="processes",
+        summary, frame, runs = run_into(tmp_path, "s.sqlite", config, executor="processes",
                                     executor_options={**options, "workers": 1})
         assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
         assert (frame["status"] == "done").all() and len(frame) == 3

@@ -13,16 +13,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
-from suite.core.paths import Paths
-from suite.execution.runner import run_matrix
 from suite.plugins.loading import load_plugin
 from suite.store.database import ResultsStore
-from suite.store.frame import TIMING_COLUMNS
-from tests.execution.executor_helpers import signal_driver_after
+from tests.execution.executor_helpers import (
+    comparable_scores,
+    run_into,
+    signal_driver_after,
+)
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = str(HERE / "plugins" / "ray_explainers.py")
@@ -43,27 +43,15 @@ def misbehaving():
         EXPLAINERS.remove(name)
 
 
-def _scores(frame: pd.DataFrame) -> pd.DataFrame:
-    drop = {*TIMING_COLUMNS, "seconds", "run_id", "started_at", "finished_at"}
-    numeric = [c for c in frame.columns if c not in drop and pd.api.types.is_float_dtype(frame[c])]
-    return frame.set_index("cell_key")[numeric].sort_index()
-
-
-def _run(root: Path, store: str, config, **kwargs):
-    with ResultsStore(root / store) as results:
-        summary = run_matrix(config, results, Paths(root), progress=False, **kwargs)
-        return summary, results.cells_frame(), results.runs_frame()
-
-
 def test_smoke_matrix_under_ray_equals_the_local_executor(tmp_path, cluster):
-    summary, remote, _ = _run(tmp_path, "ray.sqlite", "smoke", executor="ray")
+    summary, remote, _ = run_into(tmp_path, "ray.sqlite", "smoke", executor="ray")
     assert (summary.done, summary.failed, summary.pending) == (3, 0, 0)
     models = sorted((tmp_path / "results" / "cache" / "models").glob("*"))
     assert models and len({p.stem.split(".")[0] for p in models}) == 1  # trained once, shared
     stamps = {p: p.stat().st_mtime_ns for p in models}
-    _, local, _ = _run(tmp_path, "local.sqlite", "smoke", executor="local")
+    _, local, _ = run_into(tmp_path, "local.sqlite", "smoke", executor="local")
     assert {p: p.stat().st_mtime_ns for p in models} == stamps  # the local run loaded it too
-    a, b = _scores(remote), _scores(local)
+    a, b = comparable_scores(remote), comparable_scores(local)
     assert list(a.index) == list(b.index) and list(a.columns) == list(b.columns)
     assert len(a.columns) > 10 and a["edge_auc"].notna().all()
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-6, equal_nan=True)
@@ -86,14 +74,14 @@ def test_a_dead_worker_leaves_its_cell_pending_and_a_rerun_finishes_it(tmp_path,
     marker.touch()
     config = _tiny(tmp_path, "test-crash", marker)
     options = {"plugins": [f"{PLUGIN}:CrashWhileMarked"]}
-    summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="ray",
+    summary, frame, runs = run_into(tmp_path, "s.sqlite", config, executor="ray",
                                 executor_options=options)
     assert (summary.done, summary.failed, summary.pending) == (2, 0, 1)
     assert "still pending" in summary.text()
     assert sorted(frame["explainer"]) == ["random", "saliency"]  # the lost cell is not recorded
     assert runs["status"].tolist() == ["interrupted"]
     marker.unlink()
-    summary, frame, runs = _run(tmp_path, "s.sqlite", config, executor="ray",
+    summary, frame, runs = run_into(tmp_path, "s.sqlite", config, executor="ray",
                                 executor_options=options)
     assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
     assert (frame["status"] == "done").all() and len(frame) == 3
@@ -123,7 +111,7 @@ def test_a_driver_stopped_mid_run_loses_no_finished_cell(tmp_path, cluster, misb
     assert sorted(frame["explainer"]) == ["random", "saliency"]
     assert (frame["status"] == "done").all()
     marker.unlink()
-    summary, frame, _ = _run(tmp_path, "s.sqlite", config, executor="ray",
+    summary, frame, _ = run_into(tmp_path, "s.sqlite", config, executor="ray",
                              executor_options={"plugins": [f"{PLUGIN}:StallWhileMarked"]})
     assert (summary.already_done, summary.done, summary.pending) == (2, 1, 0)
     assert sorted(frame["explainer"]) == ["random", "saliency", "test-stall"]

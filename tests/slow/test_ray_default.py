@@ -9,7 +9,7 @@ import pytest
 
 from suite.core.paths import Paths
 from suite.store.frame import TIMING_COLUMNS
-from tests.execution.test_ray_executor import _run
+from tests.execution.executor_helpers import run_into
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -20,7 +20,7 @@ def test_default_matrix_under_ray_matches_the_local_executor_cell_by_cell(tmp_pa
     from suite.execution.cell import run_cell
     from suite.matrix import Cell, expand, load_matrix
 
-    summary, frame, _ = _run(tmp_path, "ray.sqlite", "default", executor="ray")
+    summary, frame, _ = run_into(tmp_path, "ray.sqlite", "default", executor="ray")
     assert summary.failed == 0 and summary.pending == 0, summary.text()
     cells, _ = expand(load_matrix("default"))
     done = frame[frame["status"] == "done"].set_index("cell_key")
