@@ -96,6 +96,9 @@ def test_the_wheel_holds_no_study_code_or_grid(tmp_path):
     assert any(name == "suite/presets/tuning.yaml" for name in names)
     # what `suite check` and `suite list` read from an installed wheel
     assert "suite/presets/checks/smoke.json" in names and "suite/cli/listing_index.json" in names
+    shipped_models = ROOT / "suite" / "presets" / "checks" / "smoke.models"
+    assert {f"suite/presets/checks/smoke.models/{p.name}" for p in shipped_models.iterdir()} \
+        <= set(names)  # the models the smoke check explains
     studies = [n for n in names if "suite_studies" in n or "/grids/" in n or n.startswith("studies/")]
     assert not studies, studies
 

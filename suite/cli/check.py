@@ -52,7 +52,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         except TargetError as exc:
             raise CliError(str(exc)) from None
         except ValueError as exc:
-            raise CliError(f"--seeds: {exc}") from None
+            raise CliError(str(exc)) from None
         count = sum(len(m) for m in reference.scores.values())
         print(f"reference written to {args.write_reference}: {len(reference.scores)} cells, "
               f"{count} scores, seeds {reference.seeds}")

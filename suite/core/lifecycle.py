@@ -72,14 +72,22 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _watch(parent: int, interval: float) -> None:
     while True:
-        time.sleep(interval)
         if os.getppid() != parent:
             os._exit(ORPHAN_EXIT)  # no cleanup: the driver that would read the result is gone
+        time.sleep(interval)
 
 
-def watch_parent(interval: float = PARENT_POLL_SECONDS) -> threading.Thread:
-    """Start a daemon thread that exits this process once its parent is gone."""
-    thread = threading.Thread(target=_watch, args=(os.getppid(), interval),
+def watch_parent(interval: float = PARENT_POLL_SECONDS,
+                 parent: int | None = None) -> threading.Thread:
+    """Start a daemon thread that exits this process once its parent is gone.
+
+    ``parent``: the pid of the process that started this one, as that process passed it
+    (default: the current parent). Pass it from the driver: a worker whose driver died
+    while it was still starting up has already been re-parented when it gets here, and
+    would otherwise watch its new parent forever.
+    """
+    thread = threading.Thread(target=_watch, args=(os.getppid() if parent is None else parent,
+                                                   interval),
                               name="suite-parent-watch", daemon=True)
     thread.start()
     return thread

@@ -24,6 +24,10 @@ class Paths:
 
     root: Path
     models: Path | None = None
+    #: read-only folders of trained models searched after ``model_cache`` (None: the
+    #: committed reference models of a source checkout; ``()``: none, so every model
+    #: missing from ``model_cache`` is trained)
+    model_references: tuple[Path, ...] | None = None
 
     @classmethod
     def from_env(cls, root: str | os.PathLike | None = None,

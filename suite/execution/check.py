@@ -13,6 +13,14 @@ others (directions from ``suite.metrics.scorers.COLUMNS``). A cell is named
 over the checked seeds). Cells of the reference missing from the rerun (failed,
 refused) fail too; cells the reference does not know are reported and ignored.
 
+A reference keeps the models it was written with in ``NAME.models/`` beside
+``NAME.json``. The check explains those models, not ones trained here: training
+over 1,000 epochs ends in different weights on different CPUs (their SIMD kernels
+round differently), and the explanation scores of a different model can fall
+outside a tolerance taken from three seeds. Training is gated separately: the
+check also trains each model afresh and compares its test accuracy with the
+reference's (cell ``dataset/model/training/(trained here)``).
+
 Timing columns are never gated (they vary with the machine); only the quality
 columns in :data:`GATED_COLUMNS` are.
 """
@@ -22,15 +30,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
-from suite.core.files import atomic_write, check_target
+from suite.core.files import TargetError, atomic_write, check_target
 from suite.core.paths import Paths
 from suite.core.version import __version__
 from suite.execution.runner import run_matrix
@@ -52,6 +61,17 @@ GATED_COLUMNS: tuple[str, ...] = (
     "fid_minus_acc", "characterization", "repr_fidelity", "unfaithfulness",
     "drop_curve_area", "model_acc_test",
 )
+
+#: Suffix of the folder beside a reference file with the models the reference was
+#: written with (``smoke.json`` -> ``smoke.models/``).
+MODELS_SUFFIX = ".models"
+
+#: The explainer of the check's training run (cheap: the run is there for the model's
+#: test accuracy, which every cell repeats).
+TRAINING_RUN_EXPLAINER = "random"
+
+#: Cell-name suffix of a model trained afresh by the check (its accuracy is gated).
+TRAINED_HERE = "(trained here)"
 
 #: Directions of the non-scorer columns that can be gated.
 _EXTRA_DIRECTIONS = {"model_acc_test": True, "model_acc_val": True, "model_acc_train": True}
@@ -76,6 +96,11 @@ def shipped_references() -> dict[str, Path]:
     """Name -> file of each reference shipped with the package (``smoke``: the CI gate's)."""
     folder = Path(str(resources.files("suite").joinpath("presets", SHIPPED_CHECKS)))
     return {path.stem: path for path in sorted(folder.glob("*.json"))}
+
+
+def models_folder(reference_file: str | os.PathLike) -> Path:
+    """``NAME.models/`` beside ``NAME.json``: the trained models a reference was written with."""
+    return Path(reference_file).with_suffix(MODELS_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -116,9 +141,13 @@ class Reference:
     scores: dict[str, dict[str, Tolerance]]
     suite_version: str = __version__
     format: int = REFERENCE_FORMAT
+    #: the folder of the models the reference was written with (:func:`models_folder`;
+    #: None when it has none: the check then trains them); not part of the JSON
+    models: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> str:
         out = asdict(self)
+        out.pop("models")
         return json.dumps(out, indent=1, sort_keys=True, default=_plain) + "\n"
 
     @classmethod
@@ -151,7 +180,10 @@ class Reference:
                 f"no reference file at {path} and no shipped reference of that name "
                 f"(shipped: {', '.join(sorted(shipped)) or 'none'}); write one with "
                 "`suite check --write-reference FILE`")
-        return cls.from_json(path.read_text(), source=str(path))
+        reference = cls.from_json(path.read_text(), source=str(path))
+        folder = models_folder(path)
+        reference.models = folder if folder.is_dir() else None
+        return reference
 
     def config(self) -> MatrixConfig:
         return parse_matrix(self.matrix, source="reference matrix")
@@ -234,19 +266,50 @@ def write_reference(config: MatrixConfig, seeds: Sequence[int], paths: Paths,
                     out: str | os.PathLike, device: str | None = None, sigmas: float = SIGMAS,
                     min_tolerance: float = MIN_TOLERANCE, progress: bool = False,
                     overwrite: bool = False) -> Reference:
-    """Run ``config`` on ``seeds`` and write the reference (the matrix keeps its own seeds
-    for the check, so a check reruns what CI can afford). ``out`` is checked before the
-    run: an existing file needs ``overwrite``, a results store is refused."""
+    """Run ``config`` on ``seeds`` and write the reference, with the models it trained in
+    :func:`models_folder` (the matrix keeps its own seeds for the check, so a check reruns
+    what CI can afford). Every model is trained afresh (no cache is read). ``out`` and
+    its models folder are checked before the run: existing ones need ``overwrite``, a
+    results store is refused, and a folder holding anything but models is never replaced."""
     if len(seeds) < 2:
         raise ValueError(f"seeds: the tolerance comes from seed variance, give at least 2 "
                          f"(got {list(seeds)})")
-    check_target(out, option="--write-reference", overwrite=overwrite)
-    frame = run_scores(replace(config, seeds=tuple(seeds)), paths, device=device,
-                       progress=progress)
-    reference = reference_from_frame(frame, config.to_dict(), sigmas=sigmas,
-                                     min_tolerance=min_tolerance)
+    out = check_target(out, option="--write-reference", overwrite=overwrite)
+    folder = models_folder(out)
+    _check_models_target(folder, overwrite)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".suite-reference-", dir=folder.parent) as tmp:
+        trained = Path(tmp) / "models"
+        frame = run_scores(replace(config, seeds=tuple(seeds)),
+                           replace(paths, models=trained, model_references=()),
+                           device=device, progress=progress)
+        if not (frame["status"] == "done").any():
+            errors = [e for e in frame.get("error", pd.Series(dtype=str)).tolist() if e]
+            raise ValueError("no finished cell to take a reference from"
+                             + (f" ({errors[0].splitlines()[0]})" if errors else ""))
+        reference = reference_from_frame(frame, config.to_dict(), sigmas=sigmas,
+                                         min_tolerance=min_tolerance)
+        trained.mkdir(exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        trained.rename(folder)
+    reference.models = folder
     reference.save(out, overwrite=overwrite)
     return reference
+
+
+def _check_models_target(folder: Path, overwrite: bool) -> None:
+    """``TargetError`` unless ``folder`` may become a reference's models folder."""
+    if not folder.exists():
+        return
+    option = "--write-reference"
+    if not folder.is_dir():
+        raise TargetError(f"{option}: {folder} (where the reference's models go) is a file")
+    if any(p.is_dir() or p.suffix not in (".pt", ".json") for p in folder.iterdir()):
+        raise TargetError(f"{option}: {folder} holds more than trained models; refusing to "
+                          "replace it")
+    if not overwrite:
+        raise TargetError(f"{option}: {folder} exists; pass --overwrite to replace it")
 
 
 # --------------------------------------------------------------------------- checking
@@ -325,11 +388,81 @@ def compare(frame: pd.DataFrame, reference: Reference) -> CheckReport:
     return report
 
 
+def model_name(row: pd.Series | dict[str, Any]) -> str:
+    """``dataset/model/training`` of a cell (its model, seeds pooled)."""
+    return f"{row['dataset']}/{row['model']}/{row['training']}"
+
+
+def compare_training(frame: pd.DataFrame, reference: Reference) -> list[Finding]:
+    """Findings for models trained afresh (``frame``: a run's ``cells_frame``): each
+    model's test accuracy, pooled over its seeds, against the reference's
+    ``model_acc_test`` of that model (its first cell; every cell repeats it)."""
+    references: dict[str, Tolerance] = {}
+    for cell, metrics in sorted(reference.scores.items()):
+        if "model_acc_test" in metrics:
+            references.setdefault(cell.rsplit("/", 1)[0], metrics["model_acc_test"])
+    done = frame[frame["status"] == "done"]
+    names = done.apply(model_name, axis=1) if len(done) else pd.Series(dtype=str)
+    findings = []
+    for model, ref in references.items():
+        values = _finite(done[names == model]["model_acc_test"].tolist()) if len(done) else []
+        cell = f"{model}/{TRAINED_HERE}"
+        if not values:
+            findings.append(Finding(cell, "model_acc_test", math.nan, ref, False,
+                                    "no model trained in the training run"))
+            continue
+        value = sum(values) / len(values)
+        findings.append(Finding(cell, "model_acc_test", value, ref,
+                                ref.shortfall(value) <= ref.tolerance + 1e-12))
+    return findings
+
+
+def _trained_entries(folder: Path) -> list[str]:
+    """``dataset/model/training seed N`` of each model cache entry in ``folder``."""
+    entries = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            meta = json.loads(path.read_text()).get("meta", {})
+            entries.append(f"{meta['dataset']}/{meta['model']}/{meta['training']} "
+                           f"seed {meta['seed']}")
+        except (OSError, ValueError, KeyError, AttributeError):
+            entries.append(path.stem)
+    return entries
+
+
 def check(reference: Reference, paths: Paths, config: MatrixConfig | None = None,
           device: str | None = None, progress: bool = False,
-          store_path: str | os.PathLike | None = None,
-          rerun: Callable[..., pd.DataFrame] = run_scores) -> CheckReport:
-    """Rerun ``config`` (default: the reference's matrix) and compare with ``reference``."""
+          store_path: str | os.PathLike | None = None) -> CheckReport:
+    """Rerun ``config`` (default: the reference's matrix) and compare with ``reference``.
+
+    With a models folder (``reference.models``) the explanations use those models; a
+    model the folder lacks (its key changed: another suite version or model config) is
+    trained and fails the check, since its scores would depend on this CPU. Each model
+    is also trained afresh and its accuracy gated (:func:`compare_training`). Without a
+    folder the models come from ``paths``' cache or are trained, as in ``suite run``.
+    """
     config = config or reference.config()
-    frame = rerun(config, paths, device=device, progress=progress, store_path=store_path)
-    return compare(frame, reference)
+    if reference.models is None:
+        frame = run_scores(config, paths, device=device, progress=progress,
+                           store_path=store_path)
+        report = compare(frame, reference)
+        report.findings.append(Finding(
+            "*", "*", math.nan, None, True, "the reference has no models folder: its models "
+            "were trained on this machine, so the scores can differ from another CPU's"))
+        return report
+    with tempfile.TemporaryDirectory(prefix="suite-check-models-") as tmp:
+        missing = Path(tmp) / "explained"
+        frame = run_scores(config, replace(paths, models=missing,
+                                           model_references=(reference.models,)),
+                           device=device, progress=progress, store_path=store_path)
+        report = compare(frame, reference)
+        for entry in _trained_entries(missing):
+            report.findings.append(Finding(
+                entry, "*", math.nan, None, False,
+                f"model not in the reference's models ({reference.models}), so it was trained "
+                "here; rewrite the reference with `suite check --write-reference`"))
+        fresh = run_scores(replace(config, explainers={TRAINING_RUN_EXPLAINER: {}}),
+                           replace(paths, models=Path(tmp) / "fresh", model_references=()),
+                           device=device, progress=progress)
+        report.findings.extend(compare_training(fresh, reference))
+    return report

@@ -111,11 +111,13 @@ class CellScheduler:
 
 
 def _worker_main(index: int, inbox: Any, outbox: Any, paths: Paths, threads: int,
-                 plugins: Sequence[str]) -> None:
+                 plugins: Sequence[str], driver: int) -> None:
     """A worker process: run the cells from ``inbox`` until None, put ``(index, outcome)``
-    (and ``(index, EpochTick)`` while a cell trains its model)."""
+    (and ``(index, EpochTick)`` while a cell trains its model). ``driver``: the driver's pid."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    watch_parent()  # a worker whose driver was killed exits instead of blocking on its inbox
+    # a worker whose driver was killed (even while this one started) exits instead of
+    # blocking on its inbox
+    watch_parent(parent=driver)
     forward_epochs(lambda tick: outbox.put((index, tick)))
     setup_error = ""
     try:
@@ -182,7 +184,8 @@ def process_executor(cells: Sequence[Cell], paths: Paths, on_start: Callable[[Ce
     outbox = context.Queue()
     inboxes = [context.Queue() for _ in range(count)]
     procs = [context.Process(target=_worker_main, name=f"suite-worker-{index}", daemon=True,
-                             args=(index, inboxes[index], outbox, paths, threads, list(plugins)))
+                             args=(index, inboxes[index], outbox, paths, threads, list(plugins),
+                                   os.getpid()))
              for index in range(count)]
     for proc in procs:
         proc.start()

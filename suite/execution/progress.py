@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class BarProgress:
     def __init__(self, total: int, name: str, stream: TextIO) -> None:
         self.stream = stream
         self.bar = tqdm(total=total, desc=name, unit="cell", dynamic_ncols=True, file=stream)
-        self._last_epoch_shown = 0.0
+        self._last_epoch_shown = -math.inf  # the first epoch shows, whatever the uptime
 
     def note(self, text: str) -> None:
         self.bar.write(text, file=self.stream)
@@ -187,7 +188,7 @@ class ForwardEpochs(logging.Handler):
     def __init__(self, send: Callable[[EpochTick], None], interval: float = 1.0) -> None:
         super().__init__(logging.DEBUG)
         self.send, self.interval = send, interval
-        self._last = 0.0
+        self._last = -math.inf  # the first epoch is sent, whatever the uptime
 
     def emit(self, record: logging.LogRecord) -> None:
         epoch, epochs = getattr(record, "epoch", None), getattr(record, "epochs", None)

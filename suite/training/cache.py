@@ -59,9 +59,13 @@ class ModelCache:
 
     @classmethod
     def for_paths(cls, paths: Paths) -> "ModelCache":
-        """The cache of ``paths`` with the committed reference models behind it."""
-        reference = reference_models()
-        return cls(paths.model_cache, () if reference is None else (reference,))
+        """The cache of ``paths`` with ``paths.model_references`` behind it (by default the
+        committed reference models, when this is a source checkout)."""
+        references = paths.model_references
+        if references is None:
+            reference = reference_models()
+            references = () if reference is None else (reference,)
+        return cls(paths.model_cache, references)
 
     def key(self, dataset_name: str, dataset_params: Mapping[str, Any], model_name: str,
             model_hparams: Mapping[str, Any], training_name: str,

@@ -69,6 +69,15 @@ def test_a_watched_process_exits_when_its_parent_dies(tmp_path):
     assert ORPHAN_EXIT != 0
 
 
+def test_a_process_whose_given_parent_is_gone_exits_at_once():
+    """A worker told its driver's pid after the driver died (it was re-parented while it
+    started up) exits on the first check instead of watching its new parent."""
+    code = ("import time\nfrom suite.core.lifecycle import watch_parent\n"
+            "watch_parent(60.0, parent=-1)\ntime.sleep(120)")
+    child = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert child.returncode == ORPHAN_EXIT
+
+
 def test_an_exited_unreaped_child_is_not_alive():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     deadline = time.monotonic() + 20

@@ -170,6 +170,18 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _described(pid: int) -> str:
+    """``pid (state, parent) command line`` from /proc, for a failure message."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return (f"{pid} ({fields.get('State', '?').strip()}, parent "
+                f"{fields.get('PPid', '?').strip()}) {command[:200]}")
+    except OSError as exc:
+        return f"{pid} ({exc})"
+
+
 def test_workers_exit_when_the_driver_is_killed_and_its_run_is_then_interrupted(tmp_path):
     """``kill -9`` of the driver: its workers notice they were re-parented and exit (no
     orphan blocked on a pipe), and the next start marks the dead driver's run interrupted."""
@@ -190,7 +202,7 @@ def test_workers_exit_when_the_driver_is_killed_and_its_run_is_then_interrupted(
         while any(pid_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
         left = [pid for pid in workers if pid_alive(pid)]
-        assert not left, f"orphaned workers still alive: {left}"
+        assert not left, f"orphaned workers still alive: {[_described(pid) for pid in left]}"
     finally:
         if driver.poll() is None:
             driver.kill()

@@ -21,7 +21,9 @@ def test_a_terminal_gets_a_bar_and_anything_else_plain_lines():
 
 
 def test_the_bar_names_the_running_cell_and_its_epoch(monkeypatch):
-    monkeypatch.setattr(progress, "BAR_EPOCH_INTERVAL", 0.0)
+    # a machine up for 10 s (the monotonic clock below the bar's interval): the epoch shows
+    monkeypatch.setattr(progress.time, "monotonic", lambda: 10.0)
+    monkeypatch.setattr(progress, "BAR_EPOCH_INTERVAL", 60.0)
     stream = Terminal()
     shown = progress.run_progress(True, 2, "m", stream)
     shown.started("ba-shapes/gcn/saliency")
@@ -42,9 +44,11 @@ def test_plain_lines_count_and_estimate_the_time_left():
     assert lines[1].startswith("m: 2/4 b/gcn/x failed (")
 
 
-def test_a_workers_epochs_reach_the_drivers_display_with_the_cell_name():
+def test_a_workers_epochs_reach_the_drivers_display_with_the_cell_name(monkeypatch):
     """Worker side: epoch records become throttled ticks; driver side: a tick is re-logged
     with the cell's name and reaches the display."""
+    # a machine up for 10 s: the monotonic clock is below the interval, the first tick still goes
+    monkeypatch.setattr(progress.time, "monotonic", lambda: 10.0)
     ticks: list[progress.EpochTick] = []
     forward = progress.ForwardEpochs(ticks.append, interval=3600.0)
     for epoch in range(1, 6):
