@@ -289,7 +289,7 @@ def tune(explainer: str, task: str, grid: Sequence[Mapping[str, Any]],
                           for t in reg.models.entry(m).metadata["info"].task_levels}]
     seeds = tuple(seeds) if seeds is not None else config.seeds
     cap = max_instances or config.max_instances
-    cache = ModelCache(paths.model_cache)
+    cache = ModelCache.for_paths(paths)  # the committed reference models: the board's own
     # The matrix's own cells for this explainer, restricted to the chosen datasets,
     # models and seeds: the same expansion (parameters, by_dataset, only_datasets,
     # incompatibility skips) as ``suite run``; the explainer's settings come from the grid.

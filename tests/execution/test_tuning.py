@@ -89,6 +89,19 @@ def test_tune_graph_task(tmp_path):
     assert result.datasets == ["ba-2motifs"] and len(result.scores) == 1
 
 
+def test_tune_explains_the_reference_models_when_they_hold_the_model(tmp_path):
+    """As a run does: models found among the reference models (by default the committed
+    ones, the board's) are loaded, not retrained on this CPU."""
+    first = Paths.from_env(tmp_path / "a")
+    tune("gnnexplainer", "graph", GRID[:1], parse_matrix(TINY), first, trials=1)
+    trained = sorted(p.name for p in first.model_cache.glob("*.pt"))
+    assert trained
+    second = dataclasses.replace(Paths.from_env(tmp_path / "b"),
+                                 model_references=(first.model_cache,))
+    tune("gnnexplainer", "graph", GRID[:1], parse_matrix(TINY), second, trials=1)
+    assert not list(second.model_cache.glob("*.pt"))  # nothing trained: loaded from the reference
+
+
 def test_validation_score_reads_no_ground_truth(tiny_node_dataset, tiny_gcn):
     """The criterion is the removal curves' (insertion minus deletion area); hiding the
     ground truth changes nothing."""
