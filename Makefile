@@ -15,7 +15,7 @@ EXECUTOR ?= processes
 MIRROR := $(abspath ../shared/data)
 export SUITE_DATA_MIRROR ?= $(if $(wildcard $(MIRROR)),$(MIRROR),)
 
-.PHONY: venv run smoke leaderboard test test-slow bench bench-kernels check check-reference reference plugin-board clean
+.PHONY: venv run smoke leaderboard test test-slow bench bench-kernels check check-reference reference tune plugin-board clean
 
 $(STAMP): pyproject.toml studies/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ bench-kernels: venv
 # the quality gate: rerun the smoke matrix against the committed reference
 check: venv
 	$(SUITE) check --device $(DEVICE)
+
+# explainer defaults: every grid of suite/presets/tuning.yaml on the default matrix's own
+# seeds (the same for every explainer), tables into results/reference/ (hours: make -j2 tune)
+TUNINGS := gnnexplainer-node gnnexplainer-graph pgexplainer-node pgexplainer-graph graphmask-node
+tune: $(addprefix tune-,$(TUNINGS))
+
+tune-%: venv
+	$(SUITE) tune --explainer $(word 1,$(subst -, ,$*)) --task $(word 2,$(subst -, ,$*)) --quiet \
+	    --out results/reference/tuning-$*-removal.md
 
 check-reference: venv
 	$(SUITE) check --write-reference suite/presets/checks/smoke.json --overwrite --matrix smoke --seeds 0 1 2
