@@ -388,33 +388,19 @@ def compare(frame: pd.DataFrame, reference: Reference) -> CheckReport:
     return report
 
 
-def model_name(row: pd.Series | dict[str, Any]) -> str:
-    """``dataset/model/training`` of a cell (its model, seeds pooled)."""
-    return f"{row['dataset']}/{row['model']}/{row['training']}"
-
-
 def compare_training(frame: pd.DataFrame, reference: Reference) -> list[Finding]:
     """Findings for models trained afresh (``frame``: a run's ``cells_frame``): each
     model's test accuracy, pooled over its seeds, against the reference's
-    ``model_acc_test`` of that model (its first cell; every cell repeats it)."""
-    references: dict[str, Tolerance] = {}
+    ``model_acc_test`` of that model (its first cell; every cell repeats it), through
+    :func:`compare` with every cell named ``dataset/model/training/(trained here)``."""
+    accuracies: dict[str, dict[str, Tolerance]] = {}
     for cell, metrics in sorted(reference.scores.items()):
         if "model_acc_test" in metrics:
-            references.setdefault(cell.rsplit("/", 1)[0], metrics["model_acc_test"])
-    done = frame[frame["status"] == "done"]
-    names = done.apply(model_name, axis=1) if len(done) else pd.Series(dtype=str)
-    findings = []
-    for model, ref in references.items():
-        values = _finite(done[names == model]["model_acc_test"].tolist()) if len(done) else []
-        cell = f"{model}/{TRAINED_HERE}"
-        if not values:
-            findings.append(Finding(cell, "model_acc_test", math.nan, ref, False,
-                                    "no model trained in the training run"))
-            continue
-        value = sum(values) / len(values)
-        findings.append(Finding(cell, "model_acc_test", value, ref,
-                                ref.shortfall(value) <= ref.tolerance + 1e-12))
-    return findings
+            model = cell.rsplit("/", 1)[0]
+            accuracies.setdefault(f"{model}/{TRAINED_HERE}",
+                                  {"model_acc_test": metrics["model_acc_test"]})
+    return compare(frame.assign(explainer=TRAINED_HERE),
+                   replace(reference, scores=accuracies)).findings
 
 
 def _trained_entries(folder: Path) -> list[str]:
