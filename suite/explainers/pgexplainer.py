@@ -117,6 +117,7 @@ from suite.explainers.toolkit import (
     segment_sum,
     target_log_prob,
 )
+from suite.graph.pruning import model_plan
 from suite.graph.subgraphs import InstanceBatch, graph_batch, instance_batch
 from suite.metrics.drop_curve import drop_curve_score
 from suite.protocol import dev_instances, select_instances
@@ -220,6 +221,24 @@ class PGExplainerConfig(BatchedConfig):
 
 
 # ------------------------------------------------------------------ pure pieces
+
+#: Union edges up to which a fit extracts every training instance's subgraph once and
+#: slices each mini-batch out of it (above it, each mini-batch is extracted afresh).
+BANK_EDGES = 10_000_000
+
+
+def _batches(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, hops: int,
+             device: torch.device) -> Callable[[Tensor], InstanceBatch]:
+    """rows [b] (positions in ``ids``) -> the batch of ``ids[rows]`` on ``device``, the same
+    one :func:`instance_batch` builds, from subgraphs extracted once where they fit (with
+    ``model``'s pruning plan, planned once as well)."""
+    every = instance_batch(dataset, ids, hops)
+    if every.edge_ids.numel() > BANK_EDGES:
+        return lambda rows: instance_batch(dataset, ids[rows], hops).to(device)
+    every = every.to(device)
+    model_plan(model, every)  # cached on the batch; every slice carries its part
+    return lambda rows: every.take(rows.to(device))
+
 
 def temperature(epoch: int, epochs: int, start: float, end: float) -> float:
     """``tau_e = start * (end / start) ** (epoch / epochs)``: ``start`` at epoch 0, towards ``end``."""
@@ -396,12 +415,13 @@ class PGExplainer(ViewExplainer):
         mlp.to(device).train()
         optimizer = torch.optim.Adam(mlp.parameters(), lr=cfg.lr)
         losses: list[float] = []
+        batch_of = _batches(model, dataset, ids, hops, device)
         for epoch in range(cfg.epochs):
             temp = temperature(epoch, cfg.epochs, cfg.temp_start, cfg.temp_end)
-            order = ids[torch.randperm(ids.numel(), generator=gen)]
+            order = torch.randperm(ids.numel(), generator=gen)
             total = 0.0
-            for chunk in order.split(cfg.batch_size):
-                view = instance_batch(dataset, chunk, hops).to(device)
+            for rows in order.split(cfg.batch_size):
+                chunk, view = ids[rows], batch_of(rows)
                 w = mlp(edge_inputs(z_all[view.node_ids], view))
                 uniform = torch.rand(w.shape, generator=gen).to(device)
                 mask = concrete_sample(w, uniform, temp, cfg.sample_bias)

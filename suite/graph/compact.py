@@ -89,6 +89,28 @@ class CompactBatch:
     def num_nodes(self) -> int:
         return int(self.node_index.numel())
 
+    @property
+    def removes_exactly(self) -> bool:
+        """Whether dropping an edge from every layer's input is removing it from the graph:
+        no layer carries weights precomputed over the whole batch (GCN's normalisation,
+        whose degrees would change) or runs with switched settings."""
+        return all(item.edge_weight is None and not item.switches for item in self.layers)
+
+    def without_edges(self, kept: Tensor) -> "CompactBatch":
+        """The same batch with only the explainable edges where ``kept`` [M_v] (bool, over
+        the view's explainable edges) is True in every layer's input (self-loops stay); for
+        :meth:`removes_exactly` batches, the graph with the other edges removed."""
+        layers = []
+        for item in self.layers:
+            count = item.mask_index.numel()
+            chosen = kept.index_select(0, item.mask_index)
+            edge_index = torch.cat([item.edge_index[:, :count][:, chosen],
+                                    item.edge_index[:, count:]], dim=1)
+            layers.append(LayerInput(edge_index=edge_index, edge_weight=item.edge_weight,
+                                     mask_index=item.mask_index[chosen], switches=item.switches))
+        return CompactBatch(node_index=self.node_index, edge_index=self.edge_index,
+                            target_index=self.target_index, layers=layers, modules=self.modules)
+
 
 @dataclass
 class _Prepared:

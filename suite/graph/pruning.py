@@ -22,6 +22,7 @@ Graph targets are never pruned (pooling reads every node of the last layer).
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -55,26 +56,38 @@ class LayerPlan:
 
     Attributes:
         need: [k] bool tensors [n]: node ``v`` is needed after layer ``l``.
+        dst: [m] the destination node of each edge of the batch.
         keep: [k] bool tensors [m]: edge ``u -> v`` of the batch is propagated by layer
-            ``l`` (``need[l][v]``).
+            ``l`` (``need[l][v]``); derived on first use.
     """
 
     need: list[Tensor]
-    keep: list[Tensor]
+    dst: Tensor
     #: (layer, edges seen by propagate) -> positions kept; filled by :func:`pruned`, so
     #: later steps over the same batch index instead of re-deriving the selection
     positions: dict[tuple[int, int], Tensor] = field(default_factory=dict)
-    #: [k] positions of the batch edges each layer keeps (``keep[l].nonzero()``)
-    keep_index: list[Tensor] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if not self.keep_index:
-            self.keep_index = [k.nonzero().view(-1) for k in self.keep]
+    @functools.cached_property
+    def keep(self) -> list[Tensor]:
+        """[k] bool tensors [m]: the edges each layer propagates (into its needed nodes)."""
+        return [n[self.dst] for n in self.need]
+
+    @functools.cached_property
+    def keep_index(self) -> list[Tensor]:
+        """[k] positions of the batch edges each layer keeps (``keep[l].nonzero()``)."""
+        return [k.nonzero().view(-1) for k in self.keep]
 
     @property
     def kept_edges(self) -> list[int]:
         """Edges of the batch propagated by each layer (self-loops not counted)."""
         return [int(k.sum()) for k in self.keep]
+
+    def without_edges(self, edge_index: Tensor) -> "LayerPlan":
+        """The plan of the same batch with only ``edge_index`` [2, m'] (some of its edges)
+        left: this plan's needed nodes, a superset of the reduced graph's (hops only grow
+        when edges go), so every node the targets read still receives all of its messages
+        and the targets' outputs are exact; no cached positions (the edges differ)."""
+        return LayerPlan(need=self.need, dst=edge_index[1])
 
 
 def layer_plan(edge_index: Tensor, target_index: Tensor, num_nodes: int,
@@ -82,7 +95,7 @@ def layer_plan(edge_index: Tensor, target_index: Tensor, num_nodes: int,
     """The :class:`LayerPlan` of a node batch whose targets sit at ``target_index`` [B]."""
     dist = hop_distance(edge_index, target_index, num_nodes, num_layers)
     need = [dist <= num_layers - 1 - layer for layer in range(num_layers)]
-    return LayerPlan(need=need, keep=[n[edge_index[1]] for n in need])
+    return LayerPlan(need=need, dst=edge_index[1])
 
 
 def plan_for(view: "object", num_layers: int) -> LayerPlan | None:
@@ -95,6 +108,18 @@ def plan_for(view: "object", num_layers: int) -> LayerPlan | None:
         cache[num_layers] = layer_plan(view.edge_index, view.target_index, int(view.x.size(0)),
                                        num_layers)
     return cache[num_layers]
+
+
+def carry_plans(source: "object", taken: "object", nodes: Tensor) -> None:
+    """Give ``taken``, instances sliced out of the node batch ``source`` (``InstanceBatch.take``;
+    their nodes at ``nodes`` [n'] of ``source``), the plans cached on ``source``, sliced: the
+    instances are disjoint, so each node's hops to its target are the same in both."""
+    plans = source.__dict__.get("_plans")
+    if plans:
+        dst = taken.edge_index[1]  # type: ignore[attr-defined]
+        taken.__dict__["_plans"] = {
+            layers: LayerPlan(need=[n[nodes] for n in plan.need], dst=dst)
+            for layers, plan in plans.items()}
 
 
 @contextlib.contextmanager
@@ -188,12 +213,12 @@ def model_plan(model: nn.Module, view: "object") -> LayerPlan | None:
 
 
 def plan_with_edges(model: nn.Module, view: "object", edge_index: Tensor) -> LayerPlan | None:
-    """:func:`model_plan` of ``view`` with its edges replaced by ``edge_index`` [2, m'] (e.g.
-    some edges removed; not cached), for ``model(view.x, edge_index, ...)``."""
-    layers = _prunable_depth(model, view)
-    if layers is None:
-        return None
-    return layer_plan(edge_index, view.target_index, int(view.x.size(0)), layers)
+    """:func:`model_plan` of ``view`` with its edges replaced by ``edge_index`` [2, m'] (some
+    of the view's edges, e.g. some removed), for ``model(view.x, edge_index, ...)``: the
+    view's cached plan, reduced (:meth:`LayerPlan.without_edges`), so no hop search runs
+    per call."""
+    plan = model_plan(model, view)
+    return None if plan is None else plan.without_edges(edge_index)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ element-wise optimiser (Adam) equals one optimisation per instance.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from suite.core.types import BenchmarkDataset, TaskLevel
+from suite.graph.pruning import carry_plans
 
 #: Largest dense [targets x nodes] reachability table built at once (bool entries).
 _MAX_DENSE_ENTRIES = 20_000_000
@@ -120,11 +122,64 @@ class InstanceBatch:
             edge_type=None if self.edge_type is None else self.edge_type[edges],
             prunable=self.prunable)
 
+    @functools.cached_property
+    def _instance_offsets(self) -> tuple[Tensor, Tensor]:
+        """[B+1] offsets of each instance's nodes and of its edges (both are contiguous)."""
+        return (_offsets(self.node_instance, self.num_instances),
+                _offsets(self.edge_instance, self.num_instances))
+
+    def positions(self, rows: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """For the instances at positions ``rows`` [b]: ((node positions [n'], the row index
+        0..b-1 of each), (edge positions [m'], the row index of each)) in this batch, in
+        the order :meth:`take` lays them out (per-node or per-edge values recorded on this
+        batch are sliced with them)."""
+        rows = torch.as_tensor(rows, dtype=torch.long, device=self.x.device).view(-1)
+        node_ptr, edge_ptr = self._instance_offsets
+        return (_ranges(node_ptr[rows], node_ptr[rows + 1] - node_ptr[rows]),
+                _ranges(edge_ptr[rows], edge_ptr[rows + 1] - edge_ptr[rows]))
+
+    def take(self, rows: Tensor) -> "InstanceBatch":
+        """The batch of the instances at positions ``rows`` [b] (long, any order), built the
+        way :func:`instance_batch` builds the batch of those instances in that order (the
+        same fields, in the same order), by slicing their subgraphs out of this one: a
+        loop over mini-batches of a fixed instance set extracts the subgraphs once."""
+        rows = torch.as_tensor(rows, dtype=torch.long, device=self.x.device).view(-1)
+        (nodes, node_instance), (edges, edge_instance) = self.positions(rows)
+        node_ptr = self._instance_offsets[0]
+        node_counts = node_ptr[rows + 1] - node_ptr[rows]
+        start = torch.cumsum(node_counts, 0) - node_counts  # [b] first node of each, new
+        shift = start - node_ptr[rows]
+        taken = InstanceBatch(
+            task=self.task, instance_ids=self.instance_ids[rows], x=self.x[nodes],
+            edge_index=self.edge_index[:, edges] + shift[edge_instance],
+            node_ids=self.node_ids[nodes], node_instance=node_instance,
+            edge_ids=self.edge_ids[edges], edge_instance=edge_instance,
+            explainable=self.explainable[edges], target_index=self.target_index[rows] + shift,
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
+            edge_type=None if self.edge_type is None else self.edge_type[edges],
+            prunable=self.prunable)
+        carry_plans(self, taken, nodes)
+        return taken
+
     def to(self, device: torch.device | str) -> "InstanceBatch":
         """A copy on ``device`` (fields only: caches kept on the instance are not carried)."""
         moved = {f.name: (v.to(device) if isinstance(v, Tensor) else v)
                  for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
         return InstanceBatch(**moved)
+
+
+def _offsets(instance: Tensor, count: int) -> Tensor:
+    """[count+1] offsets of each instance's rows in a sorted ``instance`` [r] vector."""
+    counts = torch.bincount(instance, minlength=count)
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+
+def _ranges(starts: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+    """The concatenated ranges ``starts[i] .. starts[i] + counts[i]`` [sum counts] and the
+    position ``i`` of each of their entries."""
+    owner = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+    first = torch.cumsum(counts, 0) - counts
+    return starts[owner] + torch.arange(owner.numel(), device=counts.device) - first[owner], owner
 
 
 def hop_union(edge_index: Tensor, nodes: Tensor, num_hops: int,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from suite.graph.compact import compact_for, compact_inputs, compact_logits
 from suite.graph.pruning import plan_with_edges, pruned
 from suite.graph.subgraphs import InstanceBatch
 from suite.metrics.perturb import masked_log_probs
@@ -87,9 +88,19 @@ def edge_pairs(batch: InstanceBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def probabilities_without(model: nn.Module, batch: InstanceBatch, keep: Tensor) -> Tensor:
     """[B, C] class probabilities with only the edges ``keep`` [m] (bool) in the graph.
 
-    Node batches propagate only the messages that can still reach a target in the reduced
-    graph (``suite.graph.pruning``), which leaves the targets' outputs unchanged.
+    Node batches run on the batch's compact graph (``suite.graph.compact``: the nodes within
+    ``k`` hops of a target, each layer's edges into the nodes it must update) with the
+    removed edges dropped from every layer, where that is removing them (no weights
+    precomputed over the whole batch, as GCN's normalisation; no context edge removed);
+    otherwise on the whole batch, propagating only the messages that can reach a target
+    in it (``suite.graph.pruning``; its plan, cached on the batch, holds every message the
+    reduced graph's targets read). Either leaves the targets' outputs unchanged.
     """
+    compact = compact_for(model, batch)
+    if compact is not None and compact.removes_exactly and bool(keep[~batch.explainable].all()):
+        reduced = compact.without_edges(keep[batch.explainable])
+        with compact_inputs(model, reduced, None):
+            return compact_logits(model, reduced, batch.x).softmax(dim=-1)
     kwargs = batch.model_kwargs()
     for name in ("edge_attr", "edge_type"):
         if name in kwargs:

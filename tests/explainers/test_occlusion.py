@@ -41,3 +41,32 @@ def test_occlusion_equals_removing_the_edge_from_the_data(which, tiny_node_datas
     assert float(explanation.edge_scores.abs().max()) > 1e-3  # not a check of zeros
     assert explanation.signed  # removing an edge may raise the probability too
     assert explainer_info("occlusion").source == REFERENCE_SOURCE
+
+
+@pytest.mark.parametrize("kind", ["gin", "gat"])
+def test_occlusion_on_the_compact_graph_equals_removing_the_edge(kind, tiny_node_dataset,
+                                                                 train_model):
+    """GIN and GAT take the compact path (each layer drops the removed edges from its own
+    input): still the same as removing the edge from the dataset's edge list."""
+    import dataclasses
+
+    from torch_geometric.data import Data
+
+    from suite.graph.compact import compact_for
+    from suite.graph.subgraphs import instance_batch
+    from suite.models import build_model
+
+    dataset = tiny_node_dataset
+    if kind == "gat":  # random features: attention is not uniform
+        x = torch.randn(dataset.data.num_nodes, 4, generator=torch.Generator().manual_seed(0))
+        dataset = dataclasses.replace(dataset, data=Data(x=x, edge_index=dataset.data.edge_index))
+    torch.manual_seed(0)
+    model = train_model(build_model(kind, dataset, hidden=8, num_layers=3), dataset, 100)
+    ids = dataset.explain_ids["test"][:4]
+    compact = compact_for(model, instance_batch(dataset, ids, 3))
+    assert compact is not None and compact.removes_exactly
+    explanation = build_explainer("occlusion").explain(model, dataset, ids, 0)
+    for k in range(0, explanation.edge_ids.numel(), 3):
+        assert float(explanation.edge_scores[k]) == pytest.approx(
+            _independent(model, dataset, explanation, k), abs=1e-5)
+    assert float(explanation.edge_scores.abs().max()) > 1e-3

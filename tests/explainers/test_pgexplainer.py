@@ -383,3 +383,17 @@ def test_init_bias_shifts_the_untrained_logits(level, request):
                       init_bias=3.0).explain(model, dataset, ids, 0)
     torch.testing.assert_close(torch.logit(shifted.edge_scores.double()),
                                torch.logit(base.edge_scores.double()) + 3.0, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("level", ["node", "graph"])
+def test_fit_on_subgraphs_extracted_once_equals_extracting_each_batch(level, request, monkeypatch):
+    """The fit slices its mini-batches out of the training instances' subgraphs, extracted
+    once; above ``BANK_EDGES`` it extracts each afresh. Both give the same explanations."""
+    from suite.explainers import pgexplainer
+
+    model, dataset = _case(level, request)
+    ids = dataset.explain_ids["test"]
+    sliced = _fitted(model, dataset, epochs=3).explain(model, dataset, ids, 0).edge_scores
+    monkeypatch.setattr(pgexplainer, "BANK_EDGES", 0)
+    fresh = _fitted(model, dataset, epochs=3).explain(model, dataset, ids, 0).edge_scores
+    assert torch.equal(sliced, fresh)

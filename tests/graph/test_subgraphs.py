@@ -121,3 +121,41 @@ def test_sparse_construction_equals_the_dense_reference():
         for name in ("x", "edge_index", "node_ids", "node_instance", "edge_ids", "edge_instance",
                      "explainable", "target_index"):
             assert torch.equal(getattr(dense, name), getattr(sparse, name)), (name, k)
+
+
+def _fields(batch):
+    return {name: getattr(batch, name) for name in batch.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("dataset_name", ["tiny_node_dataset", "tiny_graph_dataset"])
+def test_take_rebuilds_the_batch_of_any_instances_in_any_order(dataset_name, request):
+    """Mini-batches sliced out of one batch equal the batches extracted afresh, field by
+    field (PGExplainer's fit slices its epochs' mini-batches this way)."""
+    dataset = request.getfixturevalue(dataset_name)
+    ids = dataset.splits["train"][:12]
+    every = instance_batch(dataset, ids, 3)
+    for rows in (torch.tensor([5, 0, 11, 3]), torch.randperm(12, generator=torch.Generator().manual_seed(0)),
+                 torch.tensor([7])):
+        taken, fresh = _fields(every.take(rows)), _fields(instance_batch(dataset, ids[rows], 3))
+        assert taken.keys() == fresh.keys()
+        for name, value in fresh.items():
+            if isinstance(value, torch.Tensor):
+                assert torch.equal(taken[name], value), name
+                assert taken[name].dtype == value.dtype, name
+            else:
+                assert taken[name] == value, name
+
+
+def test_take_carries_the_pruning_plan_sliced(tiny_node_dataset):
+    """A batch sliced out of a planned one carries its part of the plan: the plan a hop
+    search on the slice itself gives."""
+    from suite.graph.pruning import layer_plan, plan_for
+
+    ids = tiny_node_dataset.splits["train"][:12]
+    every = instance_batch(tiny_node_dataset, ids, 3)
+    plan_for(every, 3)
+    taken = every.take(torch.tensor([9, 2, 4]))
+    carried = taken.__dict__["_plans"][3]
+    fresh = layer_plan(taken.edge_index, taken.target_index, int(taken.x.size(0)), 3)
+    assert [n.tolist() for n in carried.need] == [n.tolist() for n in fresh.need]
+    assert [k.tolist() for k in carried.keep] == [k.tolist() for k in fresh.keep]

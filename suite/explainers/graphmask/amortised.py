@@ -4,7 +4,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -97,6 +97,23 @@ class _Record:
     logits: Tensor
     outputs: dict[int, Tensor] = field(default_factory=dict)
 
+    def take(self, rows: Tensor) -> "_Record":
+        """The record of the instances at positions ``rows`` [b] of this one's view, sliced
+        out of it (every recorded value belongs to one edge, node or instance of a disjoint
+        union, so this is what recording ``view.take(rows)`` afresh gives)."""
+        (nodes, _), (edges, _) = self.view.positions(rows)
+        inputs = {k: LayerInputs(src=v.src[edges], msg=v.msg[edges], dst=v.dst[edges],
+                                 msg_shape=v.msg_shape) for k, v in self.inputs.items()}
+        return _Record(view=self.view.take(rows), inputs=inputs, logits=self.logits[rows],
+                       outputs={k: v[nodes] for k, v in self.outputs.items()})
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the recorded tensors (the view not counted)."""
+        tensors = [self.logits, *self.outputs.values()]
+        tensors += [t for v in self.inputs.values() for t in (v.src, v.msg, v.dst)]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
     def lower(self, model: nn.Module, layers: Sequence[int]) -> dict[int, Tensor]:
         """The recorded outputs of the layers below the lowest of ``layers`` (ungated, so
         the gated forward may reuse them: :mod:`suite.graph.layer_cache`); {} when not recorded."""
@@ -113,6 +130,24 @@ def record_view(model: nn.Module, view: InstanceBatch, outputs: bool = False) ->
         layer_out = stack.enter_context(record_layer_outputs(model)) if outputs else {}
         logits = run_view(model, view)
     return _Record(view=view, inputs=dict(store), logits=logits, outputs=layer_out)
+
+
+#: Bytes up to which a graph-task fit records every training graph once and slices each
+#: mini-batch's record out of it (above it, each mini-batch is recorded afresh per epoch).
+RECORD_BYTES = 512 * 2**20
+
+
+def _graph_records(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, first: _Record,
+                   outputs: bool, device: torch.device) -> Callable[[Tensor], _Record]:
+    """rows [b] (positions in ``ids``) -> the record of the graphs ``ids[rows]``: sliced out
+    of one record of all of them where it fits :data:`RECORD_BYTES` (estimated from
+    ``first``, the record of one graph), else recorded afresh."""
+    edges = dataset.edge_ptr[ids + 1] - dataset.edge_ptr[ids]
+    per_edge = first.nbytes / max(int(first.view.edge_index.size(1)), 1)
+    if per_edge * int(edges.sum()) > RECORD_BYTES:
+        return lambda rows: record_view(model, graph_batch(dataset, ids[rows]).to(device), outputs)
+    every = record_view(model, graph_batch(dataset, ids).to(device), outputs)
+    return lambda rows: every.take(rows.to(device))
 
 
 @dataclass
@@ -181,11 +216,6 @@ class GraphMask(Explainer):
             return _hop_graph(dataset, ids, num_layers)
         return _full_graph(dataset, ids)
 
-    def _views(self, dataset: BenchmarkDataset, ids: Tensor, order: Tensor | None = None) -> list[InstanceBatch]:
-        ids = ids if order is None else ids[order]
-        size = self.config.batch_size
-        return [graph_batch(dataset, ids[i:i + size]) for i in range(0, ids.numel(), size)]
-
     def fit(self, model: nn.Module, dataset: BenchmarkDataset, ids: Tensor,  # type: ignore[override]
             seed: int) -> None:
         start = time.perf_counter()
@@ -245,7 +275,7 @@ class GraphMask(Explainer):
         hops = model_num_hops(model)
         node_record = (record_view(model, self._node_view(dataset, ids, hops).to(device), reuse)
                        if node_task else None)
-        first = node_record or record_view(model, self._views(dataset, ids[:1])[0].to(device))
+        first = node_record or record_view(model, graph_batch(dataset, ids[:1]).to(device), reuse)
         if len(first.inputs) != num_layers:
             raise ValueError(f"graphmask: saw messages of {len(first.inputs)} of {num_layers} layers")
         shapes = [(first.inputs[k].src.size(1), first.inputs[k].msg_shape, first.inputs[k].dst.size(1))
@@ -254,7 +284,7 @@ class GraphMask(Explainer):
             torch.manual_seed(generator(seed, INIT_STREAM).initial_seed())
             network = GateNetwork(shapes)
         network = network.to(device)
-        optimizer = torch.optim.Adam(network.parameters(), lr=cfg.lr)
+        optimizer = torch.optim.Adam(network.parameters(), lr=cfg.lr, foreach=True)
         lagrangian = Lagrangian(cfg, (), device)
 
         # dev set: the unmasked model's record, labels and the dev edges to count
@@ -272,6 +302,8 @@ class GraphMask(Explainer):
         else:
             dev_edges = torch.ones(dev_view.edge_index.size(1), dtype=torch.bool, device=device)
 
+        if not node_task:
+            record_of = _graph_records(model, dataset, ids, first, reuse, device)
         candidates: list[Candidate] = []
         history: list[dict[str, float]] = []
         epochs = num_layers * cfg.epochs_per_layer
@@ -281,10 +313,10 @@ class GraphMask(Explainer):
                 records: Iterator[_Record] = iter([node_record])  # type: ignore[list-item]
             else:
                 order = torch.randperm(ids.numel(), generator=gen)
-                records = (record_view(model, v.to(device), reuse) for v in self._views(dataset, ids, order))
+                records = (record_of(rows) for rows in order.split(cfg.batch_size))
             sum_div, sum_l0, steps = 0.0, 0.0, 0
+            network.train()  # until the epoch's evaluation
             for rec in records:
-                network.train()
                 gates, l0 = {}, torch.zeros((), device=device)
                 for k in layers:
                     logits = network.gates[k](rec.inputs[k])
