@@ -134,8 +134,8 @@ def test_take_rebuilds_the_batch_of_any_instances_in_any_order(dataset_name, req
     dataset = request.getfixturevalue(dataset_name)
     ids = dataset.splits["train"][:12]
     every = instance_batch(dataset, ids, 3)
-    for rows in (torch.tensor([5, 0, 11, 3]), torch.randperm(12, generator=torch.Generator().manual_seed(0)),
-                 torch.tensor([7])):
+    shuffled = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    for rows in (torch.tensor([5, 0, 11, 3]), shuffled, torch.tensor([7])):
         taken, fresh = _fields(every.take(rows)), _fields(instance_batch(dataset, ids[rows], 3))
         assert taken.keys() == fresh.keys()
         for name, value in fresh.items():
