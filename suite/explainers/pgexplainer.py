@@ -176,7 +176,7 @@ class PGExplainerConfig(BatchedConfig):
     lr: float = 0.003
     batch_size: int = 32
     hidden: int = 64
-    edge_size: float = 0.5  # `suite tune` on faithfulness, both levels; PyG: 0.05
+    edge_size: float = 0.5  # `suite tune` on faithfulness, graph level (node level: PyG's 0.05)
     edge_ent: float = 1.0
     temp_start: float = 5.0
     temp_end: float = 2.0
