@@ -77,12 +77,11 @@ class InstanceBatch:
 
     def explained_edge_ptr(self) -> Tensor:
         """[B+1] offsets of each instance's explainable edges (they are contiguous)."""
-        counts = torch.bincount(self.edge_instance[self.explainable], minlength=self.num_instances)
-        return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        return _offsets(self.edge_instance[self.explainable], self.num_instances)
 
     def explained_node_ptr(self) -> Tensor:
-        counts = torch.bincount(self.node_instance, minlength=self.num_instances)
-        return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        """[B+1] offsets of each instance's nodes (they are contiguous)."""
+        return _offsets(self.node_instance, self.num_instances)
 
     def full_mask(self, explainable_mask: Tensor) -> Tensor:
         """[num_explainable] mask -> [m] mask with 1 on context edges (differentiable)."""
@@ -107,26 +106,14 @@ class InstanceBatch:
     def subset(self, keep: Tensor) -> "InstanceBatch":
         """The batch of the instances where ``keep`` [B] (bool) is True, in order: their
         nodes and edges only, relabelled (the instances are disjoint, so each keeps
-        exactly its own computation subgraph)."""
+        exactly its own computation subgraph); :meth:`take` of their positions."""
         keep = keep.to(device=self.x.device, dtype=torch.bool)
-        nodes, edges = keep[self.node_instance], keep[self.edge_instance]
-        node_map = torch.cumsum(nodes.long(), 0) - 1
-        instance_map = torch.cumsum(keep.long(), 0) - 1
-        return InstanceBatch(
-            task=self.task, instance_ids=self.instance_ids[keep], x=self.x[nodes],
-            edge_index=node_map[self.edge_index[:, edges]], node_ids=self.node_ids[nodes],
-            node_instance=instance_map[self.node_instance[nodes]],
-            edge_ids=self.edge_ids[edges], edge_instance=instance_map[self.edge_instance[edges]],
-            explainable=self.explainable[edges], target_index=node_map[self.target_index[keep]],
-            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
-            edge_type=None if self.edge_type is None else self.edge_type[edges],
-            prunable=self.prunable)
+        return self.take(torch.nonzero(keep).view(-1))
 
     @functools.cached_property
     def _instance_offsets(self) -> tuple[Tensor, Tensor]:
         """[B+1] offsets of each instance's nodes and of its edges (both are contiguous)."""
-        return (_offsets(self.node_instance, self.num_instances),
-                _offsets(self.edge_instance, self.num_instances))
+        return self.explained_node_ptr(), _offsets(self.edge_instance, self.num_instances)
 
     def positions(self, rows: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
         """For the instances at positions ``rows`` [b]: ((node positions [n'], the row index

@@ -3,10 +3,16 @@ edge from the dataset's own edge list and rerunning the model."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
+from torch_geometric.data import Data
 
 from suite.explainers import build_explainer, explainer_info
+from suite.graph.compact import compact_for
+from suite.graph.subgraphs import instance_batch
+from suite.models import build_model
 from suite.protocol import REFERENCE_SOURCE
 
 
@@ -48,14 +54,6 @@ def test_occlusion_on_the_compact_graph_equals_removing_the_edge(kind, tiny_node
                                                                  train_model):
     """GIN and GAT take the compact path (each layer drops the removed edges from its own
     input): still the same as removing the edge from the dataset's edge list."""
-    import dataclasses
-
-    from torch_geometric.data import Data
-
-    from suite.graph.compact import compact_for
-    from suite.graph.subgraphs import instance_batch
-    from suite.models import build_model
-
     dataset = tiny_node_dataset
     if kind == "gat":  # random features: attention is not uniform
         x = torch.randn(dataset.data.num_nodes, 4, generator=torch.Generator().manual_seed(0))

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+import suite.explainers.pgexplainer as pgexplainer_module
 from suite.core.config import ConfigError
 from suite.explainers import build_explainer
 from suite.explainers.pgexplainer import (
@@ -389,11 +390,9 @@ def test_init_bias_shifts_the_untrained_logits(level, request):
 def test_fit_on_subgraphs_extracted_once_equals_extracting_each_batch(level, request, monkeypatch):
     """The fit slices its mini-batches out of the training instances' subgraphs, extracted
     once; above ``BANK_EDGES`` it extracts each afresh. Both give the same explanations."""
-    from suite.explainers import pgexplainer
-
     model, dataset = _case(level, request)
     ids = dataset.explain_ids["test"]
     sliced = _fitted(model, dataset, epochs=3).explain(model, dataset, ids, 0).edge_scores
-    monkeypatch.setattr(pgexplainer, "BANK_EDGES", 0)
+    monkeypatch.setattr(pgexplainer_module, "BANK_EDGES", 0)
     fresh = _fitted(model, dataset, epochs=3).explain(model, dataset, ids, 0).edge_scores
     assert torch.equal(sliced, fresh)

@@ -6,6 +6,7 @@ from torch_geometric.utils import k_hop_subgraph
 
 from suite.graph import subgraphs
 from suite.graph.masking import edge_mask
+from suite.graph.pruning import layer_plan, plan_for
 from suite.graph.subgraphs import graph_batch, instance_batch, node_batch
 from suite.models import build_model
 
@@ -149,8 +150,6 @@ def test_take_rebuilds_the_batch_of_any_instances_in_any_order(dataset_name, req
 def test_take_carries_the_pruning_plan_sliced(tiny_node_dataset):
     """A batch sliced out of a planned one carries its part of the plan: the plan a hop
     search on the slice itself gives."""
-    from suite.graph.pruning import layer_plan, plan_for
-
     ids = tiny_node_dataset.splits["train"][:12]
     every = instance_batch(tiny_node_dataset, ids, 3)
     plan_for(every, 3)
