@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,13 @@ from suite.core.records import InstanceRecords
 from suite.core.stats import segment_spearman
 from suite.metrics.degenerate import row_reason
 from suite.metrics.scorers import COLUMNS as SCORE_INFO
-from suite.protocol import PROTOCOL_VERSION, REFERENCE_SOURCE, GroupEntry, rank_group
+from suite.protocol import (
+    PROTOCOL_VERSION,
+    REFERENCE_SOURCE,
+    FloorMetric,
+    GroupEntry,
+    rank_group,
+)
 from suite.store.frame import DONE, KEY, REQUIRED_COLUMNS
 from suite.store.submissions import EXTERNAL_SOURCE
 
@@ -250,6 +256,7 @@ CARD_COLUMNS: tuple[Column, ...] = (
     Column("model_acc_train", "Train acc", "fraction"),
     Column("model_acc_val", "Val acc", "fraction"),
     Column("model_acc_test", "Test acc", "fraction"),
+    Column("model_bal_acc_test", "Test bal. acc", "fraction"),
     Column("model_acc_ground_truth", "Acc on GT test inst.", "fraction"),
     Column("model_gt_instances", "GT test n", "int"),
     Column("model_floor", "Floor", "fraction"),
@@ -630,17 +637,45 @@ def _rank_by_mean(table: pd.DataFrame, part: pd.DataFrame, metric: str) -> None:
     table.loc[part.index, "note"] = "protocol 1: ranked by the mean, no intervals"
 
 
+def _configs(cells: pd.DataFrame) -> Iterator[dict]:
+    """The parsed configs of ``cells`` (those that parse to a mapping)."""
+    for text in cells.get("config", pd.Series(dtype=object)).dropna():
+        try:
+            config = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(config, dict):
+            yield config
+
+
+def _floor_metric(cells: pd.DataFrame) -> str:
+    """The floor's metric recorded in the cells' config (``FloorMetric``; accuracy when absent)."""
+    for config in _configs(cells):
+        return str(config.get("floor_metric") or FloorMetric.ACCURACY.value)
+    return FloorMetric.ACCURACY.value
+
+
 def _floor_reason(cells: pd.DataFrame) -> str:
     if "below_accuracy_floor" not in cells:
         return ""
     below = cells[pd.to_numeric(cells["below_accuracy_floor"], errors="coerce") > 0.5]
     if below.empty:
         return ""
-    seeds = ", ".join(_seed_text(s) for s in sorted(below["seed"]))
-    accs = " / ".join(format_number(v, "score") for v in below.get("model_acc_test", []))
+    below = below.sort_values("seed", kind="stable")
+    seeds = ", ".join(_seed_text(s) for s in below["seed"])
     floor = below["model_floor"].iloc[0] if "model_floor" in below else math.nan
+    head = f"model below its floor {format_number(floor, 'score')} on seed(s) {seeds}: "
+    if _floor_metric(below) == FloorMetric.BALANCED.value and "model_bal_acc_test" in below:
+        text = head + "test balanced accuracy " + " / ".join(
+            format_number(v, "score") for v in below["model_bal_acc_test"])
+        if "model_majority_test" in below and (below["model_bal_acc_test"] >= floor).any():
+            text += (", accuracy " + " / ".join(format_number(v, "score") for v in below["model_acc_test"])
+                     + " against the majority class "
+                     + " / ".join(format_number(v, "score") for v in below["model_majority_test"]))
+        return text
+    accs = " / ".join(format_number(v, "score") for v in below.get("model_acc_test", []))
     gt = below["model_acc_ground_truth"] if "model_acc_ground_truth" in below else None
-    text = f"model below its floor {format_number(floor, 'score')} on seed(s) {seeds}: test accuracy {accs}"
+    text = head + f"test accuracy {accs}"
     if gt is not None and gt.notna().any():
         text += f", on ground-truth instances {' / '.join(format_number(v, 'score') for v in gt)}"
     return text
@@ -653,14 +688,8 @@ SCALED_NOTE = "deletion/insertion by message scaling (removal_semantics: scale),
 
 def _scaled_removal(cells: pd.DataFrame) -> bool:
     """Whether any of ``cells`` scored its removal curves by message scaling."""
-    for text in cells.get("config", pd.Series(dtype=object)).dropna():
-        try:
-            options = json.loads(text).get("metric_options") or {}
-        except (TypeError, ValueError, AttributeError):
-            continue
-        if options.get("removal_semantics") == "scale":
-            return True
-    return False
+    return any((config.get("metric_options") or {}).get("removal_semantics") == "scale"
+               for config in _configs(cells))
 
 
 def _degenerate_reason(cells: pd.DataFrame) -> str:

@@ -39,7 +39,9 @@ def _frame(rows: list[dict]) -> tuple[pd.DataFrame, dict[str, InstanceRecords]]:
                 "protocol_version": PROTOCOL_VERSION, "model_floor": 0.95,
                 "model_acc_test": row.get("acc", 0.99),
                 "below_accuracy_floor": float(row.get("acc", 0.99) < 0.95),
-                "edge_auc": float(np.mean([0.5])), "finished_at": f"t{seed}", "config": "{}",
+                "edge_auc": float(np.mean([0.5])), "finished_at": f"t{seed}",
+                "config": row.get("config", "{}"), "model_bal_acc_test": row.get("bal_acc", 0.99),
+                "model_majority_test": row.get("majority", 0.5),
             })
     return pd.DataFrame(cells), records
 
@@ -73,6 +75,21 @@ def test_a_below_floor_model_is_shown_in_its_own_section_and_not_ranked():
     assert gcn["note"].str.contains("below its floor 0.950 on seed\\(s\\) 0, 1, 2").all()
     md = to_markdown(board)
     assert "Below the accuracy floor" in md
+
+
+def test_a_balanced_floor_is_reported_with_balanced_accuracy():
+    """Datasets without a listed floor are judged on test balanced accuracy: the note says so."""
+    config = '{"floor_metric": "balanced_accuracy"}'
+    frame, records = _frame([{"explainer": "a", "quality": 1.0, "acc": 0.80, "bal_acc": 0.75,
+                              "config": config}])
+    note = build_leaderboard(frame, records).table["note"].iloc[0]
+    assert "test balanced accuracy 0.750 / 0.750 / 0.750" in note, note
+    assert "test accuracy" not in note and "majority" not in note
+    # balanced accuracy at the floor, but accuracy not above the majority class
+    frame, records = _frame([{"explainer": "a", "quality": 1.0, "acc": 0.80, "bal_acc": 0.96,
+                              "majority": 0.85, "config": config}])
+    note = build_leaderboard(frame, records).table["note"].iloc[0]
+    assert "accuracy 0.800 / 0.800 / 0.800 against the majority class 0.850" in note, note
 
 
 def test_an_explainer_on_fewer_instances_keeps_its_own_n_and_is_not_ranked():

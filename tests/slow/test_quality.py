@@ -12,16 +12,11 @@ import pytest
 from suite.board.table import build_leaderboard
 from suite.core.paths import Paths
 from suite.execution.runner import run_matrix
-from suite.matrix import matrix_document, parse_matrix, restrict_document
+from suite.matrix import parse_matrix
 from suite.store.database import ResultsStore
+from tests.slow.floors import below_floors, default_models, default_restricted
 
 pytestmark = [pytest.mark.slow, pytest.mark.synthetic]
-
-
-def default_restricted(**sections) -> dict:
-    """The default preset cut to the named entries per section (as `suite run --datasets ...`)."""
-    _, _, raw = matrix_document("default")
-    return restrict_document(raw, **sections)
 
 
 def _board(root, raw):
@@ -33,14 +28,11 @@ def _board(root, raw):
     finally:
         store.close()
     assert (frame["status"] == "done").all(), frame.loc[frame["status"] != "done", "error"].tolist()
-    board = build_leaderboard(frame, instances)
-    table = board.table
+    table = build_leaderboard(frame, instances).table
     print("\n" + table[["dataset", "model", "explainer", "rank_text", "edge_auc_mean",
                         "rank_low", "rank_high", "model_acc_test_mean", "explanations_per_s_mean",
                         "n", "section"]].to_string())
-    out = table.set_index(["dataset", "model", "explainer"])
-    out.attrs["cards"] = board.cards
-    return out
+    return table.set_index(["dataset", "model", "explainer"])
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +56,17 @@ def test_ba_shapes_gcn_accuracy_and_gnnexplainer_auc(node_board):
     assert row["edge_auc_mean"] >= 0.90
 
 
-def test_models_meet_their_floors_on_every_seed(node_board, graph_board):
-    """Issue 27's floors (suite.protocol.DEFAULT_FLOORS), on every seed, for test accuracy and
-    for accuracy on the ground-truth test instances; the numbers are printed per seed."""
-    below = []
-    for board in (node_board, graph_board):
-        for (dataset, model), cards in board.attrs["cards"].groupby(["dataset", "model"]):
-            for _, card in cards.iterrows():
-                print(f"{dataset} / {model} / seed {card['seed']}: test "
-                      f"{card['model_acc_test']:.3f}, ground-truth instances "
-                      f"{card['model_acc_ground_truth']:.3f}, floor {card['model_floor']:.2f}")
-                if not (card["model_acc_test"] >= card["model_floor"]
-                        and card["model_acc_ground_truth"] >= card["model_floor"]):
-                    below.append((dataset, model, card["seed"]))
+#: The synthetic datasets of the default matrix (each model's floor: suite.protocol.floor_for).
+SYNTHETIC = ["ba-shapes", "ba-community", "tree-cycles", "tree-grid", "ba-2motifs"]
+
+
+def test_default_models_meet_their_floors_on_every_seed(tmp_path):
+    """Issue 27's floors, on every seed, for every model of the default matrix's synthetic
+    datasets (test accuracy and accuracy on the ground-truth test instances); the numbers
+    are printed per seed."""
+    models = default_models(tmp_path, SYNTHETIC)
+    assert set(models["dataset"]) == set(SYNTHETIC)
+    below = below_floors(models)
     assert not below, below
 
 

@@ -19,6 +19,7 @@ from suite.core.paths import Paths, data_mirror
 from suite.execution.runner import run_matrix
 from suite.matrix import parse_matrix, preset_document, resolved_parameters
 from suite.store.database import ResultsStore
+from tests.slow.floors import below_floors, default_models
 
 pytestmark = [pytest.mark.slow, pytest.mark.molecules]
 
@@ -115,3 +116,12 @@ def test_real_label_sets_report_accuracy_and_ground_truth_free_scores(request, d
     for column in ("fid_plus_acc_mean", "fid_minus_acc_mean", "repr_fidelity_mean", "unfaithfulness_mean"):
         assert rows[column].notna().all(), column
     assert rows["unfaithfulness_mean"].between(0, 1).all()
+
+
+def test_default_benzene_models_meet_their_floor_on_every_seed(mirror, tmp_path):
+    """Issue 27's floor for the default matrix's benzene models (0.95 test accuracy and
+    accuracy on the ground-truth test molecules, every seed); numbers printed per seed."""
+    models = default_models(tmp_path, ["benzene"])
+    assert set(models["dataset"]) == {"benzene"}
+    below = below_floors(models)
+    assert not below, below
