@@ -314,7 +314,9 @@ def dep_count(seed: int = 0, max_sentences: int | None = 2000, num_query_relatio
     provenance=_EWT_PROVENANCE, licence=_EWT_LICENCE, edge_types=True, needs_edge_types=True,
     description="per verb: does it take an obj / nsubj:pass / ccomp|xcomp dependent (`question`)? core-"
                 "argument labels merged into one `core` type so the answer is not an edge type; balanced "
-                "targets; ground truth: the deciding arcs. " + _GRAPH_DESC))
+                "targets; ground truth: the deciding arcs. " + _GRAPH_DESC + "; the default matrix uses a "
+                "seeded 600-sentence subset (max_sentences), on which its model reaches the 0.90 "
+                "balanced-accuracy floor"))
 def dep_role(seed: int = 0, question: str = "obj", max_sentences: int | None = 2000, balance: bool = True,
              min_count: int = 2) -> BenchmarkDataset:
     params = {"seed": seed, "question": question, "max_sentences": max_sentences, "balance": balance,
