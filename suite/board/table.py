@@ -662,22 +662,22 @@ def _floor_reason(cells: pd.DataFrame) -> str:
     if below.empty:
         return ""
     below = below.sort_values("seed", kind="stable")
+
+    def per_seed(column: str) -> str:
+        return " / ".join(format_number(v, "score") for v in below[column])
+
     seeds = ", ".join(_seed_text(s) for s in below["seed"])
     floor = below["model_floor"].iloc[0] if "model_floor" in below else math.nan
-    head = f"model below its floor {format_number(floor, 'score')} on seed(s) {seeds}: "
+    text = f"model below its floor {format_number(floor, 'score')} on seed(s) {seeds}: "
     if _floor_metric(below) == FloorMetric.BALANCED.value and "model_bal_acc_test" in below:
-        text = head + "test balanced accuracy " + " / ".join(
-            format_number(v, "score") for v in below["model_bal_acc_test"])
+        text += f"test balanced accuracy {per_seed('model_bal_acc_test')}"
         if "model_majority_test" in below and (below["model_bal_acc_test"] >= floor).any():
-            text += (", accuracy " + " / ".join(format_number(v, "score") for v in below["model_acc_test"])
-                     + " against the majority class "
-                     + " / ".join(format_number(v, "score") for v in below["model_majority_test"]))
+            text += (f", accuracy {per_seed('model_acc_test')} against the majority class "
+                     f"{per_seed('model_majority_test')}")
         return text
-    accs = " / ".join(format_number(v, "score") for v in below.get("model_acc_test", []))
-    gt = below["model_acc_ground_truth"] if "model_acc_ground_truth" in below else None
-    text = head + f"test accuracy {accs}"
-    if gt is not None and gt.notna().any():
-        text += f", on ground-truth instances {' / '.join(format_number(v, 'score') for v in gt)}"
+    text += f"test accuracy {per_seed('model_acc_test') if 'model_acc_test' in below else ''}"
+    if "model_acc_ground_truth" in below and below["model_acc_ground_truth"].notna().any():
+        text += f", on ground-truth instances {per_seed('model_acc_ground_truth')}"
     return text
 
 

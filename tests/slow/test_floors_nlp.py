@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.slow.floors import below_floors, default_models
+from tests.slow.matrix_runs import below_floors, default_models
 
 pytestmark = [pytest.mark.slow, pytest.mark.nlp]
 

@@ -10,23 +10,18 @@ from __future__ import annotations
 import pytest
 
 from suite.board.table import build_leaderboard
-from suite.core.paths import Paths
-from suite.execution.runner import run_matrix
-from suite.matrix import parse_matrix
-from suite.store.database import ResultsStore
-from tests.slow.floors import below_floors, default_models, default_restricted
+from tests.slow.matrix_runs import (
+    below_floors,
+    default_models,
+    default_restricted,
+    stored_cells,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.synthetic]
 
 
 def _board(root, raw):
-    store = ResultsStore(root / "store.sqlite")
-    try:
-        run_matrix(parse_matrix(raw, source="default (restricted)"), store, Paths(root),
-                   progress=False)
-        frame, instances = store.cells_frame(), store.instance_records()
-    finally:
-        store.close()
+    frame, instances = stored_cells(root, raw, "default (restricted)")
     assert (frame["status"] == "done").all(), frame.loc[frame["status"] != "done", "error"].tolist()
     table = build_leaderboard(frame, instances).table
     print("\n" + table[["dataset", "model", "explainer", "rank_text", "edge_auc_mean",

@@ -15,11 +15,9 @@ import os
 import pytest
 
 from suite.board.table import build_leaderboard
-from suite.core.paths import Paths, data_mirror
-from suite.execution.runner import run_matrix
+from suite.core.paths import data_mirror
 from suite.matrix import parse_matrix, preset_document, resolved_parameters
-from suite.store.database import ResultsStore
-from tests.slow.floors import below_floors, default_models
+from tests.slow.matrix_runs import below_floors, default_models, stored_cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.molecules]
 
@@ -46,12 +44,7 @@ def paper_molecules(datasets: dict, skip: tuple[str, ...] = ()) -> dict:
 
 
 def _board(root, raw):
-    store = ResultsStore(root / "store.sqlite")
-    try:
-        run_matrix(parse_matrix(raw, source="paper (restricted)"), store, Paths(root), progress=False)
-        frame, instances = store.cells_frame(), store.instance_records()
-    finally:
-        store.close()
+    frame, instances = stored_cells(root, raw, "paper (restricted)")
     # incompatible cells are skipped with their reason (e.g. PyG's GraphMaskExplainer on GINE
     # layers); anything else that did not finish is a defect
     skipped = frame["status"] == "skipped"
