@@ -94,12 +94,17 @@ def test_default_preset_covers_the_synthetic_datasets_and_every_builtin_explaine
     assert set(config.datasets) == {"ba-shapes", "ba-community", "tree-cycles", "tree-grid",
                                     "ba-2motifs", "dep-role", "benzene"}
     assert config.datasets["benzene"] == {"max_molecules": 1200}  # the molecule slice
-    assert set(config.models) == {"gcn-sum", "gin", "syntactic-gcn"} and config.seeds == (0, 1, 2)
+    assert set(config.models) == {"gcn-sum", "gin", "gin-l2", "syntactic-gcn"}
+    assert config.seeds == (0, 1, 2)
     builtin = {e.name for e in EXPLAINERS.entries()  # registered by the suite, not by plugins
                if e.factory.__module__.startswith("suite.explainers.")}
     assert set(config.explainers) == builtin
     cells, skipped = expand(config)
-    assert len(cells) + len(skipped) == 7 * 3 * 1 * len(builtin) * 3
+    assert len(cells) + len(skipped) == 7 * 4 * 1 * len(builtin) * 3
+    # the GIN family: gin-l2 on BA-Community (model selection round 6), gin elsewhere
+    gins = {(c.dataset, c.model) for c in cells if c.model.startswith("gin")}
+    assert {m for d, m in gins if d == "ba-community"} == {"gin-l2"}
+    assert {m for d, m in gins if d != "ba-community"} == {"gin"}
     # the NLP slice: syntactic-gcn only on dep-role, and only there
     assert {(c.dataset, c.model) for c in cells if "dep-role" in (c.dataset,) or c.model == "syntactic-gcn"} \
         == {("dep-role", "syntactic-gcn")}

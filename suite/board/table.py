@@ -758,7 +758,23 @@ def _problems(frame: pd.DataFrame) -> pd.DataFrame:
     for key, part in bad.groupby([*KEY, "status", "reason"], sort=True):
         seeds = sorted({_seed_text(s) for s in part["seed"]}, key=_natural)
         rows.append({**dict(zip([*KEY, "status", "reason"], key)), "seeds": ", ".join(seeds)})
-    return pd.DataFrame(rows, columns=columns)
+    return _explainers_joined(pd.DataFrame(rows, columns=columns), frame["explainer"].nunique())
+
+
+def _explainers_joined(problems: pd.DataFrame, explainers: int) -> pd.DataFrame:
+    """One row per (dataset, model, training, status, reason, seeds), its explainers joined
+    ("all N explainers" when every explainer of the store is there): a model skipped on a
+    dataset is one row, not one per explainer."""
+    if problems.empty:
+        return problems
+    rest = [c for c in problems.columns if c != "explainer"]
+    rows = []
+    for key, part in problems.groupby(rest, sort=False):
+        names = sorted(part["explainer"], key=_natural)
+        shown = (f"all {explainers} explainers" if len(names) == explainers > 1
+                 else ", ".join(names))
+        rows.append({**dict(zip(rest, key)), "explainer": shown})
+    return pd.DataFrame(rows, columns=problems.columns)
 
 
 def _reason(error: Any) -> str:

@@ -14,11 +14,18 @@ from suite.cli.common import (
     set_threads,
 )
 from suite.core.paths import Paths
-from suite.execution.model_selection import choose, load_spec, run_selection, write_outputs
+from suite.execution.model_selection import (
+    choose,
+    load_spec,
+    restrict_spec,
+    run_selection,
+    write_outputs,
+)
 
 SELECT_MODELS_EXAMPLES = """\
 examples:
   suite select-models suite/presets/models/default.yaml --out results/model-selection
+  suite select-models suite/presets/models/default.yaml --datasets ba-community --families gin
 
 Trains every candidate on every dataset and seed (the model cache is reused), chooses per
 dataset and family the candidate with the best mean of the spec's criterion (validation
@@ -30,7 +37,7 @@ def _cmd_select_models(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     paths = Paths.from_env(args.root)
     try:
-        spec = load_spec(args.spec)
+        spec = restrict_spec(load_spec(args.spec), args.datasets, args.families)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out) if args.out else paths.results / "model-selection"
@@ -52,6 +59,10 @@ def register(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("spec", metavar="SPEC", help="a selection spec (YAML)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: ROOT/results/model-selection)")
+    p.add_argument("--datasets", nargs="+", metavar="NAME",
+                   help="only these of the spec's datasets (to rerun part of a selection)")
+    p.add_argument("--families", nargs="+", metavar="NAME",
+                   help="only these of the spec's model families")
     add_root_argument(p)
     add_threads_argument(p)
     p.set_defaults(handler=_cmd_select_models)

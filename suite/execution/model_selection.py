@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import yaml
@@ -42,7 +42,7 @@ from suite.core.config import ConfigError
 from suite.core.paths import Paths
 from suite.core.types import BenchmarkDataset, TaskLevel
 from suite.datasets import load_dataset
-from suite.matrix import Cell, expand, parse_matrix
+from suite.matrix import ONLY_DATASETS_KEY, Cell, entry_within, expand, parse_matrix
 from suite.protocol import ModelQuality, floor_for, model_quality
 from suite.training import ModelCache, accuracy, train_or_load
 
@@ -61,6 +61,8 @@ CRITERIA: Mapping[str, Callable[["Trial"], float]] = {
 
 SPEC_FIELDS = ("name", "seeds", "criterion", "datasets", "families")
 CANDIDATE_FIELDS = ("model", "hparams", "training")
+#: Candidate ``hparams`` keys that say where it runs or vary by dataset, not what it is.
+UNLABELLED_HPARAMS = ("by_dataset", "only_datasets")
 
 
 def check_criterion(name: Any) -> str:
@@ -83,7 +85,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if k != "by_dataset")
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(self.hparams.items())
+                          if k not in UNLABELLED_HPARAMS)
         return f"{self.model}({shown})" if shown else self.model
 
 
@@ -134,6 +137,26 @@ def parse_spec(raw: Any, source: str = "spec") -> SelectionSpec:
     for candidate in spec.candidates:  # validate every parameter set before any training
         _matrix(spec, candidate)
     return spec
+
+
+def restrict_spec(spec: SelectionSpec, datasets: Sequence[str] | None = None,
+                  families: Sequence[str] | None = None) -> SelectionSpec:
+    """``spec`` cut to ``datasets`` and ``families`` (None keeps all), to rerun part of a
+    selection; a name the spec does not hold raises ``ConfigError`` listing those it does."""
+    held_families = list(dict.fromkeys(c.family for c in spec.candidates))
+    for field_name, names, held in (("datasets", datasets, list(spec.datasets)),
+                                    ("families", families, held_families)):
+        missing = [n for n in names or () if n not in held]
+        if missing:
+            raise ConfigError(f"{field_name}: {missing[0]!r} is not in this spec; it has "
+                              f"{', '.join(held)}")
+    kept = {k: v for k, v in spec.datasets.items() if datasets is None or k in datasets}
+    candidates = []
+    for c in spec.candidates:
+        hparams, training = entry_within(c.hparams, kept), entry_within(c.training, kept)
+        if (families is None or c.family in families) and hparams is not None and training is not None:
+            candidates.append(replace(c, hparams=hparams, training=training))
+    return replace(spec, datasets=kept, candidates=tuple(candidates))
 
 
 def load_spec(path: str | Path) -> SelectionSpec:
@@ -299,7 +322,8 @@ def preset_models(choices: list[Choice]) -> dict[str, Any]:
     for c in choices:
         entry = models.setdefault(c.candidate.model, {"only_datasets": [], "by_dataset": {}})
         entry["only_datasets"].append(c.dataset)
-        entry["by_dataset"][c.dataset] = dict(c.candidate.hparams)
+        entry["by_dataset"][c.dataset] = {k: v for k, v in c.candidate.hparams.items()
+                                          if k != ONLY_DATASETS_KEY}
         training.setdefault(c.dataset, {})[c.candidate.model] = dict(c.candidate.training)
     return {"models": models, "trainings_by_dataset": training}
 

@@ -140,9 +140,31 @@ def gin(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: Positiv
         pool: str = "sum", dropout: Dropout = 0.0) -> MessagePassingGNN:
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
-    convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
-             for i in range(num_layers)]
-    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout)
+    return MessagePassingGNN(_gin_convs(dims, hidden), dataset.task, hidden, dataset.num_classes,
+                             jk, pool, dropout)
+
+
+def _gin_convs(dims: list[int], hidden: int) -> list[MessagePassing]:
+    """One GIN layer per step of ``dims`` (input width, then each layer's), each with a
+    2-layer MLP of width ``hidden``."""
+    return [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
+            for i in range(len(dims) - 1)]
+
+
+@register_model(ModelInfo(
+    name="gin-l2", citation="Xu et al., ICLR 2019 (arXiv 1810.00826); L2-normalised states as in "
+    "Ying et al., NeurIPS 2019 (arXiv 1903.03894)",
+    description="gin with each layer's output L2-normalised per node before its ReLU (the "
+    "GNNExplainer paper's normalize_embedding)"))
+def gin_l2(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: PositiveInt = 3,
+           jk: JumpingKnowledge = "cat",
+           pool: str = "sum", dropout: Dropout = 0.0) -> MessagePassingGNN:
+    """:func:`gin`'s layers and head; every layer's output [N, hidden] has unit L2 norm per
+    node before its ReLU."""
+    _check_layers(num_layers, hidden)
+    dims = [dataset.num_node_features] + [hidden] * num_layers
+    return MessagePassingGNN(_gin_convs(dims, hidden), dataset.task, hidden, dataset.num_classes,
+                             jk, pool, dropout, l2_norm=True)
 
 
 @register_model(ModelInfo(

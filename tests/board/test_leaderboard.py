@@ -68,6 +68,28 @@ def test_failed_and_skipped_cells_are_listed_with_reason_and_not_scored(frame):
     assert "graph-level" in skipped["reason"]
 
 
+def test_a_model_skipped_for_every_explainer_is_one_row_of_problems(frame):
+    """A model that cannot run on a dataset is one row ("all N explainers"), and explainers
+    skipped with the same reason on the same seeds share a row."""
+    names = sorted(frame["explainer"].unique())
+    explainers = len(names)
+    row = frame[(frame["dataset"] == GT_DATASET) & (frame["status"] == "done")].iloc[0]
+    template = pd.DataFrame([{**row.to_dict(), "explainer": e, "seed": seed}
+                             for e in names for seed in (0, 1, 2)])
+    excluded = template.assign(model="other", status="skipped",
+                               error="models.other.only_datasets restricts it to tox-free")
+    two = template[template["explainer"].isin(["saliency", "random"])].assign(
+        model="third", status="skipped", error="needs typed edges")
+    for part in (excluded, two):  # one cell key per cell
+        part["cell_key"] = [f"{m}-{e}-{s}" for m, e, s in part[["model", "explainer", "seed"]].values]
+    board = build_leaderboard(pd.concat([frame, excluded, two], ignore_index=True))
+    rows = board.problems.set_index("model")
+    assert rows.loc["other", "explainer"] == f"all {explainers} explainers"
+    assert rows.loc["other", "seeds"] == "0, 1, 2" and "only_datasets" in rows.loc["other", "reason"]
+    assert rows.loc["third", "explainer"] == "random, saliency"
+    assert len(board.problems) == 2 + 2  # the fixture's failed and skipped cells stay their own rows
+
+
 def test_a_failure_later_retried_successfully_is_not_listed(frame):
     retried = frame[(frame["status"] == "failed")].assign(status="done", error=None, n_instances=50)
     retried[list(SCORE_COLUMNS[:4])] = 0.5

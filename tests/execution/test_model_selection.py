@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from suite.execution.model_selection import (
     choose,
     parse_spec,
     preset_models,
+    restrict_spec,
 )
 from suite.matrix import expand, load_matrix
 from suite.protocol import ModelQuality
@@ -87,6 +89,34 @@ def test_select_models_command_writes_the_report_and_the_choices(tmp_path):
     assert chosen["models"]["gcn"]["only_datasets"] == ["ba-shapes"]
 
 
+def test_part_of_a_selection_reruns_alone_with_the_candidates_it_holds():
+    """`--datasets` / `--families` cut the spec: per-dataset overrides follow the kept
+    datasets, a candidate restricted to other datasets goes, where it runs is not part of
+    its label or of the preset entry written, and unknown names list the known ones."""
+    two = {"ba-shapes": {"num_base": 40, "num_motifs": 8}, "tree-cycles": {"depth": 3}}
+    spec = parse_spec({**SPEC, "datasets": two, "families": {
+        "gcn": [{"model": "gcn", "hparams": {"hidden": 8}, "training": {
+                    "by_dataset": {"tree-cycles": {"lr": 0.1}}}}],
+        "gin": [{"model": "gin", "hparams": {"hidden": 8}},
+                {"model": "gin-l2", "hparams": {"hidden": 8, "only_datasets": ["tree-cycles"]}}]}})
+    assert spec.candidates[2].label == "gin-l2(hidden=8)"
+    cut = restrict_spec(spec, datasets=["ba-shapes"])
+    assert list(cut.datasets) == ["ba-shapes"]
+    assert [c.label for c in cut.candidates] == ["gcn(hidden=8)", "gin(hidden=8)"]
+    assert "by_dataset" not in cut.candidates[0].training
+    gin_only = restrict_spec(spec, datasets=["tree-cycles"], families=["gin"])
+    assert [c.model for c in gin_only.candidates] == ["gin", "gin-l2"]
+    trials = [replace(_trial(c, 0, v, v), dataset="tree-cycles")
+              for c, v in zip(gin_only.candidates, (0.8, 0.9))]
+    (choice,) = choose(gin_only, trials)
+    written = preset_models([choice])["models"]["gin-l2"]
+    assert written == {"only_datasets": ["tree-cycles"], "by_dataset": {"tree-cycles": {"hidden": 8}}}
+    with pytest.raises(ConfigError, match="datasets: 'mutag' is not in this spec; it has ba-shapes, tree-cycles"):
+        restrict_spec(spec, datasets=["mutag"])
+    with pytest.raises(ConfigError, match="families: 'gat' is not in this spec; it has gcn, gin"):
+        restrict_spec(spec, families=["gat"])
+
+
 def test_heldout_graph_accuracy_reads_further_graphs_on_node_tasks_only():
     """Node tasks: the held-out graphs' accuracy decides over validation accuracy; a trial
     without one (a graph task) falls back to validation accuracy. The held-out seeds are
@@ -126,7 +156,8 @@ def test_a_dataset_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch, caps
 
 
 def test_the_default_preset_explains_the_models_the_committed_selection_chose():
-    """The preset's model entries are what `suite select-models` chose (the committed report)."""
+    """The preset's model entries are what `suite select-models` chose (the committed report),
+    and nothing else runs on the selection's datasets (BA-Community: gin-l2, not gin)."""
 
     report = Path(__file__).resolve().parents[2] / "results" / "reference" / "model-selection.md"
     choices = report.read_text().split("## Choices", 1)[1].split("## Every trial", 1)[0]
@@ -137,6 +168,9 @@ def test_the_default_preset_explains_the_models_the_committed_selection_chose():
             chosen[(cells[0], cells[2].split("(", 1)[0])] = cells[2]
     cells, _ = expand(load_matrix("default"))
     mismatched, seen = [], set()
+    selected = {dataset for dataset, _ in chosen}
+    unchosen = {(c.dataset, c.model) for c in cells if c.dataset in selected} - set(chosen)
+    assert not unchosen, unchosen
     for cell in cells:
         label = chosen.get((cell.dataset, cell.model))
         if label is None:
@@ -146,3 +180,13 @@ def test_the_default_preset_explains_the_models_the_committed_selection_chose():
         if any(str(cell.model_hparams.get(k)) != v for k, v in given.items()):
             mismatched.append((cell.dataset, cell.model, label, cell.model_hparams))
     assert len(chosen) == 12 and seen == set(chosen) and not mismatched, mismatched
+
+
+def test_select_models_names_an_unknown_dataset_or_family_in_one_line(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    assert main(["select-models", str(path), "--root", str(tmp_path), "--datasets", "mutag"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "suite: error: datasets: 'mutag' is not in this spec; it has ba-shapes"
+    assert main(["select-models", str(path), "--root", str(tmp_path), "--families", "gin"]) == 2
+    assert "families: 'gin' is not in this spec; it has gcn" in capsys.readouterr().err
