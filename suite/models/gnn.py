@@ -138,17 +138,7 @@ def _sum_convs(dims: list[int], self_term: bool) -> list[MessagePassing]:
 def gin(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: PositiveInt = 3,
         jk: JumpingKnowledge = "cat",
         pool: str = "sum", dropout: Dropout = 0.0) -> MessagePassingGNN:
-    _check_layers(num_layers, hidden)
-    dims = [dataset.num_node_features] + [hidden] * num_layers
-    return MessagePassingGNN(_gin_convs(dims, hidden), dataset.task, hidden, dataset.num_classes,
-                             jk, pool, dropout)
-
-
-def _gin_convs(dims: list[int], hidden: int) -> list[MessagePassing]:
-    """One GIN layer per step of ``dims`` (input width, then each layer's), each with a
-    2-layer MLP of width ``hidden``."""
-    return [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
-            for i in range(len(dims) - 1)]
+    return _gin_network(dataset, hidden, num_layers, jk, pool, dropout, l2_norm=False)
 
 
 @register_model(ModelInfo(
@@ -161,10 +151,18 @@ def gin_l2(dataset: BenchmarkDataset, hidden: PositiveInt = 32, num_layers: Posi
            pool: str = "sum", dropout: Dropout = 0.0) -> MessagePassingGNN:
     """:func:`gin`'s layers and head; every layer's output [N, hidden] has unit L2 norm per
     node before its ReLU."""
+    return _gin_network(dataset, hidden, num_layers, jk, pool, dropout, l2_norm=True)
+
+
+def _gin_network(dataset: BenchmarkDataset, hidden: int, num_layers: int, jk: str, pool: str,
+                 dropout: float, l2_norm: bool) -> MessagePassingGNN:
+    """``num_layers`` GIN layers, each with a 2-layer MLP of width ``hidden``."""
     _check_layers(num_layers, hidden)
     dims = [dataset.num_node_features] + [hidden] * num_layers
-    return MessagePassingGNN(_gin_convs(dims, hidden), dataset.task, hidden, dataset.num_classes,
-                             jk, pool, dropout, l2_norm=True)
+    convs = [GINConv(nn.Sequential(nn.Linear(dims[i], hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
+             for i in range(num_layers)]
+    return MessagePassingGNN(convs, dataset.task, hidden, dataset.num_classes, jk, pool, dropout,
+                             l2_norm=l2_norm)
 
 
 @register_model(ModelInfo(
