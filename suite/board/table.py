@@ -771,8 +771,8 @@ def _explainers_joined(problems: pd.DataFrame, explainers: int) -> pd.DataFrame:
     rows = []
     for key, part in problems.groupby(rest, sort=False):
         names = sorted(part["explainer"], key=_natural)
-        shown = (f"all {explainers} explainers" if len(names) == explainers > 1
-                 else ", ".join(names))
+        every = explainers > 1 and len(names) == explainers
+        shown = f"all {explainers} explainers" if every else ", ".join(names)
         rows.append({**dict(zip(rest, key)), "explainer": shown})
     return pd.DataFrame(rows, columns=problems.columns)
 

@@ -153,8 +153,10 @@ def restrict_spec(spec: SelectionSpec, datasets: Sequence[str] | None = None,
     kept = {k: v for k, v in spec.datasets.items() if datasets is None or k in datasets}
     candidates = []
     for c in spec.candidates:
+        if families is not None and c.family not in families:
+            continue
         hparams, training = entry_within(c.hparams, kept), entry_within(c.training, kept)
-        if (families is None or c.family in families) and hparams is not None and training is not None:
+        if hparams is not None and training is not None:  # None: restricted to other datasets
             candidates.append(replace(c, hparams=hparams, training=training))
     return replace(spec, datasets=kept, candidates=tuple(candidates))
 

@@ -111,7 +111,8 @@ def test_part_of_a_selection_reruns_alone_with_the_candidates_it_holds():
     (choice,) = choose(gin_only, trials)
     written = preset_models([choice])["models"]["gin-l2"]
     assert written == {"only_datasets": ["tree-cycles"], "by_dataset": {"tree-cycles": {"hidden": 8}}}
-    with pytest.raises(ConfigError, match="datasets: 'mutag' is not in this spec; it has ba-shapes, tree-cycles"):
+    with pytest.raises(ConfigError, match="datasets: 'mutag' is not in this spec; "
+                                          "it has ba-shapes, tree-cycles"):
         restrict_spec(spec, datasets=["mutag"])
     with pytest.raises(ConfigError, match="families: 'gat' is not in this spec; it has gcn, gin"):
         restrict_spec(spec, families=["gat"])
