@@ -117,8 +117,14 @@ from suite.explainers.toolkit import (
     segment_sum,
     target_log_prob,
 )
+from suite.graph.compact import CompactBank, compact_for, compact_inputs, compact_logits
 from suite.graph.pruning import model_plan
-from suite.graph.subgraphs import InstanceBatch, graph_batch, instance_batch
+from suite.graph.subgraphs import (
+    InstanceBatch,
+    graph_batch,
+    instance_batch,
+    take_segments,
+)
 from suite.metrics.drop_curve import drop_curve_score
 from suite.protocol import dev_instances, select_instances
 
@@ -227,17 +233,104 @@ class PGExplainerConfig(BatchedConfig):
 BANK_EDGES = 10_000_000
 
 
-def _batches(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, hops: int,
-             device: torch.device) -> Callable[[Tensor], InstanceBatch]:
-    """rows [b] (positions in ``ids``) -> the batch of ``ids[rows]`` on ``device``, the same
-    one :func:`instance_batch` builds, from subgraphs extracted once where they fit (with
-    ``model``'s pruning plan, planned once as well)."""
+@dataclass
+class _Step:
+    """One mini-batch of a fit: what its loss needs.
+
+    Attributes:
+        inputs: [M, in_dim] MLP inputs of the batch's explainable edges.
+        partner: [M] position of each edge's reverse (:func:`reverse_partner`).
+        edge_instance: [M] instance position 0..b-1 of each edge.
+        count: ``b``, the batch's instances.
+        logits: mask [M] -> [b, C] the model's outputs with messages scaled by the mask.
+    """
+
+    inputs: Tensor
+    partner: Tensor
+    edge_instance: Tensor
+    count: int
+    logits: Callable[[Tensor], Tensor]
+
+
+def _view_step(model: nn.Module, view: InstanceBatch, z_all: Tensor) -> _Step:
+    """The :class:`_Step` of ``view`` (``z_all`` [N, H]: node states by global id)."""
+    return _Step(inputs=edge_inputs(z_all[view.node_ids], view), partner=reverse_partner(view),
+                 edge_instance=explained_edge_instance(view), count=view.num_instances,
+                 logits=lambda mask: forward(model, view, mask))
+
+
+@dataclass
+class _BankSteps:
+    """Mini-batch steps sliced out of every training instance's subgraph, extracted once
+    (``bank``): each step equals the :func:`_view_step` of ``bank.take(rows)``, with the MLP
+    inputs and reverse partners gathered from arrays laid out once, and for node tasks the
+    model run on a slice of the bank's compact graph
+    (:class:`~suite.graph.compact.CompactBank`; None: on ``bank.take(rows)``).
+
+    ``source``/``dest``/``target`` [M_all] are the global node ids of each explainable edge's
+    endpoints and of its instance's target (node tasks; None for graph tasks);
+    ``partner`` [M_all] its reverse's position; ``explained_ptr`` [B+1] the offsets of each
+    instance's explainable edges.
+    """
+
+    model: nn.Module
+    bank: InstanceBatch
+    compact: CompactBank | None
+    z_all: Tensor
+    source: Tensor
+    dest: Tensor
+    target: Tensor | None
+    partner: Tensor
+    explained_ptr: Tensor
+
+    @classmethod
+    def of(cls, model: nn.Module, bank: InstanceBatch, compact: CompactBank | None,
+           z_all: Tensor) -> "_BankSteps":
+        src, dst = bank.edge_index[:, bank.explainable]
+        target = (bank.node_ids[bank.target_index][explained_edge_instance(bank)]
+                  if bank.task == TaskLevel.NODE else None)
+        return cls(model=model, bank=bank, compact=compact, z_all=z_all,
+                   source=bank.node_ids[src], dest=bank.node_ids[dst], target=target,
+                   partner=reverse_partner(bank), explained_ptr=bank.explained_edge_ptr())
+
+    def __call__(self, rows: Tensor) -> _Step:
+        rows = rows.to(self.bank.x.device)
+        edges, owner, shift = take_segments(self.explained_ptr, rows)
+        z = self.z_all
+        ends = [z.index_select(0, ids.index_select(0, edges))
+                for ids in (self.source, self.dest, self.target) if ids is not None]
+        partner = self.partner.index_select(0, edges) + shift.index_select(0, owner)
+        return _Step(inputs=torch.cat(ends, dim=-1), partner=partner, edge_instance=owner,
+                     count=int(rows.numel()), logits=self._logits(rows))
+
+    def _logits(self, rows: Tensor) -> Callable[[Tensor], Tensor]:
+        """mask -> logits [b, C] of the instances at ``rows``."""
+        if self.compact is None:
+            view = self.bank.take(rows)
+            return lambda mask: forward(self.model, view, mask)
+        batch, x = self.compact.take(rows), self.bank.x
+
+        def logits(mask: Tensor) -> Tensor:
+            with compact_inputs(self.model, batch, mask):
+                return compact_logits(self.model, batch, x)
+        return logits
+
+
+def _steps(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, hops: int,
+           z_all: Tensor) -> Callable[[Tensor], _Step]:
+    """rows [b] (positions in ``ids``) -> the :class:`_Step` of ``ids[rows]`` (the batch
+    :func:`instance_batch` builds), from subgraphs extracted once where they fit (with
+    ``model``'s pruning plan, planned once as well, and for node tasks its compact graph)."""
+    device = z_all.device
     every = instance_batch(dataset, ids, hops)
     if every.edge_ids.numel() > BANK_EDGES:
-        return lambda rows: instance_batch(dataset, ids[rows], hops).to(device)
+        return lambda rows: _view_step(
+            model, instance_batch(dataset, ids[rows.cpu()], hops).to(device), z_all)
     every = every.to(device)
     model_plan(model, every)  # cached on the batch; every slice carries its part
-    return lambda rows: every.take(rows.to(device))
+    compact = compact_for(model, every)
+    return _BankSteps.of(model, every, None if compact is None else CompactBank.of(compact, every),
+                         z_all)
 
 
 def temperature(epoch: int, epochs: int, start: float, end: float) -> float:
@@ -415,20 +508,19 @@ class PGExplainer(ViewExplainer):
         mlp.to(device).train()
         optimizer = torch.optim.Adam(mlp.parameters(), lr=cfg.lr)
         losses: list[float] = []
-        batch_of = _batches(model, dataset, ids, hops, device)
+        step_of = _steps(model, dataset, ids, hops, z_all)
         for epoch in range(cfg.epochs):
             temp = temperature(epoch, cfg.epochs, cfg.temp_start, cfg.temp_end)
             order = torch.randperm(ids.numel(), generator=gen)
             total = 0.0
             for rows in order.split(cfg.batch_size):
-                chunk, view = ids[rows], batch_of(rows)
-                w = mlp(edge_inputs(z_all[view.node_ids], view))
+                chunk, step = ids[rows], step_of(rows)
+                w = mlp(step.inputs)
                 uniform = torch.rand(w.shape, generator=gen).to(device)
                 mask = concrete_sample(w, uniform, temp, cfg.sample_bias)
                 if cfg.symmetric:
-                    mask = (mask + mask[reverse_partner(view)]) / 2
-                loss = self._instance_losses(model, view, mask, yhat[chunk.to(device)],
-                                             edge_size).mean()
+                    mask = (mask + mask[step.partner]) / 2
+                loss = self._instance_losses(step, mask, yhat[chunk.to(device)], edge_size).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -466,14 +558,13 @@ class PGExplainer(ViewExplainer):
             assert z_all is not None
             return z_all, yhat
 
-    def _instance_losses(self, model: nn.Module, view: InstanceBatch, mask: Tensor,
-                         target: Tensor, edge_size: float) -> Tensor:
-        """[B] ``L_b`` of the module docstring for mask [M_v] over the view's explainable edges."""
+    def _instance_losses(self, step: _Step, mask: Tensor, target: Tensor,
+                         edge_size: float) -> Tensor:
+        """[B] ``L_b`` of the module docstring for mask [M] over the step's explainable edges."""
         cfg: PGExplainerConfig = self.config
-        b = view.num_instances
-        edge_instance = explained_edge_instance(view)
+        b, edge_instance = step.count, step.edge_instance
         counts = torch.bincount(edge_instance, minlength=b).clamp(min=1).to(mask.dtype)
-        loss = -target_log_prob(forward(model, view, mask), target)
+        loss = -target_log_prob(step.logits(mask), target)
         loss = loss + edge_size * size_excess(segment_sum(mask, edge_instance, b), counts,
                                               cfg.size_budget, cfg.budget_unit)
         entropy = binary_entropy(ENT_SCALE * mask + ENT_SHIFT)

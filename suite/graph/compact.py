@@ -44,6 +44,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from suite.graph.masking import edge_mask, message_layers
 from suite.graph.pruning import LayerPlan, model_plan
+from suite.graph.subgraphs import segment_offsets, take_segments
 
 
 @dataclass
@@ -103,13 +104,75 @@ class CompactBatch:
         layers = []
         for item in self.layers:
             count = item.mask_index.numel()
-            chosen = kept.index_select(0, item.mask_index)
-            edge_index = torch.cat([item.edge_index[:, :count][:, chosen],
+            chosen = kept.index_select(0, item.mask_index).nonzero().view(-1)
+            edge_index = torch.cat([item.edge_index[:, :count].index_select(1, chosen),
                                     item.edge_index[:, count:]], dim=1)
             layers.append(LayerInput(edge_index=edge_index, edge_weight=item.edge_weight,
-                                     mask_index=item.mask_index[chosen], switches=item.switches))
+                                     mask_index=item.mask_index.index_select(0, chosen),
+                                     switches=item.switches))
         return CompactBatch(node_index=self.node_index, edge_index=self.edge_index,
                             target_index=self.target_index, layers=layers, modules=self.modules)
+
+
+@dataclass
+class CompactBank:
+    """A node batch's :class:`CompactBatch` with each instance's share located, so that the
+    compact batch of some of its instances is sliced out of it rather than rebuilt: the
+    instances are disjoint, so :meth:`take` gives exactly what :func:`build_compact` gives
+    for ``view.take(rows)`` (same nodes, edges, weights and order), except that
+    ``node_index`` points into *this* view (pass its ``x`` to :func:`compact_logits`).
+
+    Attributes:
+        batch: the compact batch of the whole view.
+        node_ptr: [B+1] offsets of each instance's compact nodes.
+        explained_ptr: [B+1] offsets of each instance's explainable edges.
+        kept_ptr, loop_ptr: per layer, [B+1] offsets of each instance's masked edges and
+            of its precomputed self-loops in that layer's input.
+    """
+
+    batch: CompactBatch
+    node_ptr: Tensor
+    explained_ptr: Tensor
+    kept_ptr: list[Tensor]
+    loop_ptr: list[Tensor]
+
+    @classmethod
+    def of(cls, batch: CompactBatch, view: Any) -> "CompactBank":
+        """The bank of ``batch``, the compact batch of node ``view`` (an ``InstanceBatch``)."""
+        count = view.num_instances
+        node_instance = view.node_instance.index_select(0, batch.node_index)
+        explained_instance = view.edge_instance[view.explainable]
+        kept_ptr, loop_ptr = [], []
+        for item in batch.layers:
+            count_kept = item.mask_index.numel()
+            kept_ptr.append(segment_offsets(explained_instance[item.mask_index], count))
+            loop_ptr.append(segment_offsets(node_instance[item.edge_index[0, count_kept:]], count))
+        return cls(batch=batch, node_ptr=segment_offsets(node_instance, count),
+                   explained_ptr=segment_offsets(explained_instance, count),
+                   kept_ptr=kept_ptr, loop_ptr=loop_ptr)
+
+    def take(self, rows: Tensor) -> CompactBatch:
+        """The compact batch of the instances at positions ``rows`` [b] (long, any order)."""
+        whole = self.batch
+        nodes, _, node_shift = take_segments(self.node_ptr, rows)
+        edges, edge_owner, edge_shift = take_segments(self.explained_ptr, rows)
+        layers = []
+        for item, kept_ptr, loop_ptr in zip(whole.layers, self.kept_ptr, self.loop_ptr):
+            kept, kept_owner, _ = take_segments(kept_ptr, rows)
+            loops, loop_owner, _ = take_segments(loop_ptr, rows)
+            picked = torch.cat([kept, loops + item.mask_index.numel()])
+            owner = torch.cat([kept_owner, loop_owner])
+            weight = None if item.edge_weight is None else item.edge_weight.index_select(0, picked)
+            layers.append(LayerInput(
+                edge_index=item.edge_index.index_select(1, picked) + node_shift.index_select(0, owner),
+                edge_weight=weight,
+                mask_index=item.mask_index.index_select(0, kept) + edge_shift.index_select(0, kept_owner),
+                switches=item.switches))
+        return CompactBatch(
+            node_index=whole.node_index.index_select(0, nodes),
+            edge_index=whole.edge_index.index_select(1, edges) + node_shift.index_select(0, edge_owner),
+            target_index=whole.target_index.index_select(0, rows) + node_shift,
+            layers=layers, modules=whole.modules)
 
 
 @dataclass

@@ -77,11 +77,11 @@ class InstanceBatch:
 
     def explained_edge_ptr(self) -> Tensor:
         """[B+1] offsets of each instance's explainable edges (they are contiguous)."""
-        return _offsets(self.edge_instance[self.explainable], self.num_instances)
+        return segment_offsets(self.edge_instance[self.explainable], self.num_instances)
 
     def explained_node_ptr(self) -> Tensor:
         """[B+1] offsets of each instance's nodes (they are contiguous)."""
-        return _offsets(self.node_instance, self.num_instances)
+        return segment_offsets(self.node_instance, self.num_instances)
 
     def full_mask(self, explainable_mask: Tensor) -> Tensor:
         """[num_explainable] mask -> [m] mask with 1 on context edges (differentiable)."""
@@ -113,7 +113,7 @@ class InstanceBatch:
     @functools.cached_property
     def _instance_offsets(self) -> tuple[Tensor, Tensor]:
         """[B+1] offsets of each instance's nodes and of its edges (both are contiguous)."""
-        return self.explained_node_ptr(), _offsets(self.edge_instance, self.num_instances)
+        return self.explained_node_ptr(), segment_offsets(self.edge_instance, self.num_instances)
 
     def positions(self, rows: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
         """For the instances at positions ``rows`` [b]: ((node positions [n'], the row index
@@ -122,8 +122,8 @@ class InstanceBatch:
         batch are sliced with them)."""
         rows = torch.as_tensor(rows, dtype=torch.long, device=self.x.device).view(-1)
         node_ptr, edge_ptr = self._instance_offsets
-        return (_ranges(node_ptr[rows], node_ptr[rows + 1] - node_ptr[rows]),
-                _ranges(edge_ptr[rows], edge_ptr[rows + 1] - edge_ptr[rows]))
+        return (concat_ranges(node_ptr[rows], node_ptr[rows + 1] - node_ptr[rows]),
+                concat_ranges(edge_ptr[rows], edge_ptr[rows + 1] - edge_ptr[rows]))
 
     def take(self, rows: Tensor) -> "InstanceBatch":
         """The batch of the instances at positions ``rows`` [b] (long, any order), built the
@@ -136,14 +136,17 @@ class InstanceBatch:
         node_counts = node_ptr[rows + 1] - node_ptr[rows]
         start = torch.cumsum(node_counts, 0) - node_counts  # [b] first node of each, new
         shift = start - node_ptr[rows]
+        def pick(values: Tensor | None, index: Tensor, dim: int = 0) -> Tensor | None:
+            return None if values is None else values.index_select(dim, index)
+
         taken = InstanceBatch(
-            task=self.task, instance_ids=self.instance_ids[rows], x=self.x[nodes],
-            edge_index=self.edge_index[:, edges] + shift[edge_instance],
-            node_ids=self.node_ids[nodes], node_instance=node_instance,
-            edge_ids=self.edge_ids[edges], edge_instance=edge_instance,
-            explainable=self.explainable[edges], target_index=self.target_index[rows] + shift,
-            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
-            edge_type=None if self.edge_type is None else self.edge_type[edges],
+            task=self.task, instance_ids=pick(self.instance_ids, rows), x=pick(self.x, nodes),
+            edge_index=pick(self.edge_index, edges, 1) + shift.index_select(0, edge_instance),
+            node_ids=pick(self.node_ids, nodes), node_instance=node_instance,
+            edge_ids=pick(self.edge_ids, edges), edge_instance=edge_instance,
+            explainable=pick(self.explainable, edges),
+            target_index=pick(self.target_index, rows) + shift,
+            edge_attr=pick(self.edge_attr, edges), edge_type=pick(self.edge_type, edges),
             prunable=self.prunable)
         carry_plans(self, taken, nodes)
         return taken
@@ -155,18 +158,28 @@ class InstanceBatch:
         return InstanceBatch(**moved)
 
 
-def _offsets(instance: Tensor, count: int) -> Tensor:
+def segment_offsets(instance: Tensor, count: int) -> Tensor:
     """[count+1] offsets of each instance's rows in a sorted ``instance`` [r] vector."""
     counts = torch.bincount(instance, minlength=count)
     return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
-def _ranges(starts: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+def concat_ranges(starts: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
     """The concatenated ranges ``starts[i] .. starts[i] + counts[i]`` [sum counts] and the
     position ``i`` of each of their entries."""
     owner = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
     first = torch.cumsum(counts, 0) - counts
-    return starts[owner] + torch.arange(owner.numel(), device=counts.device) - first[owner], owner
+    offset = (starts - first).index_select(0, owner)
+    return offset + torch.arange(owner.numel(), device=counts.device), owner
+
+
+def take_segments(ptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """For the instances at ``rows`` [b] of contiguous segments with offsets ``ptr`` [B+1]:
+    (positions [k] of their entries, laid out row after row; the row 0..b-1 of each entry;
+    the shift [b] that moves a row's old positions to its new ones)."""
+    counts = ptr[rows + 1] - ptr[rows]
+    positions, owner = concat_ranges(ptr[rows], counts)
+    return positions, owner, (torch.cumsum(counts, 0) - counts) - ptr[rows]
 
 
 def hop_union(edge_index: Tensor, nodes: Tensor, num_hops: int,

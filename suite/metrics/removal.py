@@ -102,10 +102,11 @@ def probabilities_without(model: nn.Module, batch: InstanceBatch, keep: Tensor) 
         with compact_inputs(model, reduced, None):
             return compact_logits(model, reduced, batch.x).softmax(dim=-1)
     kwargs = batch.model_kwargs()
+    kept = keep.nonzero().view(-1)
     for name in ("edge_attr", "edge_type"):
         if name in kwargs:
-            kwargs[name] = kwargs[name][keep]
-    edge_index = batch.edge_index[:, keep]
+            kwargs[name] = kwargs[name].index_select(0, kept)
+    edge_index = batch.edge_index.index_select(1, kept)
     with pruned(model, plan_with_edges(model, batch, edge_index)):
         logits = model(batch.x, edge_index, **kwargs)
     return batch.select_outputs(logits).softmax(dim=-1)

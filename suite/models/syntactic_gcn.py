@@ -39,6 +39,16 @@ MARCHEGGIANI = ("Marcheggiani & Titov. Encoding Sentences with Graph Convolution
                 "Semantic Role Labeling. EMNLP 2017 (arXiv 1703.04826)")
 
 
+def _rows(table: Tensor, index: Tensor) -> Tensor:
+    """``table[index]`` (rows of a [T, ...] table for an [E] index). A table that is being
+    trained is indexed as ``table[index]``, whose backward sums the gradient in the order the
+    committed reference models were trained with; otherwise (explaining a frozen model) the
+    same rows come from the faster ``index_select``."""
+    if table.requires_grad and torch.is_grad_enabled():
+        return table[index]
+    return table.index_select(0, index)
+
+
 class GatedSyntacticConv(MessagePassing):
     """One gated syntactic GCN layer (module doc); aggregation: sum.
 
@@ -77,15 +87,16 @@ class GatedSyntacticConv(MessagePassing):
         return self.propagate(edge_index, x=x, edge_type=edge_type, size=None)
 
     def message(self, x_j: Tensor, edge_type: Tensor) -> Tensor:
-        direction = self.type_direction[edge_type]
+        direction = _rows(self.type_direction, edge_type)
         out = x_j.new_zeros(x_j.size(0), self.out_channels)
         for d in range(self.num_directions):  # one matmul per direction over its edges
             idx = (direction == d).nonzero().view(-1)
             if idx.numel():
                 out = out.index_copy(0, idx, x_j.index_select(0, idx) @ self.weight[d])
-        out = out + self.bias[edge_type]
+        out = out + _rows(self.bias, edge_type)
         if self.gated:
-            gate = torch.sigmoid((x_j * self.gate_weight[direction]).sum(-1) + self.gate_bias[edge_type])
+            gate = torch.sigmoid((x_j * _rows(self.gate_weight, direction)).sum(-1)
+                                 + _rows(self.gate_bias, edge_type))
             out = out * gate.unsqueeze(-1)
         return out
 

@@ -17,7 +17,7 @@ from suite.explainers.pgexplainer import (
     size_excess,
     temperature,
 )
-from suite.explainers.toolkit import model_fingerprint
+from suite.explainers.toolkit import model_fingerprint, model_num_hops
 from suite.graph.masking import message_layers
 from suite.graph.subgraphs import instance_batch
 from suite.metrics.drop_curve import DROP_GRID, drop_curve_score
@@ -396,3 +396,15 @@ def test_fit_on_subgraphs_extracted_once_equals_extracting_each_batch(level, req
     monkeypatch.setattr(pgexplainer_module, "BANK_EDGES", 0)
     fresh = _fitted(model, dataset, epochs=3).explain(model, dataset, ids, 0).edge_scores
     assert torch.equal(sliced, fresh)
+
+
+def test_node_fit_slices_each_step_out_of_one_compact_bank(request):
+    """Node tasks on a compactable model: the steps come from one compact form of every
+    training instance (not a fresh subgraph and compact graph per step)."""
+    model, dataset = _case("node", request)
+    ids = dataset.splits["train"][:16]
+    z_all = torch.zeros(int(dataset.data.num_nodes), 4)
+    steps = pgexplainer_module._steps(model, dataset, ids, model_num_hops(model), z_all)
+    assert isinstance(steps, pgexplainer_module._BankSteps) and steps.compact is not None
+    step = steps(torch.tensor([2, 0]))
+    assert step.count == 2 and step.inputs.shape == (step.partner.numel(), 12)

@@ -13,7 +13,7 @@ from torch_geometric.nn import SAGEConv
 
 from suite.core.types import TaskLevel
 from suite.explainers.toolkit import forward, frozen, full_graph_view
-from suite.graph.compact import compact_for
+from suite.graph.compact import CompactBank, compact_for
 from suite.graph.masking import message_hooks, message_layers
 from suite.graph.pruning import count_messages, masked_and_pruned, model_plan
 from suite.graph.subgraphs import instance_batch
@@ -157,3 +157,27 @@ def test_graphmask_gates_on_the_compact_batch_equal_the_plain_batch(case):
         for a, b in zip(g_fast, g_plain):
             assert a.abs().sum() > 0
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_a_bank_slices_the_compact_batch_of_any_instances_exactly(case):
+    """``CompactBank.take(rows)`` is what compacting ``view.take(rows)`` afresh gives (same
+    edges, weights, mask positions and order; nodes as positions in the bank's view), so a
+    fit that slices its mini-batches computes exactly what it computed before."""
+    model, dataset = case
+    view = instance_batch(dataset, _ids(dataset), 3)
+    model_plan(model, view)
+    bank = CompactBank.of(compact_for(model, view), view)
+    gen = torch.Generator().manual_seed(2)
+    for rows in (torch.randperm(view.num_instances, generator=gen)[:5], torch.tensor([3, 0]),
+                 torch.arange(view.num_instances)):
+        taken = view.take(rows)
+        fresh, sliced = compact_for(model, taken), bank.take(rows)
+        assert torch.equal(taken.x[fresh.node_index], view.x[sliced.node_index])
+        assert torch.equal(fresh.edge_index, sliced.edge_index)
+        assert torch.equal(fresh.target_index, sliced.target_index)
+        for a, b in zip(fresh.layers, sliced.layers, strict=True):
+            assert torch.equal(a.edge_index, b.edge_index)
+            assert torch.equal(a.mask_index, b.mask_index)
+            assert (a.edge_weight is None) == (b.edge_weight is None)
+            assert a.edge_weight is None or torch.equal(a.edge_weight, b.edge_weight)
+            assert a.switches == b.switches

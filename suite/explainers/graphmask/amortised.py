@@ -102,10 +102,13 @@ class _Record:
         out of it (every recorded value belongs to one edge, node or instance of a disjoint
         union, so this is what recording ``view.take(rows)`` afresh gives)."""
         (nodes, _), (edges, _) = self.view.positions(rows)
-        inputs = {k: LayerInputs(src=v.src[edges], msg=v.msg[edges], dst=v.dst[edges],
-                                 msg_shape=v.msg_shape) for k, v in self.inputs.items()}
-        return _Record(view=self.view.take(rows), inputs=inputs, logits=self.logits[rows],
-                       outputs={k: v[nodes] for k, v in self.outputs.items()})
+        inputs = {k: LayerInputs(src=v.src.index_select(0, edges), msg=v.msg.index_select(0, edges),
+                                 dst=v.dst.index_select(0, edges), msg_shape=v.msg_shape)
+                  for k, v in self.inputs.items()}
+        rows = torch.as_tensor(rows, dtype=torch.long, device=self.logits.device).view(-1)
+        return _Record(view=self.view.take(rows), inputs=inputs,
+                       logits=self.logits.index_select(0, rows),
+                       outputs={k: v.index_select(0, nodes) for k, v in self.outputs.items()})
 
     @property
     def nbytes(self) -> int:
