@@ -329,8 +329,8 @@ def _steps(model: nn.Module, dataset: BenchmarkDataset, ids: Tensor, hops: int,
     every = every.to(device)
     model_plan(model, every)  # cached on the batch; every slice carries its part
     compact = compact_for(model, every)
-    return _BankSteps.of(model, every, None if compact is None else CompactBank.of(compact, every),
-                         z_all)
+    bank = None if compact is None else CompactBank.of(compact, every)
+    return _BankSteps.of(model, every, bank, z_all)
 
 
 def temperature(epoch: int, epochs: int, start: float, end: float) -> float:

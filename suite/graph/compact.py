@@ -44,7 +44,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from suite.graph.masking import edge_mask, message_layers
 from suite.graph.pruning import LayerPlan, model_plan
-from suite.graph.subgraphs import segment_offsets, take_segments
+from suite.graph.subgraphs import InstanceBatch, segment_offsets, take_segments
 
 
 @dataclass
@@ -137,8 +137,8 @@ class CompactBank:
     loop_ptr: list[Tensor]
 
     @classmethod
-    def of(cls, batch: CompactBatch, view: Any) -> "CompactBank":
-        """The bank of ``batch``, the compact batch of node ``view`` (an ``InstanceBatch``)."""
+    def of(cls, batch: CompactBatch, view: InstanceBatch) -> "CompactBank":
+        """The bank of ``batch``, the compact batch of node ``view``."""
         count = view.num_instances
         node_instance = view.node_instance.index_select(0, batch.node_index)
         explained_instance = view.edge_instance[view.explainable]
@@ -156,23 +156,29 @@ class CompactBank:
         whole = self.batch
         nodes, _, node_shift = take_segments(self.node_ptr, rows)
         edges, edge_owner, edge_shift = take_segments(self.explained_ptr, rows)
+
+        def shift_nodes(owner: Tensor) -> Tensor:  # old compact node id -> new, per entry
+            return node_shift.index_select(0, owner)
+
+        def shift_edges(owner: Tensor) -> Tensor:  # old explainable-edge position -> new
+            return edge_shift.index_select(0, owner)
+
         layers = []
         for item, kept_ptr, loop_ptr in zip(whole.layers, self.kept_ptr, self.loop_ptr):
             kept, kept_owner, _ = take_segments(kept_ptr, rows)
             loops, loop_owner, _ = take_segments(loop_ptr, rows)
             picked = torch.cat([kept, loops + item.mask_index.numel()])
             owner = torch.cat([kept_owner, loop_owner])
-            weight = None if item.edge_weight is None else item.edge_weight.index_select(0, picked)
+            weight = item.edge_weight
             layers.append(LayerInput(
-                edge_index=item.edge_index.index_select(1, picked) + node_shift.index_select(0, owner),
-                edge_weight=weight,
-                mask_index=item.mask_index.index_select(0, kept) + edge_shift.index_select(0, kept_owner),
+                edge_index=item.edge_index.index_select(1, picked) + shift_nodes(owner),
+                edge_weight=None if weight is None else weight.index_select(0, picked),
+                mask_index=item.mask_index.index_select(0, kept) + shift_edges(kept_owner),
                 switches=item.switches))
-        return CompactBatch(
-            node_index=whole.node_index.index_select(0, nodes),
-            edge_index=whole.edge_index.index_select(1, edges) + node_shift.index_select(0, edge_owner),
-            target_index=whole.target_index.index_select(0, rows) + node_shift,
-            layers=layers, modules=whole.modules)
+        edge_index = whole.edge_index.index_select(1, edges) + shift_nodes(edge_owner)
+        return CompactBatch(node_index=whole.node_index.index_select(0, nodes), edge_index=edge_index,
+                            target_index=whole.target_index.index_select(0, rows) + node_shift,
+                            layers=layers, modules=whole.modules)
 
 
 @dataclass
