@@ -122,8 +122,9 @@ class InstanceBatch:
         batch are sliced with them)."""
         rows = torch.as_tensor(rows, dtype=torch.long, device=self.x.device).view(-1)
         node_ptr, edge_ptr = self._instance_offsets
-        return (concat_ranges(node_ptr[rows], node_ptr[rows + 1] - node_ptr[rows]),
-                concat_ranges(edge_ptr[rows], edge_ptr[rows + 1] - edge_ptr[rows]))
+        nodes, node_row, _ = take_segments(node_ptr, rows)
+        edges, edge_row, _ = take_segments(edge_ptr, rows)
+        return (nodes, node_row), (edges, edge_row)
 
     def take(self, rows: Tensor) -> "InstanceBatch":
         """The batch of the instances at positions ``rows`` [b] (long, any order), built the
@@ -131,11 +132,10 @@ class InstanceBatch:
         same fields, in the same order), by slicing their subgraphs out of this one: a
         loop over mini-batches of a fixed instance set extracts the subgraphs once."""
         rows = torch.as_tensor(rows, dtype=torch.long, device=self.x.device).view(-1)
-        (nodes, node_instance), (edges, edge_instance) = self.positions(rows)
-        node_ptr = self._instance_offsets[0]
-        node_counts = node_ptr[rows + 1] - node_ptr[rows]
-        start = torch.cumsum(node_counts, 0) - node_counts  # [b] first node of each, new
-        shift = start - node_ptr[rows]
+        node_ptr, edge_ptr = self._instance_offsets
+        nodes, node_instance, shift = take_segments(node_ptr, rows)  # shift: old node -> new
+        edges, edge_instance, _ = take_segments(edge_ptr, rows)
+
         def pick(values: Tensor | None, index: Tensor, dim: int = 0) -> Tensor | None:
             return None if values is None else values.index_select(dim, index)
 
